@@ -1,0 +1,97 @@
+# One command each: run, test, lint, bench. Each sets up what it needs first.
+#   make run    – install, migrate, seed demo accounts, start web + worker (Ctrl-C stops both)
+#   make test   – install (with test tools), then the whole suite
+#   make lint   – ruff check and ruff format --check
+#   make bench  – the benchmarks in bench/, printing their figures
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+VAR := var
+
+# OS packages as command:package pairs. The portal needs git (hosting) and bubblewrap (sandbox);
+# the browser tests also need Debian's chromium.
+RUN_OS_PACKAGES := git:git bwrap:bubblewrap
+TEST_OS_PACKAGES := $(RUN_OS_PACKAGES) chromium:chromium
+
+.PHONY: run test lint format migrations-check bench setup setup-dev os-packages os-packages-test clean
+
+define ensure_os_packages
+	@missing=""; \
+	for pair in $(1); do \
+	  cmd=$${pair%%:*}; pkg=$${pair##*:}; \
+	  command -v $$cmd >/dev/null 2>&1 || missing="$$missing $$pkg"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "Installing OS packages:$$missing"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	  else \
+	    echo "Missing OS packages:$$missing"; \
+	    echo "Install them first, for example: sudo apt-get install$$missing"; \
+	    exit 1; \
+	  fi; \
+	fi
+endef
+
+os-packages:
+	$(call ensure_os_packages,$(RUN_OS_PACKAGES))
+
+os-packages-test:
+	$(call ensure_os_packages,$(TEST_OS_PACKAGES))
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] >= (3, 11), "Python 3.11 or newer is needed"' \
+	  || { echo "$(PYTHON) is too old: set PYTHON=python3.11"; exit 1; }
+	@$(PYTHON) -m venv --help >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && apt-get install -y -qq python3-venv; \
+	  else echo "Python's venv module is missing: sudo apt-get install python3-venv"; exit 1; fi; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Stamps make the install step re-run only when the pins change.
+$(VENV)/.installed-run: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	@touch $@
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	@touch $@ $(VENV)/.installed-run
+
+setup: os-packages $(VENV)/.installed-run
+	@mkdir -p $(VAR)
+
+setup-dev: os-packages-test $(VENV)/.installed-dev
+	@mkdir -p $(VAR)
+
+run: setup
+	$(BIN)/python manage.py migrate --no-input
+	$(BIN)/python manage.py seed_demo
+	@echo "Starting the portal on http://$${PORTAL_BIND:-127.0.0.1:8000} (web + worker); Ctrl-C stops both."
+	exec $(BIN)/honcho start -f Procfile
+
+test: setup-dev
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: setup-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: setup-dev
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+migrations-check: setup
+	$(BIN)/python manage.py makemigrations --check --dry-run
+
+bench: setup-dev
+	@set -e; found=0; for script in bench/*.py; do \
+	  [ -e "$$script" ] || continue; found=1; \
+	  echo "== $$script"; $(BIN)/python $$script; \
+	done; \
+	[ $$found = 1 ] || echo "No benchmarks yet in bench/."
+
+clean:
+	rm -rf $(VENV) $(VAR) .pytest_cache .ruff_cache

@@ -1,0 +1,26 @@
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+
+
+class User(AbstractUser):
+    """A recruiter, reviewer or administrator. Candidates have no account.
+
+    Roles are groups (see portal.accounts.roles); staff users are administrators.
+    """
+
+    email = models.EmailField("email address", blank=True)
+
+    class Meta(AbstractUser.Meta):
+        swappable = "AUTH_USER_MODEL"
+        permissions = [
+            ("recruit", "Can manage candidates, invites and exports"),
+            ("review", "Can review submissions and score the rubric"),
+        ]
+
+    @property
+    def is_recruiter(self) -> bool:
+        return self.has_perm("accounts.recruit")
+
+    @property
+    def is_reviewer(self) -> bool:
+        return self.has_perm("accounts.review")

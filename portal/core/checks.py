@@ -1,0 +1,38 @@
+"""System checks for misconfiguration that Django's own checks do not catch."""
+
+import os
+
+from django.conf import settings
+from django.core.checks import Error, Tags, register
+
+
+@register(Tags.security, deploy=False)
+def check_secret_key(app_configs, **kwargs):
+    if settings.DEBUG or settings.SECRET_KEY != settings.PLACEHOLDER_SECRET_KEY:
+        return []
+    return [
+        Error(
+            "SECRET_KEY is the built-in placeholder while DEBUG is off.",
+            hint="Set SECRET_KEY (or SECRET_KEY_FILE) to a long random value, for example the output of "
+            "python -c 'import secrets; print(secrets.token_urlsafe(50))'.",
+            id="portal.E001",
+        )
+    ]
+
+
+@register()
+def check_data_dir(app_configs, **kwargs):
+    data_dir = settings.PORTAL_DATA_DIR
+    # The directory is created on first use, so the nearest existing ancestor must be writable.
+    probe = data_dir
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if os.access(probe, os.W_OK | os.X_OK):
+        return []
+    return [
+        Error(
+            f"PORTAL_DATA_DIR {data_dir} is not writable (repositories, bundles and runtimes live there).",
+            hint="Create the directory and give the user running the portal write access to it.",
+            id="portal.E002",
+        )
+    ]

@@ -1,0 +1,209 @@
+"""Django settings for the Assessment Portal.
+
+Every value comes from an environment variable read through a typed helper in
+portal/env.py; with nothing set the portal runs locally on SQLite, an embedded
+Celery broker and a console mail backend. The README lists every variable.
+"""
+
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from portal.env import (
+    envbool,
+    envbroker,
+    envchoice,
+    envdatabase,
+    envint,
+    envlist,
+    envpath,
+    envsecret,
+    envstr,
+    envurl,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = envpath("PORTAL_VAR_DIR", BASE_DIR / "var")
+
+# The placeholder is refused by the portal.E001 system check whenever DEBUG is off.
+PLACEHOLDER_SECRET_KEY = "insecure-local-development-key-do-not-use-in-production"
+
+DEBUG = envbool("DEBUG", True)
+SECRET_KEY = envsecret("SECRET_KEY", PLACEHOLDER_SECRET_KEY)
+
+PORTAL_BASE_URL = envurl("PORTAL_BASE_URL", "http://127.0.0.1:8000")
+_base = urlsplit(PORTAL_BASE_URL)
+PORTAL_HTTPS = _base.scheme == "https"
+PORTAL_DATA_DIR = envpath("PORTAL_DATA_DIR", VAR_DIR / "data")
+
+_default_hosts = [_base.hostname or "127.0.0.1"]
+if DEBUG:
+    _default_hosts += ["127.0.0.1", "localhost", "[::1]", "testserver"]
+ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", sorted(set(_default_hosts)))
+CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", [f"{_base.scheme}://{_base.netloc}"])
+
+INSTALLED_APPS = [
+    "portal.accounts",
+    "portal.core",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "portal.urls"
+WSGI_APPLICATION = "portal.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "portal" / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "portal.core.context_processors.navigation",
+            ],
+        },
+    },
+]
+
+_sqlite_default = {
+    "ENGINE": "django.db.backends.sqlite3",
+    "NAME": str(VAR_DIR / "portal.sqlite3"),
+}
+DATABASES = {"default": envdatabase("DATABASE_URL", _sqlite_default)}
+if DATABASES["default"] == _sqlite_default:
+    # The zero-configuration database lives in var/, which a fresh checkout lacks.
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # WAL and IMMEDIATE transactions let the web server and the worker write the
+    # same file without "database is locked" errors under ordinary load.
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+    }
+    # A file, not :memory:, so that worker processes started by tests see the test database.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-portal.sqlite3")}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_USER_MODEL = "accounts.User"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = envstr("TIME_ZONE", "UTC")
+USE_I18N = False
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+STATICFILES_DIRS = [BASE_DIR / "portal" / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "django.contrib.staticfiles.storage.StaticFilesStorage"
+            if DEBUG
+            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        )
+    },
+}
+
+# --- Mail -------------------------------------------------------------------
+DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL", "Assessment Portal <portal@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+EMAIL_HOST = envstr("EMAIL_HOST", "")
+EMAIL_OUTBOX_DIR = VAR_DIR / "outbox"
+if EMAIL_HOST:
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_PORT = envint("EMAIL_PORT", 25, minimum=1, maximum=65535)
+    EMAIL_HOST_USER = envstr("EMAIL_HOST_USER", "")
+    EMAIL_HOST_PASSWORD = envsecret("EMAIL_HOST_PASSWORD", "")
+    EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", False)
+    EMAIL_USE_SSL = envbool("EMAIL_USE_SSL", False)
+    EMAIL_TIMEOUT = envint("EMAIL_TIMEOUT", 30, minimum=1)
+else:
+    EMAIL_BACKEND = "portal.core.mail.ConsoleOutboxBackend"
+
+# --- Security ---------------------------------------------------------------
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SECURE = PORTAL_HTTPS
+CSRF_COOKIE_SECURE = PORTAL_HTTPS
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+if envbool("TRUST_X_FORWARDED_PROTO", False):
+    # Only behind a reverse proxy that sets this header itself; otherwise clients could forge it.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+if PORTAL_HTTPS and not DEBUG:
+    SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", True)
+    # Health checks come over plain HTTP from inside the container network.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 31536000, minimum=0)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", False)
+    if not SECURE_HSTS_PRELOAD:
+        # Preloading is an operator's explicit, hard-to-undo choice; not a default.
+        SILENCED_SYSTEM_CHECKS = ["security.W021"]
+
+# --- Celery -----------------------------------------------------------------
+CELERY_BROKER_URL = envbroker("CELERY_BROKER_URL", f"sqla+sqlite:///{VAR_DIR / 'celery-broker.sqlite3'}")
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+# Results live in the portal's own tables; Celery's result backend is not used.
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_SOFT_TIME_LIMIT = envint("CELERY_TASK_SOFT_TIME_LIMIT", 300, minimum=1)
+CELERY_TASK_TIME_LIMIT = envint("CELERY_TASK_TIME_LIMIT", 360, minimum=2)
+CELERY_TASK_DEFAULT_QUEUE = "default"
+# Tasks named "scoring.*" run untrusted code and are routed to workers sized for it.
+CELERY_TASK_ROUTES = {"scoring.*": {"queue": "scoring"}}
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+if CELERY_BROKER_URL.startswith(("redis", "rediss")):
+    # Redis redelivers unacknowledged messages after this long; it must exceed the
+    # hard time limit, or a long task would run twice at once.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT * 4}
+CELERY_BEAT_SCHEDULE = {
+    "worker-heartbeat": {"task": "core.heartbeat", "schedule": 30.0},
+}
+# How long after its last heartbeat a worker is reported missing on the status page.
+PORTAL_WORKER_STALE_AFTER = envint("PORTAL_WORKER_STALE_AFTER", 120, minimum=30)
+
+# --- Logging ----------------------------------------------------------------
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": envchoice("LOG_LEVEL", "INFO", _LOG_LEVELS)},
+}
