@@ -67,9 +67,7 @@ def envint(
     return number
 
 
-def envchoice(
-    name: str, default: str, choices: tuple[str, ...], *, environ: Mapping[str, str] | None = None
-) -> str:
+def envchoice(name: str, default: str, choices: tuple[str, ...], *, environ: Mapping[str, str] | None = None) -> str:
     value = _raw(name, environ)
     if value is None:
         return default

@@ -25,7 +25,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = envpath("PORTAL_VAR_DIR", BASE_DIR / "var")
 
 # The placeholder is refused by the portal.E001 system check whenever DEBUG is off.
-PLACEHOLDER_SECRET_KEY = "insecure-local-development-key-do-not-use-in-production"
+PLACEHOLDER_SECRET_KEY = "insecure-local-development-key-do-not-use-in-production"  # noqa: S105
 
 DEBUG = envbool("DEBUG", True)
 SECRET_KEY = envsecret("SECRET_KEY", PLACEHOLDER_SECRET_KEY)
@@ -122,6 +122,9 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
 STATICFILES_DIRS = [BASE_DIR / "portal" / "static"]
+if DEBUG:
+    # WhiteNoise serves from the app folders in DEBUG but warns while STATIC_ROOT is missing.
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

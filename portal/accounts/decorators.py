@@ -21,3 +21,16 @@ def role_required(role: Role) -> Callable:
         return wrapper
 
     return decorator
+
+
+def staff_required(view: Callable) -> Callable:
+    """Like role_required, for administrators (staff users)."""
+
+    @wraps(view)
+    @login_required
+    def wrapper(request, *args, **kwargs):
+        if not request.user.is_staff:
+            raise PermissionDenied("This page is for administrators.")
+        return view(request, *args, **kwargs)
+
+    return wrapper

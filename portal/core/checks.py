@@ -27,7 +27,7 @@ def check_data_dir(app_configs, **kwargs):
     probe = data_dir
     while not probe.exists() and probe != probe.parent:
         probe = probe.parent
-    if os.access(probe, os.W_OK | os.X_OK):
+    if probe.is_dir() and os.access(probe, os.W_OK | os.X_OK):
         return []
     return [
         Error(

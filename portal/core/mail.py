@@ -18,8 +18,10 @@ class ConsoleOutboxBackend(ConsoleBackend):
         self.outbox_dir = Path(outbox_dir or settings.EMAIL_OUTBOX_DIR)
 
     def send_messages(self, email_messages):
+        if not email_messages:
+            return 0
         sent = super().send_messages(email_messages)
-        if email_messages:
+        if sent:
             self.outbox_dir.mkdir(parents=True, exist_ok=True)
             for message in email_messages:
                 stamp = timezone.now().strftime("%Y%m%d-%H%M%S-%f")

@@ -33,4 +33,4 @@ class TaskAttempt(models.Model):
         constraints = [models.UniqueConstraint(fields=["task", "key"], name="core_taskattempt_task_key")]
 
     def __str__(self) -> str:
-        return f"{self.task}[{self.key}] × {self.attempts}"
+        return f"{self.task}[{self.key}]: {self.attempts} attempts"

@@ -1,4 +1,3 @@
-from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import HttpResponse
@@ -6,7 +5,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from portal.accounts.decorators import role_required
+from portal.accounts.decorators import role_required, staff_required
 from portal.accounts.roles import RECRUITER, REVIEWER
 from portal.core.selectors import worker_status_list
 
@@ -31,7 +30,7 @@ def review_queue(request):
     return render(request, "core/review_queue.html")
 
 
-@staff_member_required
+@staff_required
 def system_status(request):
     return render(request, "core/system_status.html", {"workers": worker_status_list()})
 

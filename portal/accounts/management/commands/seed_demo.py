@@ -3,6 +3,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from portal.accounts.demo import demo_accounts_seed
 
+CHANGED = "(password changed since seeding; reset it with manage.py changepassword)"
+
 
 class Command(BaseCommand):
     help = "Create demo accounts (admin, recruiter, reviewer) for a local run and print their passwords. Idempotent."
@@ -19,10 +21,11 @@ class Command(BaseCommand):
         accounts = demo_accounts_seed(credentials_file=credentials_file)
         self.stdout.write(f"Demo accounts (sign in at {settings.PORTAL_BASE_URL}/accounts/login/):")
         for account in accounts:
-            if account.password_works:
-                secret = account.password
-            else:
-                secret = "(password changed since seeding; reset it with manage.py changepassword)"
+            shown = (
+                account.password
+                if account.password_works
+                else "(password changed since seeding; reset it with manage.py changepassword)"
+            )
             state = "created" if account.created else "exists"
-            self.stdout.write(f"  {account.username:<10} {secret:<20} {', '.join(account.roles)} [{state}]")
+            self.stdout.write(f"  {account.username:<10} {shown:<20} {', '.join(account.roles)} [{state}]")
         self.stdout.write(f"Passwords are kept in {credentials_file} (owner-readable only).")

@@ -1,0 +1,60 @@
+"""Fixtures shared by the whole suite: personas and helpers to run real processes."""
+
+import pytest
+
+from portal.accounts.models import User
+from portal.accounts.roles import RECRUITER, REVIEWER
+from portal.accounts.services import user_grant_role
+
+PASSWORD = "correct horse battery staple"
+
+
+def _user(username: str, *roles, **fields) -> User:
+    user = User.objects.create_user(username=username, password=PASSWORD, email=f"{username}@example.com", **fields)
+    for role in roles:
+        user_grant_role(user=user, role=role)
+    return user
+
+
+@pytest.fixture
+def recruiter(db) -> User:
+    return _user("rita", RECRUITER)
+
+
+@pytest.fixture
+def reviewer(db) -> User:
+    return _user("victor", REVIEWER)
+
+
+@pytest.fixture
+def recruiter_and_reviewer(db) -> User:
+    return _user("bea", RECRUITER, REVIEWER)
+
+
+@pytest.fixture
+def no_role_user(db) -> User:
+    return _user("nora")
+
+
+@pytest.fixture
+def admin_user(db) -> User:
+    return _user("ada", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture(scope="module")
+def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory):
+    """A real `celery worker` process on the test broker and the test database.
+
+    Module-scoped because a worker takes a few seconds to start; tests using it
+    need ``transactional_db`` so that the worker sees committed rows.
+    """
+    from django.db import connection
+
+    from tests.support.workers import database_url, running_worker
+
+    with django_db_blocker.unblock():
+        url = database_url(connection.settings_dict)
+    with running_worker(
+        db_url=url, log_dir=tmp_path_factory.mktemp("worker"), include="tests.support.celery_tasks"
+    ) as worker:
+        yield worker
