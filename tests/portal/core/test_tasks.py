@@ -1,0 +1,70 @@
+"""Celery round trips through a real worker process on the configured broker.
+
+On the embedded defaults the broker is kombu's SQLAlchemy transport on SQLite; the
+CI leg runs this module again with CELERY_BROKER_URL on Redis.
+"""
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import transaction
+
+from portal.core.models import TaskAttempt, WorkerHeartbeat
+from portal.core.tasks import heartbeat
+from tests.support.celery_tasks import crash_until
+from tests.support.workers import wait_for
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
+
+
+def _parent_pid(pid: int) -> int:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return int(stat.rsplit(")", 1)[1].split()[1])
+
+
+def test_a_task_sent_on_commit_runs_in_a_real_worker_process(transactional_db, celery_worker):
+    with transaction.atomic():
+        transaction.on_commit(heartbeat.delay)
+    beat = wait_for(WorkerHeartbeat.objects.first, timeout=30, what="the heartbeat row")
+    assert beat.pid != os.getpid()
+    assert _parent_pid(beat.pid) == celery_worker.process.pid
+    assert "Task core.heartbeat" in celery_worker.log()
+
+
+def test_nothing_is_sent_when_the_transaction_rolls_back(transactional_db, celery_worker):
+    marker = heartbeat.delay  # a real task, so a leak would show as a row
+    with pytest.raises(RuntimeError), transaction.atomic():
+        transaction.on_commit(marker)
+        raise RuntimeError("rolled back")
+    # A task sent now is processed after anything already queued, so once it has run
+    # a leaked heartbeat would have run too.
+    WorkerHeartbeat.objects.all().delete()
+    log_path = celery_worker.log_path.parent / f"{uuid.uuid4().hex}.log"
+    crash_until.delay(key=uuid.uuid4().hex, log_path=str(log_path), succeed_on=1, max_attempts=1)
+    wait_for(lambda: log_path.exists() and "done" in log_path.read_text(), timeout=30, what="the probe task")
+    assert WorkerHeartbeat.objects.count() == 0
+
+
+def test_a_task_whose_worker_was_killed_is_redelivered_and_counted(transactional_db, celery_worker, tmp_path):
+    log_path, key = tmp_path / "attempts.log", uuid.uuid4().hex
+    crash_until.delay(key=key, log_path=str(log_path), succeed_on=2, max_attempts=3)
+    wait_for(lambda: log_path.exists() and "done" in log_path.read_text(), timeout=60, what="the second attempt")
+    assert log_path.read_text().splitlines() == ["attempt 1", "attempt 2", "done"]
+    assert TaskAttempt.objects.get(task="tests.crash_until", key=key).attempts == 2
+
+
+def test_a_task_that_always_kills_its_worker_stops_after_its_attempts(transactional_db, celery_worker, tmp_path):
+    log_path, key = tmp_path / "attempts.log", uuid.uuid4().hex
+    crash_until.delay(key=key, log_path=str(log_path), succeed_on=99, max_attempts=2)
+    wait_for(lambda: log_path.exists() and "exhausted" in log_path.read_text(), timeout=90, what="exhaustion")
+    assert log_path.read_text().splitlines() == ["attempt 1", "attempt 2", "exhausted at 3"]
+
+
+def test_scoring_tasks_are_routed_to_their_own_queue():
+    route = settings.CELERY_TASK_ROUTES["scoring.*"]
+    assert route == {"queue": "scoring"}
+    assert heartbeat.app.amqp.router.route({}, "scoring.run")["queue"].name == "scoring"
+    assert heartbeat.app.amqp.router.route({}, "core.heartbeat")["queue"].name == "default"

@@ -1,0 +1,84 @@
+"""Start real Celery worker processes for tests, on the same broker and test database."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+from urllib.parse import quote
+
+ROOT = Path(__file__).resolve().parents[2]
+T = TypeVar("T")
+
+
+def database_url(settings_dict: dict) -> str:
+    """The DATABASE_URL that points another process at the database this test uses."""
+    if settings_dict["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{settings_dict['NAME']}"
+    user = quote(settings_dict.get("USER") or "")
+    password = quote(settings_dict.get("PASSWORD") or "")
+    auth = f"{user}:{password}@" if password else (f"{user}@" if user else "")
+    return f"postgres://{auth}{settings_dict['HOST']}:{settings_dict['PORT']}/{settings_dict['NAME']}"
+
+
+def wait_for(probe: Callable[[], T], *, timeout: float, interval: float = 0.05, what: str = "condition") -> T:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"Timed out after {timeout} s waiting for {what}.")
+        time.sleep(interval)
+
+
+@dataclass
+class WorkerProcess:
+    process: subprocess.Popen
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+@contextmanager
+def running_worker(
+    *, db_url: str, log_dir: Path, include: str | None = None, queues: str = "default,scoring"
+) -> Iterator[WorkerProcess]:
+    env = {**os.environ, "DATABASE_URL": db_url}
+    log_path = log_dir / f"worker-{uuid.uuid4().hex[:8]}.log"
+    argv = [
+        sys.executable, "-m", "celery", "-A", "portal", "worker",
+        "--queues", queues, "--concurrency", "1", "--pool", "prefork",
+        "--hostname", f"test-{uuid.uuid4().hex[:6]}@%h",
+        "--without-gossip", "--without-mingle", "--without-heartbeat",
+        "--purge", "--loglevel", "INFO",
+    ]  # fmt: skip
+    if include:
+        argv += ["--include", include]
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    worker = WorkerProcess(process=process, log_path=log_path)
+    try:
+        wait_for(lambda: process.poll() is not None or " ready." in worker.log(), timeout=60, what="the worker")
+        if process.poll() is not None:
+            raise RuntimeError(f"The worker exited with {process.returncode}:\n{worker.log()}")
+        yield worker
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=10)
