@@ -50,9 +50,12 @@ def test_the_dashboard_fits_a_phone_screen(browser, live_server, recruiter_and_r
         expect(page.get_by_text("No candidates yet")).to_be_visible()
         page_width = page.evaluate("document.documentElement.scrollWidth")
         assert page_width <= 375, f"the page scrolls sideways ({page_width}px wide)"
+        nav = page.get_by_role("navigation", name="Main")
         for name in ("Candidates", "Reviews"):
-            link = page.get_by_role("navigation", name="Main").get_by_role("link", name=name)
-            expect(link).to_be_in_viewport()
+            expect(nav.get_by_role("link", name=name)).to_be_in_viewport(ratio=1)
+        nav.get_by_text("bea", exact=True).click()
+        expect(nav.get_by_role("link", name="Change password")).to_be_in_viewport(ratio=1)
+        expect(nav.get_by_role("button", name="Sign out")).to_be_in_viewport(ratio=1)
     finally:
         context.close()
 
