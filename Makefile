@@ -88,6 +88,7 @@ migrations-check: setup
 
 bench: setup-dev
 	@set -e; found=0; for script in bench/*.py; do \
+	  case "$$(basename $$script)" in _*) continue;; esac; \
 	  [ -e "$$script" ] || continue; found=1; \
 	  echo "== $$script"; $(BIN)/python $$script; \
 	done; \
