@@ -58,3 +58,12 @@ def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory):
         db_url=url, log_dir=tmp_path_factory.mktemp("worker"), include="tests.support.celery_tasks"
     ) as worker:
         yield worker
+
+
+@pytest.fixture
+def smtp_inbox():
+    """A real SMTP server on 127.0.0.1 collecting messages."""
+    from tests.support.smtp import smtp_server
+
+    with smtp_server() as inbox:
+        yield inbox

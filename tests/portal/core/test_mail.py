@@ -1,8 +1,13 @@
 import email
+import subprocess
+import sys
+from pathlib import Path
 
 from django.core.mail import EmailMessage
 
 from portal.core.mail import ConsoleOutboxBackend
+
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_the_local_mail_backend_prints_and_keeps_an_eml_copy(tmp_path, capsys):
@@ -20,3 +25,48 @@ def test_sending_nothing_creates_no_outbox(tmp_path):
     backend = ConsoleOutboxBackend(outbox_dir=tmp_path / "outbox")
     assert backend.send_messages([]) == 0
     assert not (tmp_path / "outbox").exists()
+
+
+def test_email_host_sends_through_a_real_smtp_server(smtp_inbox, tmp_path):
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "DJANGO_SETTINGS_MODULE": "portal.settings",
+        "PORTAL_VAR_DIR": str(tmp_path),
+        "EMAIL_HOST": smtp_inbox.host,
+        "EMAIL_PORT": str(smtp_inbox.port),
+        "DEFAULT_FROM_EMAIL": "Hiring <hiring@example.com>",
+    }
+    result = subprocess.run(
+        [sys.executable, "manage.py", "sendtestemail", "ops@example.com"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    [message] = smtp_inbox.messages
+    assert message["To"] == "ops@example.com"
+    assert smtp_inbox.envelopes == [("hiring@example.com", ["ops@example.com"])]
+    assert not (tmp_path / "outbox").exists()
+
+
+def test_an_unreachable_smtp_server_fails_the_send(tmp_path):
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "DJANGO_SETTINGS_MODULE": "portal.settings",
+        "PORTAL_VAR_DIR": str(tmp_path),
+        "EMAIL_HOST": "127.0.0.1",
+        "EMAIL_PORT": "1",
+        "EMAIL_TIMEOUT": "5",
+    }
+    result = subprocess.run(
+        [sys.executable, "manage.py", "sendtestemail", "ops@example.com"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "ConnectionRefusedError" in result.stderr
