@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db import transaction
 
 from portal.core.models import TaskAttempt, WorkerHeartbeat
-from portal.core.tasks import heartbeat
+from portal.core.tasks import heartbeat, send_on_commit
 from tests.support.celery_tasks import crash_until
 from tests.support.workers import wait_for
 
@@ -27,7 +27,8 @@ def _parent_pid(pid: int) -> int:
 
 def test_a_task_sent_on_commit_runs_in_a_real_worker_process(transactional_db, celery_worker):
     with transaction.atomic():
-        transaction.on_commit(heartbeat.delay)
+        send_on_commit(heartbeat)
+        assert WorkerHeartbeat.objects.count() == 0
     beat = wait_for(WorkerHeartbeat.objects.first, timeout=30, what="the heartbeat row")
     assert beat.pid != os.getpid()
     assert _parent_pid(beat.pid) == celery_worker.process.pid
@@ -35,15 +36,14 @@ def test_a_task_sent_on_commit_runs_in_a_real_worker_process(transactional_db, c
 
 
 def test_nothing_is_sent_when_the_transaction_rolls_back(transactional_db, celery_worker):
-    marker = heartbeat.delay  # a real task, so a leak would show as a row
     with pytest.raises(RuntimeError), transaction.atomic():
-        transaction.on_commit(marker)
+        send_on_commit(heartbeat)  # a real task, so a leak would show as a row
         raise RuntimeError("rolled back")
     # A task sent now is processed after anything already queued, so once it has run
     # a leaked heartbeat would have run too.
     WorkerHeartbeat.objects.all().delete()
     log_path = celery_worker.log_path.parent / f"{uuid.uuid4().hex}.log"
-    crash_until.delay(key=uuid.uuid4().hex, log_path=str(log_path), succeed_on=1, max_attempts=1)
+    send_on_commit(crash_until, key=uuid.uuid4().hex, log_path=str(log_path), succeed_on=1, max_attempts=1)
     wait_for(lambda: log_path.exists() and "done" in log_path.read_text(), timeout=30, what="the probe task")
     assert WorkerHeartbeat.objects.count() == 0
 
