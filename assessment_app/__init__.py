@@ -1,0 +1,1 @@
+"""The built-in assessment: its content (project/, hidden_tests/, reference/, assessment.toml) and its grader."""

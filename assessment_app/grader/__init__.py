@@ -1,0 +1,40 @@
+"""Framework-free grader of the built-in assessment (no Django import anywhere in here).
+
+- load_manifest(dir) reads assessment.toml.
+- grade(socket_path, tickets=None) runs the hidden tests, in this trusted process's
+  interpreter, against a candidate app that already serves on a unix socket, and
+  returns one TestOutcome per test (run_hidden_tests gives the timing and output too).
+- validate(dir, python=..., runner=...) proves the assessment end to end and returns
+  a ValidationReport whose table() prints the checks.
+- LocalRunner starts the app and runs the visible tests as plain local subprocesses,
+  for authoring; the portal plugs in its sandbox instead (see validate.Runner).
+"""
+
+from .junit import TestOutcome, parse_junit
+from .local import AppStartError, LocalRunner, wait_until_ready
+from .manifest import DEFAULT_ASSESSMENT_DIR, AppSpec, Manifest, ManifestError, Ticket, load_manifest
+from .run import GraderError, HiddenRun, VisibleRun, grade, run_hidden_tests
+from .validate import Check, Runner, ValidationReport, validate
+
+__all__ = [
+    "DEFAULT_ASSESSMENT_DIR",
+    "AppSpec",
+    "AppStartError",
+    "Check",
+    "GraderError",
+    "HiddenRun",
+    "LocalRunner",
+    "Manifest",
+    "ManifestError",
+    "Runner",
+    "TestOutcome",
+    "Ticket",
+    "ValidationReport",
+    "VisibleRun",
+    "grade",
+    "load_manifest",
+    "parse_junit",
+    "run_hidden_tests",
+    "validate",
+    "wait_until_ready",
+]

@@ -1,0 +1,116 @@
+"""Command line of the grader.
+
+    python -m assessment_app.grader validate --python /path/to/venv/bin/python
+    python -m assessment_app.grader grade --socket /path/app.sock [--ticket 3] [--junit out.xml] [--json]
+    python -m assessment_app.grader serve --python /path/to/venv/bin/python --tree /path/to/candidate/tree
+
+validate runs the candidate code as plain local subprocesses: for authoring only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import signal
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+from .local import LocalRunner
+from .manifest import DEFAULT_ASSESSMENT_DIR, ManifestError, load_manifest
+from .run import GraderError, run_hidden_tests
+from .validate import validate
+
+
+def _grade(args: argparse.Namespace) -> int:
+    manifest = load_manifest(args.assessment)
+    run = run_hidden_tests(
+        args.socket, args.ticket or None, manifest=manifest, base_url=args.url, junit_path=args.junit
+    )
+    if args.json:
+        print(json.dumps([{k: v for k, v in asdict(o).items() if k != "properties"} for o in run.outcomes], indent=2))
+    else:
+        for ticket in manifest.tickets:
+            outcomes = [o for o in run.outcomes if o.ticket == ticket.number]
+            if not outcomes:
+                continue
+            passed = sum(o.passed for o in outcomes)
+            print(f"#{ticket.number} {ticket.title}: {passed}/{len(outcomes)} passed")
+            for outcome in outcomes:
+                line = f"    {outcome.outcome:<7} {outcome.test_id} ({outcome.duration:.2f} s)"
+                print(line if outcome.passed else f"{line}\n            {outcome.message.splitlines()[0][:160]}")
+        print(f"hidden suite: {run.duration:.2f} s")
+    return 0 if all(o.passed for o in run.outcomes) else 1
+
+
+def _validate(args: argparse.Namespace) -> int:
+    report = validate(
+        args.assessment,
+        python=args.python,
+        jobs=args.jobs,
+        keep=args.keep,
+        progress=(lambda line: print(line, file=sys.stderr, flush=True)) if args.verbose else None,
+    )
+    print(report.table())
+    if report.workdir:
+        print(f"Repositories kept in {report.workdir}")
+    return 0 if report.ok else 1
+
+
+def _stop(_signum, _frame) -> None:
+    raise KeyboardInterrupt
+
+
+def _serve(args: argparse.Namespace) -> int:
+    manifest = load_manifest(args.assessment)
+    # Stop cleanly, app included, on TERM and on INT (which background jobs ignore).
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    with LocalRunner(manifest, args.python).start_app(Path(args.tree).resolve()) as socket_path:
+        print(f"serving on {socket_path}; Ctrl-C stops", flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            if args.wait_stdin:
+                sys.stdin.read()
+            else:
+                signal.pause()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m assessment_app.grader", description=__doc__.split("\n")[0])
+    parser.add_argument("--assessment", default=str(DEFAULT_ASSESSMENT_DIR), help="folder of assessment.toml")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    grade = commands.add_parser("grade", help="run the hidden tests against an app that is serving")
+    target = grade.add_mutually_exclusive_group(required=True)
+    target.add_argument("--socket", help="the app's unix socket")
+    target.add_argument("--url", help="the app's base URL (authoring)")
+    grade.add_argument("--ticket", type=int, action="append", help="only this ticket (repeatable)")
+    grade.add_argument("--junit", help="also keep the JUnit XML report here")
+    grade.add_argument("--json", action="store_true", help="print the outcomes as JSON")
+    grade.set_defaults(handler=_grade)
+
+    check = commands.add_parser("validate", help="prove the assessment end to end (local subprocesses)")
+    check.add_argument("--python", default=sys.executable, help="interpreter with the project's requirements")
+    check.add_argument("--jobs", type=int, default=2, help="project states played at the same time")
+    check.add_argument("--keep", action="store_true", help="keep the temporary repositories")
+    check.add_argument("-v", "--verbose", action="store_true", help="print each step as it ends")
+    check.set_defaults(handler=_validate)
+
+    serve = commands.add_parser("serve", help="serve a tree's app on a unix socket until Ctrl-C (authoring)")
+    serve.add_argument("--python", default=sys.executable, help="interpreter with the project's requirements")
+    serve.add_argument("--tree", required=True, help="a copy of the project tree (the app writes its database there)")
+    serve.add_argument("--wait-stdin", action="store_true", help="stop at end of standard input instead")
+    serve.set_defaults(handler=_serve)
+
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args)
+    except (ManifestError, GraderError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

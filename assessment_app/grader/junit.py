@@ -1,0 +1,77 @@
+"""Per-test outcomes from pytest's JUnit XML report."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from pathlib import Path
+
+MESSAGE_LIMIT = 1000
+
+
+@dataclass(frozen=True)
+class TestOutcome:
+    """The result of one test: passed, failed, error (broke outside its assertions) or skipped."""
+
+    __test__ = False  # not a pytest test class
+
+    test_id: str  # "test_ticket_3.py::test_name[param]"
+    ticket: int | None
+    outcome: str
+    duration: float
+    message: str = ""
+    properties: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def passed(self) -> bool:
+        return self.outcome == "passed"
+
+
+def _test_id(case: ET.Element) -> str:
+    name = case.get("name", "")
+    classname = case.get("classname", "")
+    path = case.get("file")
+    if not path:
+        # Without a file attribute (junit_family=xunit2), rebuild the path from the dotted module name.
+        path = classname.replace(".", "/") + ".py" if classname else "<unknown>"
+        return f"{path}::{name}"
+    module = path.removesuffix(".py").replace("/", ".")
+    if classname.startswith(module + "."):
+        # A test method: keep its class in the id.
+        return f"{path}::{classname[len(module) + 1 :].replace('.', '::')}::{name}"
+    return f"{path}::{name}"
+
+
+def _message(element: ET.Element) -> str:
+    text = element.get("message") or (element.text or "").strip()
+    return text[:MESSAGE_LIMIT]
+
+
+def parse_junit(path: str | Path) -> list[TestOutcome]:
+    """Every testcase of a JUnit XML report, in report order. Tickets come from a "ticket" property, if any."""
+    # The report comes from the trusted pytest process, never from candidate code.
+    root = ET.parse(path).getroot()  # noqa: S314
+    outcomes = []
+    for case in root.iter("testcase"):
+        properties = {prop.get("name", ""): prop.get("value", "") for prop in case.iter("property")}
+        failure, error, skipped = case.find("failure"), case.find("error"), case.find("skipped")
+        if failure is not None:
+            outcome, message = "failed", _message(failure)
+        elif error is not None:
+            outcome, message = "error", _message(error)
+        elif skipped is not None:
+            outcome, message = "skipped", _message(skipped)
+        else:
+            outcome, message = "passed", ""
+        ticket = properties.get("ticket")
+        outcomes.append(
+            TestOutcome(
+                test_id=_test_id(case),
+                ticket=int(ticket) if ticket and ticket.isdigit() else None,
+                outcome=outcome,
+                duration=float(case.get("time") or 0.0),
+                message=message,
+                properties=properties,
+            )
+        )
+    return outcomes

@@ -1,0 +1,475 @@
+"""The assessment proves itself: every check of its content, through the real grading path.
+
+validate() builds the shipped project as a git repository, then runs it in
+eight states: as shipped, with each ticket's reference fix alone, and with all
+fixes. In each state it runs the visible tests, starts the app and runs the
+hidden tests against it, then compares the results:
+
+- the visible tests fail as shipped, each ticket's visible tests among them;
+- every hidden test of every ticket fails as shipped;
+- each reference patch applies alone; with only fix #N, ticket #N's hidden and
+  visible tests pass and no other test's result changes;
+- with all fixes, every hidden and visible test passes, twice in a row on the
+  same app (tests don't rely on a fresh database), within the time budget.
+
+The candidate's code is run through a Runner: LocalRunner (plain local
+subprocesses) by default, the portal's sandbox in production.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from .junit import TestOutcome
+from .local import LocalRunner
+from .manifest import DEFAULT_ASSESSMENT_DIR, Manifest, ManifestError, load_manifest
+from .run import HiddenRun, VisibleRun, run_hidden_tests
+
+# Files that must never be shipped to candidates.
+JUNK_NAMES = {"__pycache__", ".pytest_cache", ".ruff_cache", ".mypy_cache", ".venv", "venv", ".env"}
+JUNK_SUFFIXES = {".pyc", ".pyo", ".db", ".sqlite", ".sqlite3", ".db-journal", ".sock"}
+# Modules the hidden tests may import: they reach the app over HTTP only.
+HIDDEN_TEST_IMPORTS = set(sys.stdlib_module_names) | {"pytest", "httpx", "conftest"}
+
+GIT = [
+    "git",
+    "-c",
+    "user.name=Assessment Validator",
+    "-c",
+    "user.email=validator@assessment.invalid",
+    "-c",
+    "commit.gpgsign=false",
+    "-c",
+    "init.defaultBranch=main",
+    "-c",
+    "core.hooksPath=/dev/null",
+]
+
+
+class Runner(Protocol):
+    """Runs candidate code: the portal's sandbox in production, LocalRunner for authoring."""
+
+    def start_app(self, workdir: Path) -> AbstractContextManager[str]:
+        """Start the manifest's app in workdir; the context yields its unix socket path and stops it on exit."""
+        ...
+
+    def run_visible_tests(self, workdir: Path) -> VisibleRun:
+        """Run the manifest's visible test command in workdir."""
+        ...
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str = ""
+    ticket: int | None = None
+    notes: str = ""  # longer explanation of a failure (test messages), printed under the table
+
+
+@dataclass
+class Scenario:
+    """One state of the project: as shipped, one fix, or all fixes."""
+
+    name: str
+    patches: tuple[int, ...]
+    tree: Path | None = None
+    error: str = ""
+    visible: VisibleRun | None = None
+    hidden: list[HiddenRun] = field(default_factory=list)
+    app_start: float = 0.0
+    duration: float = 0.0
+
+    @property
+    def hidden_results(self) -> dict[str, TestOutcome]:
+        return {o.test_id: o for o in self.hidden[0].outcomes} if self.hidden else {}
+
+    @property
+    def visible_results(self) -> dict[str, TestOutcome]:
+        return {o.test_id: o for o in self.visible.outcomes} if self.visible else {}
+
+
+@dataclass
+class ValidationReport:
+    assessment: str
+    checks: list[Check] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    workdir: str | None = None  # kept for inspection when validate(keep=True)
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.checks) and all(check.ok for check in self.checks)
+
+    @property
+    def failed(self) -> list[Check]:
+        return [check for check in self.checks if not check.ok]
+
+    def add(self, name: str, ok: bool, detail: str = "", ticket: int | None = None, notes: str = "") -> None:
+        self.checks.append(Check(name, bool(ok), detail, ticket, notes if not ok else ""))
+
+    def table(self) -> str:
+        """The checks as a plain-text table, then the timings."""
+        rows = [("TICKET", "CHECK", "RESULT", "DETAIL")]
+        for check in self.checks:
+            ticket = f"#{check.ticket}" if check.ticket else "-"
+            detail = check.detail.replace("\n", " ")
+            rows.append((ticket, check.name, "ok" if check.ok else "FAILED", detail[:140]))
+        widths = [max(len(row[i]) for row in rows) for i in range(3)]
+        lines = [f"Validation of {self.assessment}"]
+        for index, row in enumerate(rows):
+            lines.append("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:3])) + "  " + row[3])
+            if index == 0:
+                lines.append("  ".join("-" * width for width in widths) + "  " + "-" * 6)
+        passed = sum(check.ok for check in self.checks)
+        for check in self.failed:
+            if check.notes:
+                ticket = f"#{check.ticket} " if check.ticket else ""
+                lines += ["", f"{ticket}{check.name}:", *("    " + line for line in check.notes.splitlines())]
+        lines.append("")
+        lines.append(f"{passed}/{len(self.checks)} checks passed" + ("" if self.ok else f", {len(self.failed)} FAILED"))
+        if self.timings:
+            lines.append("Timings: " + ", ".join(f"{key} {value:.2f} s" for key, value in self.timings.items()))
+        return "\n".join(lines)
+
+
+def _git(cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [*GIT, *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "GIT_CONFIG_NOSYSTEM": "1",
+            "GIT_CONFIG_GLOBAL": os.devnull,
+            "HOME": str(cwd),
+        },
+    )
+
+
+def _junk(root: Path) -> list[str]:
+    found = []
+    for path in root.rglob("*"):
+        if path.name in JUNK_NAMES or path.suffix in JUNK_SUFFIXES:
+            found.append(str(path.relative_to(root)))
+    return sorted(found)
+
+
+def _hidden_test_imports(hidden_dir: Path) -> list[str]:
+    """Imports in the hidden tests of anything but the standard library, pytest and httpx."""
+    bad = []
+    for path in sorted(hidden_dir.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""] if node.level == 0 else ["." * node.level + (node.module or "")]
+            else:
+                continue
+            bad += [f"{path.name}: {name}" for name in names if name.split(".")[0] not in HIDDEN_TEST_IMPORTS]
+    return bad
+
+
+def _patch_stat(tree: Path, patch: Path) -> tuple[bool, str]:
+    """Whether the patch applies to tree, and which files and how many lines it changes."""
+    check = _git(tree, "apply", "--check", str(patch))
+    if check.returncode != 0:
+        return False, check.stderr.strip()
+    stat = _git(tree, "apply", "--numstat", str(patch)).stdout.split("\n")
+    changes = []
+    for line in filter(None, stat):
+        added, removed, name = line.split("\t", 2)
+        changes.append(f"{name} +{added}/-{removed}")
+    return True, ", ".join(changes)
+
+
+def _prepare(base: Path, scenario: Scenario, manifest: Manifest, root: Path) -> None:
+    """Clone the shipped repository and commit the scenario's reference fixes, as a candidate would."""
+    tree = root / scenario.name
+    cloned = _git(root, "clone", "-q", str(base), str(tree))
+    if cloned.returncode != 0:
+        raise RuntimeError(f"git clone failed: {cloned.stderr.strip()}")
+    for number in scenario.patches:
+        applied = _git(tree, "apply", "--index", str(manifest.patch_path(number)))
+        if applied.returncode != 0:
+            raise RuntimeError(f"patch #{number} does not apply: {applied.stderr.strip()}")
+        message = f"Fix: Resolve issue #{number} - reference fix"
+        committed = _git(tree, "commit", "-q", "-m", message)
+        if committed.returncode != 0:
+            raise RuntimeError(f"commit of patch #{number} failed: {committed.stderr.strip()}")
+    scenario.tree = tree
+
+
+def _play(
+    scenario: Scenario,
+    manifest: Manifest,
+    runner: Runner,
+    grader_python: str,
+    hidden_runs: int,
+    progress: Callable[[str], None],
+) -> None:
+    started = time.monotonic()
+    try:
+        if scenario.tree is None:
+            raise RuntimeError("no tree")
+        scenario.visible = runner.run_visible_tests(scenario.tree)
+        app_started = time.monotonic()
+        with runner.start_app(scenario.tree) as socket_path:
+            scenario.app_start = time.monotonic() - app_started
+            for _ in range(hidden_runs):
+                scenario.hidden.append(run_hidden_tests(socket_path, manifest=manifest, python=grader_python))
+    except Exception as exc:  # reported as a failed check
+        scenario.error = f"{type(exc).__name__}: {exc}"
+    scenario.duration = time.monotonic() - started
+    visible = scenario.visible
+    parts = [f"visible tests {_summary(visible.outcomes)} in {visible.duration:.2f} s"] if visible else []
+    if scenario.app_start:
+        parts.append(f"app ready in {scenario.app_start:.2f} s")
+    for run in scenario.hidden:
+        parts.append(f"hidden tests {_summary(run.outcomes)} in {run.duration:.2f} s")
+    if scenario.error:
+        parts.append(scenario.error.partition("\n")[0])
+    progress(f"{scenario.name}: " + ", ".join(parts))
+
+
+def _summary(outcomes: list[TestOutcome]) -> str:
+    passed = sum(o.passed for o in outcomes)
+    return f"{passed}/{len(outcomes)} pass"
+
+
+def _not_passing(outcomes: list[TestOutcome]) -> str:
+    return ", ".join(o.test_id for o in outcomes if not o.passed)
+
+
+def _messages(outcomes: list[TestOutcome]) -> str:
+    """The failure messages of the tests that did not pass."""
+    return "\n".join(f"{o.test_id}: {o.outcome}: {o.message}" for o in outcomes if not o.passed)
+
+
+def _changed(before: dict[str, TestOutcome], after: dict[str, TestOutcome], ids: set[str]) -> tuple[str, str]:
+    """Tests among ids whose pass/fail differs between the two runs: a summary, and the new failures' messages."""
+    changed, failing = [], []
+    for test_id in sorted(ids):
+        old, new = before.get(test_id), after.get(test_id)
+        old_state = old.passed if old else None
+        new_state = new.passed if new else None
+        if old_state != new_state:
+            changed.append(f"{test_id} ({_state(old_state)} -> {_state(new_state)})")
+            if new is not None and not new.passed:
+                failing.append(new)
+    return "; ".join(changed), _messages(failing)
+
+
+def _state(passed: bool | None) -> str:
+    return "missing" if passed is None else ("pass" if passed else "fail")
+
+
+def validate(
+    assessment_dir: str | Path = DEFAULT_ASSESSMENT_DIR,
+    *,
+    python: str | None = None,
+    runner: Runner | None = None,
+    grader_python: str | None = None,
+    jobs: int = 2,
+    keep: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> ValidationReport:
+    """Check the assessment in assessment_dir end to end; see the module docstring.
+
+    python: interpreter with the shipped project's requirements, for the default LocalRunner.
+    runner: how candidate code is run (start_app, run_visible_tests); LocalRunner(manifest, python) if None.
+    grader_python: trusted interpreter with the grader's requirements (this one by default).
+    jobs: how many project states are played at the same time.
+    keep: keep the temporary repositories and report their folder.
+    progress: called with a line of text as each step ends.
+    """
+    started = time.monotonic()
+    say = progress or (lambda _line: None)
+    report = ValidationReport(assessment=str(assessment_dir))
+    try:
+        manifest = load_manifest(assessment_dir)
+    except ManifestError as exc:
+        report.add("manifest is valid", False, str(exc))
+        return report
+    report.assessment = f"{manifest.slug} {manifest.version} ({manifest.title})"
+    numbers = [ticket.number for ticket in manifest.tickets]
+    report.add("manifest is valid", True, f"{len(numbers)} tickets, {manifest.total_points} points")
+
+    junk = _junk(manifest.shipped_dir)
+    report.add("shipped folder holds no caches, databases or environments", not junk, ", ".join(junk[:8]))
+    bad_imports = _hidden_test_imports(manifest.hidden_tests_dir)
+    report.add("hidden tests import nothing but the stdlib, pytest and httpx", not bad_imports, ", ".join(bad_imports))
+
+    runner = runner or LocalRunner(manifest, python or sys.executable)
+    grader_python = grader_python or sys.executable
+    root = Path(tempfile.mkdtemp(prefix=f"validate-{manifest.slug}-"))
+    try:
+        # The shipped project as a repository, the way candidates receive it.
+        base = root / "shipped.git"
+        shutil.copytree(manifest.shipped_dir, base, ignore=shutil.ignore_patterns(*JUNK_NAMES, "*.pyc"))
+        for args in (("init", "-q"), ("add", "-A"), ("commit", "-q", "-m", "Initial commit")):
+            result = _git(base, *args)
+            if result.returncode != 0:
+                report.add("shipped project commits to git", False, result.stderr.strip())
+                return report
+
+        for number in numbers:
+            applies, detail = _patch_stat(base, manifest.patch_path(number))
+            only_app = applies and all(part.startswith("app/") for part in detail.split(", "))
+            report.add("its reference fix applies alone and changes app/ only (no tests)", only_app, detail, number)
+
+        scenarios = [Scenario("shipped", ())]
+        scenarios += [Scenario(f"fix-{number}", (number,)) for number in numbers]
+        scenarios += [Scenario("all-fixes", tuple(numbers))]
+        for scenario in scenarios:
+            try:
+                _prepare(base, scenario, manifest, root)
+            except RuntimeError as exc:
+                scenario.error = str(exc)
+        all_fixes = scenarios[-1]
+        report.add("all reference fixes apply together", not all_fixes.error, all_fixes.error or "in ticket order")
+
+        playable = [s for s in scenarios if not s.error]
+        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+            for scenario in playable:
+                runs = 2 if scenario is all_fixes else 1
+                pool.submit(_play, scenario, manifest, runner, grader_python, runs, say)
+        _judge(report, manifest, scenarios)
+
+        hidden_runs = [run for scenario in scenarios for run in scenario.hidden]
+        if hidden_runs:
+            slowest = max(run.duration for run in hidden_runs)
+            report.add(
+                f"hidden suite runs within {manifest.hidden_budget:.0f} s",
+                slowest <= manifest.hidden_budget,
+                f"slowest run {slowest:.2f} s of {len(hidden_runs)}",
+            )
+            report.timings["hidden suite (mean)"] = sum(run.duration for run in hidden_runs) / len(hidden_runs)
+            report.timings["hidden suite (slowest)"] = slowest
+        starts = [s.app_start for s in scenarios if s.app_start]
+        if starts:
+            report.timings["app start (mean)"] = sum(starts) / len(starts)
+        visible = [s.visible.duration for s in scenarios if s.visible]
+        if visible:
+            report.timings["visible tests (mean)"] = sum(visible) / len(visible)
+    finally:
+        if keep:
+            report.workdir = str(root)
+        else:
+            shutil.rmtree(root, ignore_errors=True)
+    report.timings["total"] = time.monotonic() - started
+    return report
+
+
+def _judge(report: ValidationReport, manifest: Manifest, scenarios: list[Scenario]) -> None:
+    shipped, fixes, all_fixes = scenarios[0], scenarios[1:-1], scenarios[-1]
+    for scenario in scenarios:
+        if scenario.error:
+            first_line, _, rest = scenario.error.partition("\n")
+            report.add(f"{scenario.name}: app and tests run", False, first_line, notes=rest)
+    if shipped.error or not shipped.visible or not shipped.hidden:
+        return
+
+    # As shipped.
+    visible = shipped.visible
+    report.add(
+        "visible tests fail on the shipped project",
+        not visible.passed and any(o.outcome == "failed" for o in visible.outcomes),
+        f"pytest exit code {visible.returncode}, {_summary(visible.outcomes)}",
+    )
+    untied = [o for o in visible.outcomes if o.ticket is None]
+    report.add(
+        "visible tests tied to no ticket pass on the shipped project",
+        all(o.passed for o in untied),
+        f"{_summary(untied)}; {_not_passing(untied)}".rstrip("; "),
+    )
+    hidden_shipped = shipped.hidden[0].by_ticket()
+    for ticket in manifest.tickets:
+        outcomes = hidden_shipped.get(ticket.number, [])
+        report.add(
+            "every hidden test fails on the shipped project",
+            bool(outcomes) and not any(o.passed for o in outcomes),
+            f"{len([o for o in outcomes if not o.passed])}/{len(outcomes)} fail",
+            ticket.number,
+        )
+        tied = [o for o in visible.outcomes if o.ticket == ticket.number]
+        report.add(
+            "its visible tests fail on the shipped project",
+            len(tied) == len(ticket.visible_tests) and not any(o.passed for o in tied),
+            f"{len([o for o in tied if not o.passed])}/{len(ticket.visible_tests)} fail",
+            ticket.number,
+        )
+
+    # One fix at a time.
+    hidden_before, visible_before = shipped.hidden_results, shipped.visible_results
+    for ticket, scenario in zip(manifest.tickets, fixes, strict=True):
+        if scenario.error or not scenario.hidden or not scenario.visible:
+            continue
+        hidden_after = scenario.hidden_results
+        own = [o for o in hidden_after.values() if o.ticket == ticket.number]
+        report.add(
+            "its fix alone makes its hidden tests pass",
+            bool(own) and all(o.passed for o in own),
+            f"{_summary(own)}; {_not_passing(own)}".rstrip("; "),
+            ticket.number,
+            _messages(own),
+        )
+        others = {i for i, o in {**hidden_before, **hidden_after}.items() if o.ticket != ticket.number}
+        changed, notes = _changed(hidden_before, hidden_after, others)
+        report.add(
+            "its fix alone changes no other ticket's hidden results",
+            not changed,
+            changed or f"{len(others)} other tests unchanged",
+            ticket.number,
+            notes,
+        )
+        visible_after = scenario.visible_results
+        own_visible = [o for o in visible_after.values() if o.ticket == ticket.number]
+        other_visible = {i for i, o in {**visible_before, **visible_after}.items() if o.ticket != ticket.number}
+        changed_visible, notes = _changed(visible_before, visible_after, other_visible)
+        report.add(
+            "its fix alone makes its visible tests pass and changes no other",
+            len(own_visible) == len(ticket.visible_tests)
+            and all(o.passed for o in own_visible)
+            and not changed_visible,
+            changed_visible or f"{_summary(own_visible)}; others unchanged",
+            ticket.number,
+            "\n".join(filter(None, [_messages(own_visible), notes])),
+        )
+
+    # All fixes.
+    if all_fixes.error or not all_fixes.hidden or not all_fixes.visible:
+        return
+    first = all_fixes.hidden[0].outcomes
+    report.add(
+        "with all fixes, every hidden test passes",
+        bool(first) and all(o.passed for o in first),
+        f"{_summary(first)}; {_not_passing(first)}".rstrip("; "),
+        notes=_messages(first),
+    )
+    if len(all_fixes.hidden) > 1:
+        again = all_fixes.hidden[1].outcomes
+        report.add(
+            "with all fixes, the hidden suite passes again on the same running app",
+            bool(again) and all(o.passed for o in again),
+            f"{_summary(again)}; {_not_passing(again)}".rstrip("; "),
+            notes=_messages(again),
+        )
+    report.add(
+        "with all fixes, every visible test passes",
+        all_fixes.visible.passed and all(o.passed for o in all_fixes.visible.outcomes),
+        f"pytest exit code {all_fixes.visible.returncode}, {_summary(all_fixes.visible.outcomes)}",
+    )

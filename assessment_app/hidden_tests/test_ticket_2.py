@@ -1,0 +1,43 @@
+"""Ticket #2: a book that doesn't exist gives a server error.
+
+Every endpoint that looks a book up by id must answer 404 with a JSON error
+for an id that is not (or no longer) in the catalogue: reading, changing and
+deleting it, and borrowing it.
+"""
+
+import pytest
+
+pytestmark = pytest.mark.ticket(2)
+
+
+@pytest.fixture
+def deleted_book_id(client, library):
+    book = library.new_book()
+    response = client.delete(f"/books/{book['id']}")
+    assert response.status_code == 204, f"setup: could not delete a book; {response.status_code} {response.text}"
+    return book["id"]
+
+
+def assert_not_found(response):
+    assert response.status_code == 404, f"{response.status_code}: {response.text[:300]}"
+    assert isinstance(response.json(), dict), "the 404 should carry a JSON error body"
+
+
+def test_reading_a_missing_book(client, deleted_book_id):
+    assert_not_found(client.get(f"/books/{deleted_book_id}"))
+    assert_not_found(client.get(f"/books/{deleted_book_id + 1_000_000}"))
+
+
+def test_changing_a_missing_book(client, deleted_book_id):
+    assert_not_found(client.patch(f"/books/{deleted_book_id}", json={"title": "Renamed"}))
+
+
+def test_deleting_a_missing_book(client, deleted_book_id):
+    assert_not_found(client.delete(f"/books/{deleted_book_id}"))
+
+
+def test_borrowing_a_missing_book(client, library, deleted_book_id):
+    member = library.new_member()
+
+    assert_not_found(library.borrow(member, deleted_book_id))
+    assert library.loans_of(member) == []
