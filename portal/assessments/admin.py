@@ -1,0 +1,17 @@
+from django.contrib import admin
+
+from portal.assessments.models import Assessment, AssessmentVersion
+
+
+class AssessmentVersionInline(admin.TabularInline):
+    model = AssessmentVersion
+    fields = ("label", "content_hash", "created_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+
+@admin.register(Assessment)
+class AssessmentAdmin(admin.ModelAdmin):
+    list_display = ("title", "slug", "created_at")
+    inlines = [AssessmentVersionInline]

@@ -1,0 +1,51 @@
+from pathlib import Path
+
+from django.db import models
+
+
+class Assessment(models.Model):
+    """An assessment as recruiters know it: one slug, many versions over time."""
+
+    slug = models.SlugField(max_length=100, unique=True)
+    title = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def latest_version(self) -> "AssessmentVersion | None":
+        return self.versions.order_by("-created_at", "-id").first()
+
+
+class AssessmentVersion(models.Model):
+    """One immutable snapshot of an assessment package.
+
+    The version is the content hash of the package, so an invite keeps exactly the
+    project, hidden tests and fixes it was created with, whatever changes later.
+    The snapshot lives under PORTAL_DATA_DIR and is never edited in place.
+    """
+
+    assessment = models.ForeignKey(Assessment, on_delete=models.PROTECT, related_name="versions")
+    content_hash = models.CharField(max_length=64)
+    label = models.CharField(max_length=50, help_text="The version the package's manifest declares.")
+    manifest = models.JSONField(help_text="assessment.toml as loaded.")
+    package_dir = models.CharField(max_length=500, help_text="Absolute path of the snapshot.")
+    shipped_subdir = models.CharField(max_length=200, help_text="The folder inside the package candidates receive.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["assessment", "content_hash"], name="assessments_version_hash"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.assessment.slug} {self.label} ({self.short_hash})"
+
+    @property
+    def short_hash(self) -> str:
+        return self.content_hash[:12]
+
+    @property
+    def shipped_dir(self) -> Path:
+        return Path(self.package_dir) / self.shipped_subdir
