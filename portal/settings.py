@@ -44,6 +44,9 @@ CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", [f"{_base.scheme}://{_bas
 INSTALLED_APPS = [
     "portal.accounts",
     "portal.core",
+    "portal.assessments",
+    "portal.invites",
+    "portal.hosting",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -136,6 +139,22 @@ STORAGES = {
     },
 }
 
+# --- Git hosting ------------------------------------------------------------
+# A push larger than this is refused by git (receive.maxInputSize).
+PORTAL_GIT_MAX_PUSH_MB = envint("PORTAL_GIT_MAX_PUSH_MB", 50, minimum=1)
+# A push adding more objects than this is refused by the pre-receive hook.
+PORTAL_GIT_MAX_OBJECTS = envint("PORTAL_GIT_MAX_OBJECTS", 20000, minimum=10)
+# Longest one clone, fetch or push may take before git http-backend is killed.
+PORTAL_GIT_TIMEOUT = envint("PORTAL_GIT_TIMEOUT", 600, minimum=10)
+# Failed git logins allowed per address, and per invite, in the window before 429.
+PORTAL_GIT_AUTH_WINDOW = envint("PORTAL_GIT_AUTH_WINDOW", 600, minimum=10)
+PORTAL_GIT_AUTH_MAX_PER_ADDRESS = envint("PORTAL_GIT_AUTH_MAX_PER_ADDRESS", 20, minimum=1)
+PORTAL_GIT_AUTH_MAX_PER_INVITE = envint("PORTAL_GIT_AUTH_MAX_PER_INVITE", 50, minimum=1)
+# Scoring workers on other hosts fetch commits with user "worker" and this token;
+# by default it is derived from SECRET_KEY.
+PORTAL_WORKER_GIT_TOKEN = envsecret("PORTAL_WORKER_GIT_TOKEN", "")
+PORTAL_GIT_AUTHOR = ("Assessment Portal", "portal@localhost")
+
 # --- Mail -------------------------------------------------------------------
 DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL", "Assessment Portal <portal@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
@@ -197,6 +216,7 @@ if CELERY_BROKER_URL.startswith(("redis", "rediss")):
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT * 4}
 CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "core.heartbeat", "schedule": 30.0},
+    "prune-auth-failures": {"task": "hosting.prune_auth_failures", "schedule": 3600.0},
 }
 # How long after its last heartbeat a worker is reported missing on the status page.
 PORTAL_WORKER_STALE_AFTER = envint("PORTAL_WORKER_STALE_AFTER", 120, minimum=30)

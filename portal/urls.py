@@ -7,5 +7,7 @@ admin.site.site_title = "Assessment Portal"
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("portal.accounts.urls")),
+    path("", include("portal.hosting.urls")),
+    path("", include("portal.invites.urls")),
     path("", include("portal.core.urls")),
 ]

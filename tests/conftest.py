@@ -1,5 +1,7 @@
 """Fixtures shared by the whole suite: personas and helpers to run real processes."""
 
+from pathlib import Path
+
 import pytest
 
 from portal.accounts.models import User
@@ -7,6 +9,7 @@ from portal.accounts.roles import RECRUITER, REVIEWER
 from portal.accounts.services import user_grant_role
 
 PASSWORD = "correct horse battery staple"
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def _user(username: str, *roles, **fields) -> User:
@@ -67,3 +70,28 @@ def smtp_inbox():
 
     with smtp_server() as inbox:
         yield inbox
+
+
+@pytest.fixture(scope="module")
+def portal_server(django_db_setup, django_db_blocker, tmp_path_factory):
+    """The portal under gunicorn on a free loopback port, on the test database.
+
+    Tests using it need ``transactional_db`` so that the server sees their rows.
+    """
+    from django.db import connection
+
+    from tests.support.server import running_portal
+    from tests.support.workers import database_url
+
+    with django_db_blocker.unblock():
+        url = database_url(connection.settings_dict)
+    with running_portal(db_url=url, log_dir=tmp_path_factory.mktemp("server")) as server:
+        yield server
+
+
+@pytest.fixture
+def assessment_version(db, settings):
+    """The built-in assessment installed as a version (its snapshot is reused across tests)."""
+    from portal.assessments.services import assessment_version_install
+
+    return assessment_version_install(package_dir=ROOT / "assessment_app")

@@ -1,0 +1,128 @@
+import fcntl
+import hashlib
+import hmac
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from portal.hosting.gitrepo import ZERO_SHA, RepoPolicy, bundle_create, is_ancestor, repository_init
+from portal.hosting.models import AuthFailure, Push, RefUpdate
+from portal.invites.models import Event, Invite
+from portal.invites.services import event_record
+
+
+def repository_path(invite: Invite) -> Path:
+    # Derived from the database row, never from a URL.
+    return settings.PORTAL_DATA_DIR / "repos" / f"{invite.public_id}.git"
+
+
+def bundle_path(invite: Invite) -> Path:
+    return settings.PORTAL_DATA_DIR / "bundles" / f"{invite.public_id}.bundle"
+
+
+def worker_git_token() -> str:
+    if settings.PORTAL_WORKER_GIT_TOKEN:
+        return settings.PORTAL_WORKER_GIT_TOKEN
+    return hmac.new(settings.SECRET_KEY.encode(), b"portal worker git token", hashlib.sha256).hexdigest()
+
+
+def repository_create(*, invite: Invite) -> str:
+    """Create the invite's bare repository and bundle from its assessment version."""
+    path = repository_path(invite)
+    commit = repository_init(
+        path,
+        shipped_dir=invite.assessment_version.shipped_dir,
+        policy=RepoPolicy(
+            max_input_bytes=settings.PORTAL_GIT_MAX_PUSH_MB * 1024 * 1024,
+            max_objects=settings.PORTAL_GIT_MAX_OBJECTS,
+        ),
+        author=settings.PORTAL_GIT_AUTHOR,
+        message=f"{invite.assessment_version.assessment.title}: starting point",
+    )
+    bundle_create(path, bundle_path(invite))
+    return commit
+
+
+def push_refusal(*, invite: Invite, now: datetime | None = None) -> str | None:
+    """Why a push to this invite is refused now, in words for the candidate; None if allowed."""
+    now = now or timezone.now()
+    if invite.status == Invite.Status.REVOKED:
+        return "this invite has been revoked; contact the recruiter who sent it."
+    if invite.status == Invite.Status.SUBMITTED:
+        return f"this assessment was submitted at {invite.submitted_at:%Y-%m-%d %H:%M} UTC; pushes are closed."
+    if invite.is_expired(now):
+        return f"the time for this assessment ended at {invite.closes_at:%Y-%m-%d %H:%M} UTC; pushes are closed."
+    return None
+
+
+@contextmanager
+def push_lock(invite: Invite) -> Iterator[None]:
+    """Serialize pushes to one repository across threads and processes on this host."""
+    with open(repository_path(invite) / "portal-push.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _kind(path: Path, old: str, new: str) -> str:
+    if old == ZERO_SHA:
+        return RefUpdate.Kind.CREATED
+    if new == ZERO_SHA:
+        return RefUpdate.Kind.DELETED
+    return RefUpdate.Kind.UPDATED if is_ancestor(path, old, new) else RefUpdate.Kind.FORCED
+
+
+@transaction.atomic
+def push_record(
+    *, invite: Invite, updates: list[tuple[str, str, str]], address: str | None, user_agent: str = ""
+) -> Push:
+    """Record an accepted push, its ref updates and a timeline event."""
+    path = repository_path(invite)
+    push = Push.objects.create(invite=invite, at=timezone.now(), address=address, user_agent=user_agent[:200])
+    RefUpdate.objects.bulk_create(
+        RefUpdate(push=push, ref=ref, old_sha=old, new_sha=new, kind=_kind(path, old, new)) for old, new, ref in updates
+    )
+    event_record(
+        invite=invite,
+        kind=Event.Kind.PUSHED,
+        at=push.at,
+        data={"push": push.pk, "refs": [{"ref": ref, "old": old, "new": new} for old, new, ref in updates]},
+    )
+    return push
+
+
+@transaction.atomic
+def fetch_record(*, invite: Invite, address: str | None) -> Event:
+    """A clone or fetch: the first one starts a time-limited invite's clock."""
+    invite = Invite.objects.select_for_update().get(pk=invite.pk)
+    first = invite.started_at is None
+    if first:
+        invite.started_at = timezone.now()
+        invite.save(update_fields=["started_at"])
+    kind = Event.Kind.CLONED if first else Event.Kind.FETCHED
+    return event_record(invite=invite, kind=kind, data={"address": address})
+
+
+def auth_failure_record(*, address: str | None, username: str) -> None:
+    AuthFailure.objects.create(at=timezone.now(), address=address, username=username[:64])
+
+
+def auth_blocked(*, address: str | None, username: str, now: datetime | None = None) -> bool:
+    since = (now or timezone.now()) - timedelta(seconds=settings.PORTAL_GIT_AUTH_WINDOW)
+    recent = AuthFailure.objects.filter(at__gte=since)
+    if address and recent.filter(address=address).count() >= settings.PORTAL_GIT_AUTH_MAX_PER_ADDRESS:
+        return True
+    return bool(username) and recent.filter(username=username).count() >= settings.PORTAL_GIT_AUTH_MAX_PER_INVITE
+
+
+def auth_failures_prune(*, now: datetime | None = None) -> int:
+    since = (now or timezone.now()) - timedelta(seconds=settings.PORTAL_GIT_AUTH_WINDOW)
+    deleted, _ = AuthFailure.objects.filter(at__lt=since).delete()
+    return deleted

@@ -1,0 +1,208 @@
+"""Git smart HTTP for invite repositories: authenticate, authorize, then hand over to
+`git http-backend` and stream both ways (see backend.py for the mechanics)."""
+
+import base64
+import binascii
+import logging
+import os
+import re
+import sys
+import tempfile
+from contextlib import ExitStack
+from pathlib import Path
+
+from django.conf import settings
+from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.utils.cache import add_never_cache_headers
+from django.views.decorators.csrf import csrf_exempt
+
+from portal.hosting.backend import BackendError, BackendRequest, run_backend
+from portal.hosting.services import (
+    auth_blocked,
+    auth_failure_record,
+    fetch_record,
+    push_lock,
+    push_record,
+    push_refusal,
+    repository_path,
+    worker_git_token,
+)
+from portal.invites.models import Invite
+from portal.invites.selectors import invite_for_git_credentials
+
+logger = logging.getLogger(__name__)
+
+PUBLIC_ID = re.compile(r"^[a-z2-7]{16}$")
+SERVICES = {"git-upload-pack", "git-receive-pack"}
+WORKER_USER = "worker"
+REALM = 'Basic realm="Assessment Portal", charset="UTF-8"'
+# http-backend's own caching headers are replaced by Django's never-cache set.
+DROPPED_HEADERS = {"cache-control", "expires", "pragma"}
+
+
+def _plain(message: str, status: int, **headers: str) -> HttpResponse:
+    response = HttpResponse(message + "\n", status=status, content_type="text/plain; charset=utf-8")
+    for name, value in headers.items():
+        response[name.replace("_", "-")] = value
+    add_never_cache_headers(response)
+    return response
+
+
+def _basic_credentials(request) -> tuple[str, str] | None:
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "basic" or not encoded:
+        return None
+    try:
+        user, sep, password = base64.b64decode(encoded.strip(), validate=True).decode("utf-8").partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    return (user, password) if sep else None
+
+
+def _service(request, service_path: str) -> str:
+    """Which git service the request is for; anything else (dumb protocol, other files) is 404."""
+    if service_path == "info/refs" and request.method in ("GET", "HEAD"):
+        service = request.GET.get("service", "")
+        if service not in SERVICES:
+            raise Http404("Only git's smart HTTP protocol is served.")
+        return service
+    if service_path in SERVICES and request.method == "POST":
+        return service_path
+    raise Http404("Not a git smart HTTP path.")
+
+
+@csrf_exempt
+def git_http(request, public_id: str, service_path: str):
+    if not PUBLIC_ID.match(public_id):
+        raise Http404("No such repository.")
+    service = _service(request, service_path)
+    address = request.META.get("REMOTE_ADDR")
+    credentials = _basic_credentials(request)
+    if credentials is None:
+        return _plain("Authentication required.", 401, WWW_Authenticate=REALM)
+    user, password = credentials
+    if auth_blocked(address=address, username=public_id):
+        return _plain(
+            "Too many failed sign-ins; try again later.", 429, Retry_After=str(settings.PORTAL_GIT_AUTH_WINDOW)
+        )
+
+    is_worker = user == WORKER_USER and _constant_time_equal(password, worker_git_token())
+    invite = None
+    if is_worker:
+        invite = Invite.objects.select_related("assessment_version").filter(public_id=public_id).first()
+        if invite is None or service != "git-upload-pack":
+            raise Http404("No such repository.")
+    elif user == public_id:
+        invite = invite_for_git_credentials(public_id=public_id, password=password)
+    if invite is None:
+        # Wrong password, unknown invite and another invite's credentials look the same.
+        auth_failure_record(address=address, username=public_id)
+        return _plain("Invalid credentials for this repository.", 401, WWW_Authenticate=REALM)
+    if not is_worker and invite.status == Invite.Status.REVOKED:
+        return _plain("This invite has been revoked.", 403)
+
+    return _serve(request, invite=invite, service=service, service_path=service_path, is_worker=is_worker)
+
+
+def _constant_time_equal(a: str, b: str) -> bool:
+    import hmac
+
+    return hmac.compare_digest(a.encode(), b.encode())
+
+
+def _serve(request, *, invite: Invite, service: str, service_path: str, is_worker: bool):
+    repo = repository_path(invite)
+    is_push_body = service_path == "git-receive-pack"
+    # Every clone, fetch or ls-remote starts with exactly one advertisement request;
+    # protocol v2 then makes one or more POSTs, so those are not what is counted.
+    is_fetch_start = service_path == "info/refs" and service == "git-upload-pack"
+    extra_env = {"PORTAL_PYTHON": sys.executable}
+    if is_worker:
+        # Workers fetch commits by id, including ones only hidden refs keep.
+        extra_env.update(
+            {"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "uploadpack.allowAnySHA1InWant", "GIT_CONFIG_VALUE_0": "true"}
+        )
+    log_path = None
+    if is_push_body:
+        extra_env["PORTAL_PUSH_REFUSED"] = push_refusal(invite=invite) or ""
+        handle, log_name = tempfile.mkstemp(prefix="push-", suffix=".log", dir=repo)
+        os.close(handle)
+        log_path = Path(log_name)
+        extra_env["PORTAL_PUSH_LOG"] = str(log_path)
+
+    content_length = request.META.get("CONTENT_LENGTH") or None
+    backend_request = BackendRequest(
+        method=request.method,
+        git_dir=str(repo),
+        service_path=service_path,
+        query_string=request.META.get("QUERY_STRING", ""),
+        content_type=request.META.get("CONTENT_TYPE", ""),
+        content_length=int(content_length) if content_length else None,
+        # The raw WSGI stream: Django's request.body would be empty for chunked bodies.
+        body=request.META["wsgi.input"],
+        remote_user=invite.public_id,
+        remote_addr=request.META.get("REMOTE_ADDR", ""),
+        content_encoding=request.META.get("HTTP_CONTENT_ENCODING", ""),
+        git_protocol=request.META.get("HTTP_GIT_PROTOCOL", ""),
+        extra_env=extra_env,
+    )
+    cleanup = ExitStack()
+    if is_push_body:
+        cleanup.enter_context(push_lock(invite))
+        cleanup.callback(log_path.unlink, missing_ok=True)
+    try:
+        backend = run_backend(backend_request, timeout=settings.PORTAL_GIT_TIMEOUT)
+    except BackendError as exc:
+        cleanup.close()
+        logger.warning("git http-backend failed for %s: %s", invite.public_id, exc)
+        return _plain(f"git request failed: {exc}", 400)
+    except BaseException:
+        cleanup.close()
+        raise
+    # Closing the response (always done by the server, even if the body was never
+    # read) stops the backend and releases the lock; ExitStack runs each step once.
+    cleanup.callback(backend.close)
+
+    address = request.META.get("REMOTE_ADDR")
+    user_agent = request.META.get("HTTP_USER_AGENT", "")
+
+    def finish() -> None:
+        if is_push_body and log_path is not None:
+            updates = _read_push_log(log_path)
+            if updates:
+                push_record(invite=invite, updates=updates, address=address, user_agent=user_agent)
+        elif is_fetch_start and not is_worker and backend.status == 200:
+            fetch_record(invite=invite, address=address)
+
+    def body():
+        held = None
+        try:
+            for chunk in backend.body:
+                if held is not None:
+                    yield held
+                held = chunk
+            # Recorded before the last bytes go out, so that when `git push` returns
+            # the push is already in the database.
+            finish()
+            if held is not None:
+                yield held
+        finally:
+            cleanup.close()
+
+    response = StreamingHttpResponse(body(), status=backend.status)
+    response._resource_closers.append(cleanup.close)
+    for name, value in backend.headers:
+        if name.lower() not in DROPPED_HEADERS:
+            response[name] = value
+    add_never_cache_headers(response)
+    return response
+
+
+def _read_push_log(path: Path) -> list[tuple[str, str, str]]:
+    updates = []
+    for line in path.read_text().splitlines():
+        parts = line.split()
+        if len(parts) == 3:
+            updates.append((parts[0], parts[1], parts[2]))
+    return updates

@@ -1,0 +1,85 @@
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from portal.assessments.models import AssessmentVersion
+from portal.invites.models import Candidate, Event, Invite
+from portal.invites.tokens import git_token_for, new_public_id, new_token, token_hash
+
+
+@dataclass(frozen=True)
+class InviteCreated:
+    """The new invite and its secrets, which exist in clear only here."""
+
+    invite: Invite
+    link_token: str
+    git_token: str
+
+
+def event_record(*, invite: Invite, kind: str, data: dict | None = None, at: datetime | None = None) -> Event:
+    return Event.objects.create(invite=invite, kind=kind, data=data or {}, at=at or timezone.now())
+
+
+@transaction.atomic
+def candidate_get_or_create(*, name: str, email: str, created_by=None) -> Candidate:
+    candidate = Candidate.objects.filter(email__iexact=email).first()
+    if candidate is None:
+        candidate = Candidate.objects.create(name=name, email=email, created_by=created_by)
+    return candidate
+
+
+@transaction.atomic
+def invite_create(
+    *,
+    candidate: Candidate,
+    assessment_version: AssessmentVersion,
+    deadline: datetime | None = None,
+    time_limit: timedelta | None = None,
+    created_by=None,
+) -> InviteCreated:
+    """Create the invite, its tokens, its timeline and its repository."""
+    from portal.hosting.services import repository_create
+
+    link_token = new_token()
+    public_id = new_public_id()
+    invite = Invite.objects.create(
+        public_id=public_id,
+        candidate=candidate,
+        assessment_version=assessment_version,
+        link_token_hash=token_hash(link_token),
+        git_token_hash=token_hash(git_token_for(link_token=link_token, public_id=public_id)),
+        deadline=deadline,
+        time_limit=time_limit,
+        created_by=created_by,
+    )
+    event_record(invite=invite, kind=Event.Kind.INVITED, data={"by": created_by.get_username() if created_by else None})
+    repository_create(invite=invite)
+    return InviteCreated(
+        invite=invite, link_token=link_token, git_token=git_token_for(link_token=link_token, public_id=public_id)
+    )
+
+
+@transaction.atomic
+def invite_submit(*, invite: Invite) -> Invite:
+    invite = Invite.objects.select_for_update().get(pk=invite.pk)
+    if invite.status != Invite.Status.ACTIVE:
+        return invite
+    invite.status = Invite.Status.SUBMITTED
+    invite.submitted_at = timezone.now()
+    invite.save(update_fields=["status", "submitted_at"])
+    event_record(invite=invite, kind=Event.Kind.SUBMITTED)
+    return invite
+
+
+@transaction.atomic
+def invite_revoke(*, invite: Invite, by=None) -> Invite:
+    invite = Invite.objects.select_for_update().get(pk=invite.pk)
+    if invite.status == Invite.Status.REVOKED:
+        return invite
+    invite.status = Invite.Status.REVOKED
+    invite.revoked_at = timezone.now()
+    invite.save(update_fields=["status", "revoked_at"])
+    event_record(invite=invite, kind=Event.Kind.REVOKED, data={"by": by.get_username() if by else None})
+    return invite

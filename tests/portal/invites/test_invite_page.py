@@ -1,0 +1,75 @@
+"""The candidate's page and bundle, reached through the secret link only."""
+
+import subprocess
+
+import pytest
+from django.urls import reverse
+
+from portal.invites.models import Event
+from portal.invites.services import candidate_get_or_create, invite_create, invite_revoke
+from tests.support.git import GitClient, remote_url
+
+
+@pytest.fixture
+def created(db, assessment_version):
+    candidate = candidate_get_or_create(name="Ann Example", email="ann@example.com")
+    return invite_create(candidate=candidate, assessment_version=assessment_version)
+
+
+def test_the_page_shows_the_clone_url_and_credentials_and_records_the_first_opening(client, created, settings):
+    page = client.get(reverse("invite_page", args=[created.link_token]))
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert f"{settings.PORTAL_BASE_URL}/git/{created.invite.public_id}.git" in html
+    assert created.git_token in html
+    client.get(reverse("invite_page", args=[created.link_token]))
+    assert created.invite.events.filter(kind=Event.Kind.OPENED).count() == 1
+    assert "no-store" in page["Cache-Control"]
+
+
+@pytest.mark.parametrize("token", ["not-a-token", "x" * 43])
+def test_a_wrong_link_is_404(client, created, token):
+    assert client.get(reverse("invite_page", args=[token])).status_code == 404
+    assert client.get(reverse("invite_bundle", args=[token])).status_code == 404
+
+
+def test_a_revoked_invites_link_stops_working(client, created):
+    invite_revoke(invite=created.invite)
+    assert client.get(reverse("invite_page", args=[created.link_token])).status_code == 404
+    assert client.get(reverse("invite_bundle", args=[created.link_token])).status_code == 404
+
+
+def test_the_tokens_are_stored_only_as_hashes(created):
+    invite = created.invite
+    stored = [invite.link_token_hash, invite.git_token_hash]
+    assert created.link_token not in stored and created.git_token not in stored
+    assert all(len(value) == 64 for value in stored)
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(120)
+def test_the_bundle_clones_and_its_clone_pushes_back_to_the_portal(
+    client, transactional_db, assessment_version, portal_server, tmp_path
+):
+    candidate = candidate_get_or_create(name="Ann Example", email="ann@example.com")
+    created = invite_create(candidate=candidate, assessment_version=assessment_version)
+    response = client.get(reverse("invite_bundle", args=[created.link_token]))
+    assert response["Content-Disposition"] == 'attachment; filename="library-lending-api.bundle"'
+    bundle = tmp_path / "library-lending-api.bundle"
+    bundle.write_bytes(b"".join(response.streaming_content))
+    git = GitClient(tmp_path / "home")
+    work = tmp_path / "work"
+    git.run("clone", "-q", str(bundle), str(work))
+    assert git.run("log", "--format=%s", cwd=work).stdout.strip() == "Library lending API: starting point"
+    assert git.run("bundle", "verify", str(bundle), cwd=work).returncode == 0
+    portal = remote_url(portal_server.url, created.invite.public_id, created.invite.public_id, created.git_token)
+    git.run("remote", "set-url", "origin", portal, cwd=work)
+    git.run("checkout", "-q", "-b", "issue-4", cwd=work)
+    git.commit_file(work, "fix.txt", "fix\n", "Fix: Resolve issue #4 - from the bundle")
+    result = git.run("push", "origin", "issue-4", cwd=work)
+    assert "remote: received issue-4" in result.stderr
+    main_here = git.run("rev-parse", "origin/main", cwd=work, check=False).stdout.strip()
+    main_there = subprocess.run(
+        ["git", "ls-remote", portal, "refs/heads/main"], capture_output=True, text=True, env=git.env
+    ).stdout.split()[0]
+    assert main_here == main_there

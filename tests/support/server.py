@@ -1,0 +1,78 @@
+"""Run the portal under gunicorn, as in production, for tests that need a real HTTP server
+(git's chunked and gzip request bodies need one; Django's test server handles neither)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.support.workers import ROOT, wait_for
+
+
+@dataclass
+class PortalServer:
+    url: str
+    process: subprocess.Popen
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _up(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+@contextmanager
+def running_portal(*, db_url: str, log_dir: Path, env: dict[str, str] | None = None) -> Iterator[PortalServer]:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    server_env = {
+        **os.environ,
+        "DATABASE_URL": db_url,
+        "PORTAL_BIND": f"127.0.0.1:{port}",
+        "PORTAL_BASE_URL": url,
+        **(env or {}),
+    }
+    log_path = log_dir / f"gunicorn-{port}.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [str(Path(sys.executable).parent / "gunicorn"), "portal.wsgi", "--config", "portal/gunicorn.conf.py"],
+            cwd=ROOT,
+            env=server_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    server = PortalServer(url=url, process=process, log_path=log_path)
+    try:
+        wait_for(lambda: process.poll() is not None or _up(url), timeout=60, what="gunicorn")
+        if process.poll() is not None:
+            raise RuntimeError(f"gunicorn exited with {process.returncode}:\n{server.log()}")
+        yield server
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=10)
