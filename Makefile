@@ -86,7 +86,11 @@ format: setup-dev
 migrations-check: setup
 	$(BIN)/python manage.py makemigrations --check --dry-run
 
+# lighttpd serves git http-backend over plain CGI: the baseline of bench/git_transport.py.
+BENCH_OS_PACKAGES := lighttpd:lighttpd
+
 bench: setup-dev
+	$(call ensure_os_packages,$(BENCH_OS_PACKAGES))
 	@set -e; found=0; for script in bench/*.py; do \
 	  case "$$(basename $$script)" in _*) continue;; esac; \
 	  [ -e "$$script" ] || continue; found=1; \
