@@ -1,0 +1,244 @@
+"""Runtimes: an interpreter plus a virtualenv of an assessment's pinned requirements.
+
+A runtime is built once per (interpreter, requirements) on the host, with network, outside any
+sandbox, then mounted read-only at /runtime in every sandbox that uses it. Builds of the same
+runtime by two workers at once do not collide: the first takes a lock and builds into a
+private temporary directory that is renamed into place only when complete; the second waits
+for the lock and finds the finished runtime.
+
+The virtualenv's interpreter must be one the sandbox can see, i.e. installed under /usr (the
+only part of the host file system bound into the sandbox): Debian's /usr/bin/python3.11, not a
+pyenv build in root's home. A venv finds its prefix from where its ``bin/python`` sits, so it
+works at /runtime wherever it was built; only script shebangs name the build directory, and
+they are rewritten to /runtime, as are the source paths compiled into the bytecode.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import RuntimeBuildError
+
+IN_SANDBOX = "/runtime"
+DEFAULT_PYTHON = "/usr/bin/python3.11"
+_FORMAT = 1
+_META = "runtime.json"
+# Variables of the worker's own Python that would break a different interpreter.
+_DROP_ENV_PREFIXES = ("PYTHON", "VIRTUAL_ENV", "CONDA", "PYENV", "__PYVENV")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Runtime:
+    """A built runtime. ``path`` is on the host; code in the sandbox sees it at /runtime."""
+
+    path: Path
+    key: str
+    python_version: str
+    requirements: tuple[str, ...]
+
+    @property
+    def python(self) -> str:
+        """The interpreter's path inside the sandbox."""
+        return f"{IN_SANDBOX}/bin/python"
+
+    @property
+    def host_python(self) -> Path:
+        """The interpreter's path on the host (for running the same thing unsandboxed, e.g. benchmarks)."""
+        return self.path / "bin" / "python"
+
+    @classmethod
+    def load(cls, path: Path) -> Runtime:
+        try:
+            meta = json.loads((Path(path) / _META).read_text())
+        except (OSError, ValueError) as exc:
+            raise RuntimeBuildError(f"{path} is not a built runtime: {exc}") from exc
+        return cls(
+            path=Path(path),
+            key=meta["key"],
+            python_version=meta["python_version"],
+            requirements=tuple(meta["requirements"]),
+        )
+
+
+def _clean_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.upper().startswith(_DROP_ENV_PREFIXES)}
+
+
+def read_requirements(requirements: Path | Sequence[str]) -> list[str]:
+    """Requirement lines without blanks and comments, sorted so that order does not change the key.
+
+    Option lines (``-r``, ``-e``, ``--index-url``...) are refused: a runtime is defined by its pins
+    alone, and an option could point pip anywhere.
+    """
+    if isinstance(requirements, str | bytes):
+        raise TypeError("requirements must be a Path or a list of requirement strings")
+    lines = Path(requirements).read_text().splitlines() if isinstance(requirements, Path) else list(requirements)
+    out: list[str] = []
+    for raw in lines:
+        line = raw.split(" #", 1)[0].strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("-"):
+            raise RuntimeBuildError(f"requirement options are not allowed in a runtime: {line!r}")
+        out.append(line)
+    return sorted(set(out))
+
+
+def interpreter_identity(python: str) -> dict[str, str]:
+    real = os.path.realpath(python)
+    if not real.startswith("/usr/"):
+        raise RuntimeBuildError(
+            f"{python} resolves to {real}, outside /usr: the sandbox binds only /usr from the host, so it could "
+            f"not run there. Use Debian's interpreter ({DEFAULT_PYTHON}; apt-get install python3 python3-venv)."
+        )
+    try:
+        out = subprocess.run(
+            [real, "-I", "-c", "import sys, platform; print(sys.version.split()[0]); print(platform.machine())"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+            env=_clean_env(),
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise RuntimeBuildError(f"cannot run the interpreter {python}: {exc}") from exc
+    version, machine = out.stdout.split()
+    return {"python": real, "version": version, "machine": machine}
+
+
+def runtime_key(*, requirements: Path | Sequence[str], python: str = DEFAULT_PYTHON) -> str:
+    """sha256 of the interpreter (path, version, machine) and the sorted requirements."""
+    identity = interpreter_identity(python)
+    payload = json.dumps(
+        {"format": _FORMAT, "interpreter": identity, "requirements": read_requirements(requirements)}, sort_keys=True
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _run(argv: list[str], *, timeout: float, what: str) -> None:
+    try:
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=_clean_env(), cwd="/")
+    except subprocess.TimeoutExpired as exc:
+        raise RuntimeBuildError(f"{what} took longer than {timeout:.0f}s") from exc
+    if out.returncode != 0:
+        tail = (out.stderr or out.stdout).strip()[-2000:]
+        raise RuntimeBuildError(f"{what} failed (exit {out.returncode}):\n{tail}")
+
+
+def _relocate(build: Path) -> None:
+    """Point scripts in bin/ at /runtime instead of the temporary build directory."""
+    old = str(build).encode()
+    for entry in (build / "bin").iterdir():
+        if entry.is_symlink() or not entry.is_file() or entry.stat().st_size > 1 << 20:
+            continue
+        data = entry.read_bytes()
+        if old in data:
+            entry.write_bytes(data.replace(old, IN_SANDBOX.encode()))
+
+
+def _open_up(build: Path) -> None:
+    """Readable (and traversable) by every uid: sandboxes run as unprivileged slot uids."""
+    for directory, _, files in os.walk(build):
+        os.chmod(directory, 0o755)  # noqa: S103 - world-readable on purpose, never world-writable
+        for name in files:
+            path = os.path.join(directory, name)
+            if os.path.islink(path):
+                continue
+            mode = os.stat(path).st_mode
+            os.chmod(path, 0o755 if mode & 0o100 else 0o644)
+
+
+def _lock(path: Path, *, timeout: float) -> int:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fd
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                os.close(fd)
+                raise RuntimeBuildError(f"another build of this runtime held {path} for {timeout:.0f}s") from None
+            time.sleep(0.2)
+
+
+def runtime_build(
+    *,
+    requirements: Path | Sequence[str],
+    root: Path,
+    python: str = DEFAULT_PYTHON,
+    timeout: float = 1800.0,
+) -> Runtime:
+    """Return the runtime for ``requirements`` on ``python`` under ``root``, building it if needed.
+
+    ``root`` holds one directory per runtime key (e.g. ``<PORTAL_DATA_DIR>/runtimes``). pip runs with
+    the host's pip configuration and network. Raises RuntimeBuildError with pip's output on failure.
+    """
+    root = Path(root).absolute()
+    reqs = read_requirements(requirements)
+    identity = interpreter_identity(python)
+    key = runtime_key(requirements=reqs, python=python)
+    final = root / key
+    if (final / _META).is_file():
+        return Runtime.load(final)
+    root.mkdir(parents=True, exist_ok=True)
+    lock_fd = _lock(root / f".{key}.lock", timeout=timeout)
+    try:
+        if (final / _META).is_file():
+            return Runtime.load(final)  # built by whoever held the lock before us
+        build = root / f".build-{key[:16]}-{secrets.token_hex(4)}"
+        try:
+            _run([identity["python"], "-m", "venv", str(build)], timeout=300, what="creating the virtualenv")
+            (build / "requirements.txt").write_text("".join(f"{r}\n" for r in reqs))
+            if reqs:
+                _run(
+                    [str(build / "bin" / "python"), "-m", "pip", "install", "--no-input", "--disable-pip-version-check",
+                     "-r", str(build / "requirements.txt")],
+                    timeout=timeout,
+                    what="pip install",
+                )  # fmt: skip
+            _relocate(build)
+            # Recompile everything with the /runtime paths tracebacks should show; the sandbox
+            # mounts the runtime read-only, so bytecode missing now would be compiled on every run.
+            _run(
+                [str(build / "bin" / "python"), "-m", "compileall", "-q", "-f", "-j", "0",
+                 "-s", str(build), "-p", IN_SANDBOX, str(build / "lib")],
+                timeout=timeout,
+                what="compiling bytecode",
+            )  # fmt: skip
+            meta = {
+                "key": key,
+                "python_version": identity["version"],
+                "interpreter": identity,
+                "requirements": reqs,
+                "built_at": time.time(),
+                "format": _FORMAT,
+            }
+            (build / _META).write_text(json.dumps(meta, indent=2) + "\n")
+            _open_up(build)
+            try:
+                os.rename(build, final)
+            except OSError as exc:
+                if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                    raise
+                # Someone finished the same runtime without our lock (another host on shared storage).
+                shutil.rmtree(build, ignore_errors=True)
+        except BaseException:
+            shutil.rmtree(build, ignore_errors=True)
+            raise
+        return Runtime.load(final)
+    finally:
+        with contextlib.suppress(OSError):
+            os.close(lock_fd)

@@ -1,0 +1,186 @@
+"""Serving mode: a long-running app (the candidate's) in a sandbox, reachable only through a
+unix socket in its work directory.
+
+The sandbox has no network but its own loopback, so the socket file is the only way in. The
+host connects through an O_PATH descriptor of the socket opened without following symlinks:
+a candidate who replaces ``app.sock`` with a symlink to a host socket (the database's, say)
+gets ENOTSOCK/ELOOP, not a connection made by the host on its behalf.
+
+bwrap is started with --die-with-parent, which the kernel ties to the *thread* that started
+it: call ``serve()`` from a thread that outlives the server (e.g. the worker's main thread).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import os
+import socket
+import stat
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .api import SandboxRun
+from .bwrap import WORK
+from .config import SandboxConfig
+from .errors import SandboxError, ServeError
+from .limits import Limits
+from .result import Result
+from .runtime import Runtime
+
+
+@dataclass(frozen=True)
+class HttpResponse:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
+class _UnixHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, server: Server, timeout: float) -> None:
+        super().__init__("localhost", timeout=timeout)
+        self._server = server
+
+    def connect(self) -> None:
+        self.sock = self._server.connect(timeout=self.timeout)
+
+
+class Server:
+    """A running sandboxed app. Use as a context manager, or call ``stop()``."""
+
+    def __init__(self, sandbox: SandboxRun, socket_name: str) -> None:
+        self._sandbox = sandbox
+        self.socket_name = socket_name
+        self._stop = threading.Event()
+        self._error: BaseException | None = None
+        self._result: Result | None = None
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._supervise, name="sandbox-serve", daemon=True)
+
+    def _supervise(self) -> None:
+        try:
+            self._sandbox.supervise(stop=self._stop)
+        except BaseException as exc:  # reported by stop()
+            self._error = exc
+
+    @property
+    def alive(self) -> bool:
+        """The app's sandbox is still running."""
+        return self._thread.is_alive()
+
+    def connect(self, *, timeout: float | None = 10.0) -> socket.socket:
+        """A new connection to the app's socket. Raises OSError if it is not (yet) listening."""
+        work_fd = self._sandbox.work_fd
+        if work_fd is None or not self.alive:
+            raise ConnectionRefusedError("the sandboxed app is not running")
+        fd = os.open(self.socket_name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=work_fd)
+        try:
+            if not stat.S_ISSOCK(os.fstat(fd).st_mode):
+                raise OSError(f"{self.socket_name} in the work directory is not a socket")
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                sock.settimeout(timeout)
+                # Connecting via the O_PATH fd reaches exactly the inode checked above.
+                sock.connect(f"/proc/self/fd/{fd}")
+            except BaseException:
+                sock.close()
+                raise
+            return sock
+        finally:
+            os.close(fd)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float = 10.0,
+        max_bytes: int = 16 * 1024 * 1024,
+    ) -> HttpResponse:
+        """One HTTP/1.1 request over the unix socket; the body is read up to ``max_bytes``."""
+        conn = _UnixHTTPConnection(self, timeout)
+        try:
+            conn.request(method, path, body=body, headers=dict(headers or {}))
+            response = conn.getresponse()
+            data = response.read(max_bytes + 1)
+            if len(data) > max_bytes:
+                raise OSError(f"response body larger than {max_bytes} bytes")
+            return HttpResponse(status=response.status, headers=dict(response.getheaders()), body=data)
+        finally:
+            conn.close()
+
+    def stop(self, *, grace: float = 1.0) -> Result:
+        """SIGTERM the app, SIGKILL everything of the run after ``grace`` seconds, tear down and
+        return the Result. Idempotent."""
+        with self._lock:
+            if self._result is not None:
+                return self._result
+            self._sandbox.stop_grace = grace
+            self._stop.set()
+            self._thread.join(timeout=grace + 30)
+            if self._thread.is_alive():
+                self._sandbox.kill()
+                self._thread.join(timeout=10)
+            if self._error is not None or self._thread.is_alive():
+                self._sandbox._abort()
+                raise SandboxError(f"supervising the served app failed: {self._error!r}") from self._error
+            self._result = self._sandbox.finish()
+            return self._result
+
+    def __enter__(self) -> Server:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def serve(
+    *,
+    argv: Sequence[str],
+    workdir: Path,
+    socket: str = "app.sock",
+    runtime: Runtime | None = None,
+    limits: Limits | None = None,
+    env: Mapping[str, str] | None = None,
+    config: SandboxConfig | None = None,
+    ready_timeout: float = 30.0,
+    copy_back: bool = False,
+) -> Server:
+    """Start ``argv`` in a sandbox and wait until it accepts connections on ``/work/<socket>``.
+
+    The app finds the path in ``$PORTAL_SOCKET``. If it exits, hits a limit or does not accept a
+    connection within ``ready_timeout``, everything is stopped and ServeError is raised with the
+    Result. ``limits.wall_time`` bounds the server's whole life.
+    """
+    if not socket or "/" in socket or socket in (".", ".."):
+        raise ValueError(f"socket must be a plain file name in the work directory, not {socket!r}")
+    sandbox = SandboxRun(
+        argv=argv,
+        workdir=workdir,
+        runtime=runtime,
+        limits=limits or Limits(wall_time=600),
+        env={"PORTAL_SOCKET": f"{WORK}/{socket}", **(env or {})},
+        stdin=None,
+        config=config,
+        copy_back=copy_back,
+    )
+    sandbox.start()
+    server = Server(sandbox, socket)
+    server._thread.start()
+    deadline = time.monotonic() + ready_timeout
+    while True:
+        if not server.alive:
+            result = server.stop()
+            raise ServeError(f"the app ended before it was ready ({result.describe()})", result=result)
+        with contextlib.suppress(OSError):
+            server.connect(timeout=1.0).close()
+            return server
+        if time.monotonic() > deadline:
+            result = server.stop(grace=0.2)
+            raise ServeError(f"the app did not accept connections within {ready_timeout:g}s", result=result)
+        time.sleep(0.02)
