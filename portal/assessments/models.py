@@ -32,6 +32,8 @@ class AssessmentVersion(models.Model):
     manifest = models.JSONField(help_text="assessment.toml as loaded.")
     package_dir = models.CharField(max_length=500, help_text="Absolute path of the snapshot.")
     shipped_subdir = models.CharField(max_length=200, help_text="The folder inside the package candidates receive.")
+    validation = models.JSONField(default=dict, blank=True, help_text="The checks validation ran, and their results.")
+    validated_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -1,0 +1,166 @@
+"""Run an assessment's candidate code in the sandbox: the grader's Runner, for real.
+
+Framework-free glue between ``sandbox`` (bubblewrap, limits) and the assessment's
+grader (``assessment_app.grader``): the candidate's app is served inside the sandbox
+on a unix socket in its work directory, and the trusted grader reaches it through a
+socket on the host that forwards each connection through ``Server.connect()`` (which
+refuses a socket the candidate swapped for a symlink). The visible tests run in the
+sandbox on a scratch copy of the tree and their JUnit report is read back without
+following symlinks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import socket
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from assessment_app.grader.local import AppStartError, wait_until_ready
+from assessment_app.grader.manifest import Manifest
+from assessment_app.grader.run import VisibleRun
+from sandbox import Limits, MiB, Runtime, ServeError, read_file, run, runtime_build, serve
+
+IN_SANDBOX_WORK = "/work"
+APP_SOCKET = "app.sock"
+JUNIT_NAME = ".portal-visible-junit.xml"
+MAX_JUNIT_BYTES = 8 * MiB
+
+
+def manifest_runtime(manifest: Manifest, *, runtimes_dir: Path) -> Runtime:
+    """The runtime for the assessment's pinned requirements (built once per requirements hash).
+
+    Always the assessment's own requirements file, never the candidate's copy of it.
+    """
+    return runtime_build(requirements=manifest.shipped_dir / manifest.requirements, root=runtimes_dir)
+
+
+def _limits(manifest: Manifest, *, wall_time: float) -> Limits:
+    limits = manifest.limits
+    return Limits(
+        wall_time=wall_time,
+        cpu_time=wall_time,
+        memory=limits.get("memory_mb", 512) * MiB,
+        processes=limits.get("processes", 64),
+        disk=limits.get("disk_mb", 200) * MiB,
+    )
+
+
+class _Forwarder:
+    """A host-side unix socket whose connections are piped to the sandboxed app."""
+
+    def __init__(self, path: str, connect) -> None:
+        self.path = path
+        self._connect = connect
+        self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._listener.bind(path)
+        self._listener.listen(64)
+        self._closed = threading.Event()
+        self._thread = threading.Thread(target=self._accept, name="app-forwarder", daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        while not self._closed.is_set():
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            try:
+                upstream = self._connect()
+            except OSError:
+                client.close()
+                continue
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=_pipe, args=(source, sink), daemon=True).start()
+
+    def close(self) -> None:
+        self._closed.set()
+        with contextlib.suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)
+        self._listener.close()
+        self._thread.join(timeout=5)
+
+
+def _pipe(source: socket.socket, sink: socket.socket) -> None:
+    try:
+        while chunk := source.recv(65536):
+            sink.sendall(chunk)
+    except OSError:
+        pass
+    finally:
+        with contextlib.suppress(OSError):
+            sink.shutdown(socket.SHUT_WR)
+        with contextlib.suppress(OSError):
+            source.shutdown(socket.SHUT_RD)
+
+
+@dataclass
+class SandboxRunner:
+    """The grader's Runner: start_app and run_visible_tests, both in the sandbox."""
+
+    manifest: Manifest
+    runtime: Runtime
+
+    @contextlib.contextmanager
+    def start_app(self, workdir: Path) -> Iterator[str]:
+        """Serve the tree in ``workdir`` in the sandbox; yield a host socket path that reaches it.
+
+        Must be used from one thread for its whole life: the sandbox dies with the thread
+        that started it.
+        """
+        app = self.manifest.app
+        in_socket = f"{IN_SANDBOX_WORK}/{APP_SOCKET}"
+        argv = app.command(self.runtime.python, socket=in_socket, workdir=IN_SANDBOX_WORK)
+        env = app.environment(socket=in_socket, workdir=IN_SANDBOX_WORK)
+        try:
+            server = serve(
+                argv=argv,
+                workdir=workdir,
+                socket=APP_SOCKET,
+                runtime=self.runtime,
+                limits=_limits(self.manifest, wall_time=self.manifest.limits.get("app_wall_seconds", 180)),
+                env=env,
+                ready_timeout=app.startup_timeout,
+            )
+        except ServeError as exc:
+            output = (exc.result.stderr or exc.result.stdout or b"")[-2000:].decode(errors="replace")
+            raise AppStartError(f"{exc}\n{output}") from exc
+        # Unix socket paths are limited to about 100 bytes: a short folder of its own.
+        host_dir = tempfile.mkdtemp(prefix="app-")
+        forwarder = _Forwarder(str(Path(host_dir) / "app.sock"), server.connect)
+        try:
+            wait_until_ready(forwarder.path, app.ready_path, app.startup_timeout)
+            yield forwarder.path
+        finally:
+            forwarder.close()
+            server.stop()
+            shutil.rmtree(host_dir, ignore_errors=True)
+
+    def run_visible_tests(self, workdir: Path) -> VisibleRun:
+        """The project's own tests, in the sandbox, on a scratch copy of ``workdir``."""
+        with tempfile.TemporaryDirectory(prefix="visible-") as scratch:
+            tree = Path(scratch) / "tree"
+            shutil.copytree(workdir, tree, symlinks=True)
+            command = self.manifest.visible_test_command(self.runtime.python, junit=f"{IN_SANDBOX_WORK}/{JUNIT_NAME}")
+            started = time.monotonic()
+            result = run(
+                argv=command,
+                workdir=tree,
+                runtime=self.runtime,
+                limits=_limits(self.manifest, wall_time=self.manifest.visible_timeout),
+            )
+            duration = time.monotonic() - started
+            junit = Path(scratch) / "junit.xml"
+            # No readable report (none written, or a symlink planted instead): no outcomes recorded.
+            with contextlib.suppress(OSError):
+                junit.write_bytes(read_file(tree, JUNIT_NAME, max_bytes=MAX_JUNIT_BYTES))
+            output = (result.stdout + result.stderr).decode(errors="replace")
+            returncode = result.exit_code if result.exit_code is not None else 128 + (result.signal or 0)
+            return VisibleRun.from_junit(
+                self.manifest, junit, returncode=returncode, duration=duration, output=output[-20000:]
+            )

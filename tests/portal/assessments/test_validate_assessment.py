@@ -1,0 +1,94 @@
+"""validate_assessment runs the real grading path (runtime, sandbox, trusted grader) and fails on
+deliberately broken copies of the built-in package for the right reasons."""
+
+import shutil
+import subprocess
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from tests.conftest import ROOT
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
+
+
+def _validate(package: Path) -> tuple[bool, str]:
+    out = StringIO()
+    try:
+        call_command("validate_assessment", str(package), stdout=out)
+    except CommandError as exc:
+        return False, out.getvalue() + str(exc)
+    return True, out.getvalue()
+
+
+def _rows(table: str, result: str) -> list[str]:
+    return [line for line in table.splitlines() if f"  {result}  " in line]
+
+
+def _patch(project: Path, name: str, appended: str) -> str:
+    """A patch, as `git diff` writes it, that appends ``appended`` to ``name`` in ``project``."""
+    scratch = project.parent / "scratch"
+    shutil.copytree(project, scratch)
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run([*git, "init", "-q"], cwd=scratch, check=True)
+    subprocess.run([*git, "add", "-A"], cwd=scratch, check=True)
+    subprocess.run([*git, "commit", "-qm", "base"], cwd=scratch, check=True)
+    with (scratch / name).open("a") as handle:
+        handle.write(appended)
+    diff = subprocess.run([*git, "diff"], cwd=scratch, check=True, capture_output=True, text=True).stdout
+    shutil.rmtree(scratch)
+    return diff
+
+
+@pytest.fixture
+def package(tmp_path) -> Path:
+    copy = tmp_path / "pkg"
+    shutil.copytree(ROOT / "assessment_app", copy, ignore=shutil.ignore_patterns("__pycache__", "*.db"))
+    return copy
+
+
+def test_the_built_in_package_passes_every_check(db):
+    ok, table = _validate(ROOT / "assessment_app")
+    assert ok, table
+    assert _rows(table, "FAILED") == []
+    assert "with all fixes, every hidden test passes" in table
+    assert "hidden suite runs within" in table
+
+
+def test_a_fix_that_does_not_fix_its_ticket_is_reported(db, package):
+    # Ticket 1's "fix" now only adds a comment to the app: its hidden tests keep failing.
+    (package / "reference" / "ticket-1.patch").write_text(_patch(package / "project", "app/main.py", "# No fix.\n"))
+    ok, table = _validate(package)
+    assert not ok
+    failed = _rows(table, "FAILED")
+    assert any(row.startswith("#1") and "its fix alone makes its hidden tests pass" in row for row in failed), table
+    assert not any(row.startswith(("#2", "#3", "#4", "#5", "#6")) for row in failed), table
+
+
+def test_a_fix_that_also_fixes_another_ticket_is_reported(db, package):
+    reference = package / "reference"
+    combined = (reference / "ticket-1.patch").read_text() + (reference / "ticket-2.patch").read_text()
+    (reference / "ticket-1.patch").write_text(combined)
+    ok, table = _validate(package)
+    assert not ok
+    failed = _rows(table, "FAILED")
+    assert any(row.startswith("#1") and "changes no other ticket's hidden results" in row for row in failed), table
+
+
+def test_a_visible_suite_that_already_passes_is_reported(db, package):
+    project = package / "project"
+    subprocess.run(["git", "init", "-q"], cwd=project, check=True)
+    for number in range(1, 7):
+        subprocess.run(["git", "apply", str(package / "reference" / f"ticket-{number}.patch")], cwd=project, check=True)
+    shutil.rmtree(project / ".git")
+    ok, table = _validate(package)
+    assert not ok
+    failed = _rows(table, "FAILED")
+    assert any("visible tests fail on the shipped project" in row for row in failed), table
+
+
+def test_a_package_without_a_manifest_is_refused_at_once(db, tmp_path):
+    with pytest.raises(CommandError, match=r"holds no assessment\.toml"):
+        call_command("validate_assessment", str(tmp_path), stdout=StringIO())
