@@ -14,7 +14,7 @@ def _seed(settings, tmp_path, debug: bool = True, **kwargs) -> str:
     settings.DEBUG = debug
     settings.VAR_DIR = tmp_path
     out = StringIO()
-    call_command("seed_demo", stdout=out, **kwargs)
+    call_command("seed_demo", stdout=out, accounts_only=True, **kwargs)
     return out.getvalue()
 
 
