@@ -35,11 +35,29 @@ define ensure_os_packages
 	fi
 endef
 
+# Sandbox runtimes are virtualenvs of Debian's own interpreter (its files live under /usr,
+# which the sandbox binds read-only), so it needs python3.11 with venv and ensurepip.
+SANDBOX_PYTHON := /usr/bin/python3.11
+
+define ensure_sandbox_python
+	@$(SANDBOX_PYTHON) -c 'import ensurepip, venv' >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "Installing Debian's python3.11 and python3.11-venv for sandbox runtimes"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3.11 python3.11-venv; \
+	  else \
+	    echo "Sandbox runtimes need $(SANDBOX_PYTHON) with venv: sudo apt-get install python3.11 python3.11-venv"; \
+	    exit 1; \
+	  fi; }
+endef
+
 os-packages:
 	$(call ensure_os_packages,$(RUN_OS_PACKAGES))
+	$(call ensure_sandbox_python)
 
 os-packages-test:
 	$(call ensure_os_packages,$(TEST_OS_PACKAGES))
+	$(call ensure_sandbox_python)
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] >= (3, 11), "Python 3.11 or newer is needed"' \
