@@ -265,11 +265,14 @@ class SandboxRun:
             raise SandboxSetupError(f"runtime {self.runtime.path} does not exist; build it first")
         self.slot = slot = self._stack.enter_context(acquire_slot(self.config))
         bw.probe_userns(info, uid=slot.uid, gid=slot.gid)
-        remove_stale(plan, prefix=f"run-{slot.index}-")
+        # Named by the slot's uid, which is unique on the host even across sandbox
+        # configurations sharing the cgroup parent (a slot index is not): only cgroups
+        # of a run that held this very slot before can be stale.
+        remove_stale(plan, prefix=f"run-{slot.uid}-")
         token = secrets.token_hex(8)
         self.cgroups = cg = create_run_cgroups(
             plan,
-            name=f"run-{slot.index}-{token}",
+            name=f"run-{slot.uid}-{token}",
             memory=self.limits.memory,
             processes=self.limits.processes + BWRAP_TASKS,
             cpus=self.limits.cpus,

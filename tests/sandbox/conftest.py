@@ -51,15 +51,16 @@ def sh(script: str) -> list[str]:
 class Host:
     """Checks that a run left nothing behind on the host."""
 
-    def run_cgroups(self, slot: int) -> list[Path]:
+    def run_cgroups(self, uid: int) -> list[Path]:
+        """The cgroups of runs made as the slot uid ``uid`` (run cgroups are named by it)."""
         _, plan = _host(TEST_CONFIG)
         parents = set(plan.v1_parents.values()) | ({plan.v2_parent} if plan.v2_parent else set())
-        return sorted(p for parent in parents for p in parent.glob(f"run-{slot}-*"))
+        return sorted(p for parent in parents for p in parent.glob(f"run-{uid}-*"))
 
     def assert_unaffected(self, result: Result) -> None:
         assert processes_of_uid(result.uid) == [], "processes of the run outlived it"
         assert result.leftover_pids == ()
-        assert self.run_cgroups(result.slot) == [], "the run's cgroups were left behind"
+        assert self.run_cgroups(result.uid) == [], "the run's cgroups were left behind"
         # The host can still start processes (no pid or memory exhaustion leaked out).
         assert subprocess.run(["/bin/true"], check=False).returncode == 0
 

@@ -61,7 +61,8 @@ def test_a_work_directory_larger_than_the_disk_limit_is_refused(
     with pytest.raises(SandboxSetupError, match="disk limit"):
         sandboxed(["true"], limits={"disk": 1024 * 1024})
 
-    assert all(host.run_cgroups(slot) == [] for slot in range(TEST_CONFIG.slots))
+    uids = range(TEST_CONFIG.uid_base, TEST_CONFIG.uid_base + TEST_CONFIG.slots)
+    assert all(host.run_cgroups(uid) == [] for uid in uids)
 
 
 def test_a_work_directory_with_too_many_entries_is_refused(sandboxed: Sandboxed, workdir: Path) -> None:
