@@ -1,0 +1,668 @@
+"""Git-hygiene findings about one candidate's repository.
+
+Framework-free: reads a bare repository with GitPython and returns plain, frozen dataclasses.
+Nothing here writes to the repository, checks anything out or runs candidate code.
+
+Every finding carries its evidence (commits, paths, lines). The output is sorted, so the same
+repository always gives the same list. Work is bounded: at most ``max_commits`` commits are walked
+per branch and at most ``max_scanned_files`` blobs are read per branch; when a cap is reached an
+``analysis_capped`` finding says so.
+
+Decisions worth knowing:
+
+* Commit-level findings (``commit_message``, ``merge_commit``, ``author_identity``) report each
+  commit once, under the first branch that contains it, in the order main, issue-1, issue-2, ...,
+  then other branches by name. ``commit_wrong_ticket`` is about a branch's content, so a commit
+  naming ticket #1 is reported on every ``issue-<n>`` branch (n != 1) that contains it (a stacked
+  branch, typically).
+* Merge commits are not held to the subject format (git writes "Merge branch ..." itself); they are
+  listed in one ``merge_commit`` info finding per branch instead.
+* Junk and visible-test rules look at the branch's net change (base tree vs head tree): a file added
+  and later removed on the same branch is not reported.
+* Secrets found by content are reported as ``path:line``; the matched text is never copied into
+  a finding.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path, PurePosixPath
+
+import git
+
+INFO = "info"
+WARNING = "warning"
+PROBLEM = "problem"
+
+# Finding kinds: stable machine ids.
+BRANCH_NAMING = "branch_naming"
+TICKET_WITHOUT_BRANCH = "ticket_without_branch"
+COMMIT_MESSAGE = "commit_message"
+COMMIT_WRONG_TICKET = "commit_wrong_ticket"
+MERGE_COMMIT = "merge_commit"
+COMMIT_ON_MAIN = "commit_on_main"
+UNRELATED_HISTORY = "unrelated_history"
+VISIBLE_TESTS_CHANGED = "visible_tests_changed"
+JUNK_COMMITTED = "junk_committed"
+AUTHOR_IDENTITY = "author_identity"
+HISTORY_REWRITTEN = "history_rewritten"
+BRANCH_DELETED = "branch_deleted"
+SCOPE_CREEP = "scope_creep"
+ANALYSIS_CAPPED = "analysis_capped"
+
+# Push-log kinds, as portal.hosting.models.RefUpdate.Kind stores them.
+REF_CREATED = "created"
+REF_UPDATED = "updated"
+REF_FORCED = "forced"
+REF_DELETED = "deleted"
+
+MAIN = "main"
+MAX_COMMITS_PER_BRANCH = 500
+MAX_SCANNED_FILES = 2000  # blobs read (size/binary/secret checks) per branch
+MAX_EVIDENCE = 100  # commits or paths kept as evidence in one finding
+SCAN_LIMIT = 1024 * 1024  # blobs above this are "large" and never read
+BINARY_LIMIT = 100 * 1024  # binary blobs above this are reported
+BINARY_SNIFF = 8 * 1024
+
+SUBJECT_RE = re.compile(r"^\s*Fix:\s*Resolve\s+issue\s+#(\d+)\s*-\s*\S.*$")
+ISSUE_BRANCH_RE = re.compile(r"^issue-([1-9][0-9]*)$")
+HEADS_PREFIX = "refs/heads/"
+GITLINK_MODE = 0o160000
+
+# Evidence-bearing directories: the first matching component of a path decides its category.
+_VENV_DIRS = frozenset({"venv", ".venv", "site-packages"})
+_CACHE_DIRS = frozenset({"__pycache__", ".pytest_cache", ".ruff_cache", ".mypy_cache"})
+_DB_SUFFIXES = (".db", ".sqlite", ".sqlite3", "-journal")
+_KEY_FILES = frozenset({"id_rsa", "id_dsa", "id_ecdsa", "id_ed25519"})
+_KEY_SUFFIXES = (".pem", ".key", ".p12", ".pfx")
+_ENV_TEMPLATES = frozenset({"example", "sample", "template", "dist", "defaults"})
+_SECRET_CONTENT = (
+    ("secret", "a private key", re.compile(rb"-----BEGIN (?:RSA |OPENSSH |EC |DSA |ENCRYPTED )?PRIVATE KEY-----")),
+    ("secret", "an AWS access key id", re.compile(rb"AKIA[0-9A-Z]{16}")),
+    ("possible_secret", "a hard-coded credential", re.compile(rb"(?i)(secret|password|api_key)\s*=\s*['\"][^'\"]{8,}")),
+)
+
+# Junk categories: (severity, what the sentence says was committed).
+_JUNK = {
+    "virtualenv": (WARNING, "a virtualenv"),
+    "cache": (WARNING, "Python or tool caches"),
+    "database": (WARNING, "database files"),
+    "large_file": (WARNING, "files over 1 MiB"),
+    "binary_file": (WARNING, "binary files over 100 KiB"),
+    "secret": (PROBLEM, "private keys or credentials"),
+    "possible_secret": (WARNING, "what look like hard-coded credentials"),
+}
+
+# Read the repository the same way whatever the operator's git configuration says.
+_GIT_ENV = {
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "GIT_CONFIG_GLOBAL": "/dev/null",
+    "GIT_LITERAL_PATHSPECS": "1",
+    "LC_ALL": "C",
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One observation for a reviewer, with its evidence.
+
+    For commit-level findings ``commits`` and ``lines`` are parallel: ``lines[i]`` is the subject
+    line (or the author identity) of ``commits[i]``.
+    """
+
+    kind: str
+    severity: str  # INFO | WARNING | PROBLEM
+    message: str
+    ref: str | None = None  # e.g. "refs/heads/issue-3"
+    ticket: int | None = None  # the ticket the finding is about, if any
+    commits: tuple[str, ...] = ()
+    paths: tuple[str, ...] = ()
+    lines: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RefUpdateInfo:
+    """One ref update from the server's push log (portal.hosting.models.RefUpdate, without Django)."""
+
+    ref: str  # "refs/heads/issue-1"
+    old_sha: str
+    new_sha: str
+    kind: str  # REF_CREATED | REF_UPDATED | REF_FORCED | REF_DELETED
+    at: datetime | None = None
+
+
+@dataclass
+class _History:
+    commits: list[git.Commit] = field(default_factory=list)  # base..head, oldest first
+    capped: bool = False
+
+
+def open_repository(path: Path) -> git.Repo:
+    """A GitPython Repo on ``path`` (bare or not) whose git calls ignore user and system config."""
+    repo = git.Repo(path)
+    repo.git.update_environment(**_GIT_ENV)
+    return repo
+
+
+def branch_ticket(branch: str) -> int | None:
+    """The ticket number a branch named ``issue-<n>`` is for, else None."""
+    match = ISSUE_BRANCH_RE.match(branch)
+    return int(match.group(1)) if match else None
+
+
+def subject_ticket(subject: str) -> int | None:
+    """The ticket number of a well-formed "Fix: Resolve issue #<n> - ..." subject, else None."""
+    match = SUBJECT_RE.match(subject)
+    return int(match.group(1)) if match else None
+
+
+def hygiene_findings(
+    *,
+    repo_path: Path,
+    base: str,
+    branches: Mapping[str, str],
+    tickets: Iterable[int],
+    visible_test_paths: Iterable[str],
+    ref_updates: Sequence[RefUpdateInfo] = (),
+    scope_creep: Mapping[str, Sequence[int]] | None = None,
+    max_commits: int = MAX_COMMITS_PER_BRANCH,
+    max_scanned_files: int = MAX_SCANNED_FILES,
+) -> list[Finding]:
+    """All hygiene findings for one candidate repository, sorted by ref, kind, ticket and message.
+
+    ``repo_path`` is the bare repository; ``base`` the sha of the template commit every branch
+    should descend from; ``branches`` maps branch name (with or without "refs/heads/") to head sha;
+    ``tickets`` are the assessment's ticket numbers; ``visible_test_paths`` the shipped visible test
+    files (a path ending in "/" means everything under it); ``ref_updates`` the push log;
+    ``scope_creep`` maps a branch to the other tickets whose results it changed (its findings carry
+    the other ticket in ``ticket``). ``max_commits`` and ``max_scanned_files`` bound the work per branch.
+
+    Raises ValueError if ``base`` or a branch head is not a commit of the repository.
+    """
+    heads = {name.removeprefix(HEADS_PREFIX): sha for name, sha in branches.items()}
+    ticket_set = frozenset(tickets)
+    visible = tuple(visible_test_paths)
+    findings: list[Finding] = []
+    findings += _naming_findings(heads, ticket_set)
+    with open_repository(repo_path) as repo:
+        base_commit = repo.commit(base)
+        seen: set[str] = set()
+        for name in _branch_order(heads):
+            head = repo.commit(heads[name])
+            history = _history(repo, base_commit.hexsha, head.hexsha, max_commits)
+            own = [commit for commit in history.commits if commit.hexsha not in seen]
+            seen.update(commit.hexsha for commit in history.commits)
+            findings += _history_findings(repo, name, base_commit, head, history, own, max_commits)
+            if head.hexsha != base_commit.hexsha:
+                changes = list(base_commit.diff(head))
+                findings += _visible_test_findings(repo, name, base_commit, head, changes, visible)
+                findings += _junk_findings(repo, name, base_commit, head, changes, max_scanned_files)
+        findings += _ref_update_findings(repo, base_commit.hexsha, heads, ref_updates, max_commits)
+    findings += _scope_creep_findings(scope_creep or {})
+    return sorted(findings, key=_sort_key)
+
+
+def _sort_key(finding: Finding) -> tuple:
+    ticket = -1 if finding.ticket is None else finding.ticket
+    return (finding.ref or "", finding.kind, ticket, finding.message, finding.commits, finding.paths, finding.lines)
+
+
+def _ref(branch: str) -> str:
+    return f"{HEADS_PREFIX}{branch}"
+
+
+def _branch_order(heads: Mapping[str, str]) -> list[str]:
+    def key(name: str) -> tuple[int, int, str]:
+        if name == MAIN:
+            return (0, 0, name)
+        ticket = branch_ticket(name)
+        return (1, ticket, name) if ticket is not None else (2, 0, name)
+
+    return sorted(heads, key=key)
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def _subject(commit: git.Commit) -> str:
+    summary = commit.summary
+    return summary.decode("utf-8", "replace") if isinstance(summary, bytes) else summary
+
+
+def _history(repo: git.Repo, base: str, head: str, max_commits: int) -> _History:
+    commits = list(repo.iter_commits(f"{base}..{head}", max_count=max_commits + 1))
+    capped = len(commits) > max_commits
+    return _History(commits=list(reversed(commits[:max_commits])), capped=capped)
+
+
+def _commits_touching(repo: git.Repo, base: str, head: str, paths: Iterable[str]) -> tuple[str, ...]:
+    """Commits of base..head that touch any of ``paths``, oldest first (at most MAX_EVIDENCE)."""
+    pathspecs = sorted(set(paths))
+    if not pathspecs:
+        return ()
+    commits = repo.iter_commits(f"{base}..{head}", paths=pathspecs, max_count=MAX_EVIDENCE)
+    return tuple(reversed([commit.hexsha for commit in commits]))
+
+
+# --- Rule 1: branch naming -------------------------------------------------------------------------
+
+
+def _naming_findings(heads: Mapping[str, str], tickets: frozenset[int]) -> list[Finding]:
+    findings = []
+    for name in sorted(heads):
+        if name == MAIN:
+            continue
+        ticket = branch_ticket(name)
+        if ticket is None:
+            message = f"{name} is not named issue-<n>."
+        elif ticket not in tickets:
+            message = f"{name} is named after ticket #{ticket}, which is not a ticket of this assessment."
+        else:
+            continue
+        findings.append(Finding(BRANCH_NAMING, WARNING, message, ref=_ref(name), commits=(heads[name],)))
+    for ticket in sorted(tickets):
+        if f"issue-{ticket}" not in heads:
+            findings.append(
+                Finding(
+                    TICKET_WITHOUT_BRANCH,
+                    INFO,
+                    f"There is no branch issue-{ticket} for ticket #{ticket}.",
+                    ticket=ticket,
+                )
+            )
+    return findings
+
+
+# --- Rules 2, 3 and 6: commits on each branch --------------------------------------------------------
+
+
+def _history_findings(
+    repo: git.Repo,
+    name: str,
+    base: git.Commit,
+    head: git.Commit,
+    history: _History,
+    own: list[git.Commit],
+    max_commits: int,
+) -> list[Finding]:
+    ref = _ref(name)
+    ticket = branch_ticket(name)
+    findings = []
+    if history.capped:
+        findings.append(
+            Finding(
+                ANALYSIS_CAPPED,
+                INFO,
+                f"{name} has more than {max_commits} commits since the template; "
+                f"only the newest {max_commits} were checked.",
+                ref=ref,
+                ticket=ticket,
+            )
+        )
+    if not repo.is_ancestor(base, head):
+        findings.append(
+            Finding(
+                UNRELATED_HISTORY,
+                WARNING,
+                f"{name} does not descend from the template commit {base.hexsha[:12]}.",
+                ref=ref,
+                ticket=ticket,
+                commits=(head.hexsha,),
+            )
+        )
+    if name == MAIN and history.commits:
+        evidence = history.commits[:MAX_EVIDENCE]
+        findings.append(
+            Finding(
+                COMMIT_ON_MAIN,
+                WARNING,
+                f"main has {_plural(len(history.commits), 'commit')} made directly on it instead of on a branch.",
+                ref=ref,
+                commits=tuple(commit.hexsha for commit in evidence),
+                lines=tuple(_subject(commit) for commit in evidence),
+            )
+        )
+
+    merges = [commit for commit in own if len(commit.parents) > 1]
+    if merges:
+        findings.append(
+            _commit_finding(
+                MERGE_COMMIT, INFO, f"{name} has {_plural(len(merges), 'merge commit')}.", ref, ticket, merges
+            )
+        )
+    singles = [commit for commit in own if len(commit.parents) <= 1]
+    malformed = [commit for commit in singles if subject_ticket(_subject(commit)) is None]
+    if malformed:
+        message = (
+            f"{name} has {_plural(len(malformed), 'commit')} whose subject is not "
+            '"Fix: Resolve issue #<n> - <description>".'
+        )
+        findings.append(_commit_finding(COMMIT_MESSAGE, WARNING, message, ref, ticket, malformed))
+    if ticket is not None:
+        # Over the whole branch, not just its own commits: a stacked branch carries other tickets' fixes.
+        wrong = [
+            commit
+            for commit in history.commits
+            if len(commit.parents) <= 1 and subject_ticket(_subject(commit)) not in (None, ticket)
+        ]
+        if wrong:
+            named = sorted({subject_ticket(_subject(commit)) for commit in wrong})
+            message = (
+                f"{name} has {_plural(len(wrong), 'commit')} naming another ticket "
+                f"({', '.join(f'#{number}' for number in named)}) instead of #{ticket}."
+            )
+            findings.append(_commit_finding(COMMIT_WRONG_TICKET, WARNING, message, ref, ticket, wrong))
+
+    odd = [(commit, problem) for commit in own if (problem := _identity_problem(commit.author)) is not None]
+    if odd:
+        problems = sorted({problem for _, problem in odd})
+        message = (
+            f"{name} has {_plural(len(odd), 'commit')} with a missing or default author identity "
+            f"({'; '.join(problems)})."
+        )
+        evidence = odd[:MAX_EVIDENCE]
+        findings.append(
+            Finding(
+                AUTHOR_IDENTITY,
+                WARNING,
+                message,
+                ref=ref,
+                ticket=ticket,
+                commits=tuple(commit.hexsha for commit, _ in evidence),
+                lines=tuple(f"{commit.author.name} <{commit.author.email}>" for commit, _ in evidence),
+            )
+        )
+    return findings
+
+
+def _commit_finding(
+    kind: str, severity: str, message: str, ref: str, ticket: int | None, commits: list[git.Commit]
+) -> Finding:
+    evidence = commits[:MAX_EVIDENCE]
+    return Finding(
+        kind,
+        severity,
+        message,
+        ref=ref,
+        ticket=ticket,
+        commits=tuple(commit.hexsha for commit in evidence),
+        lines=tuple(_subject(commit) for commit in evidence),
+    )
+
+
+def _identity_problem(author: git.Actor) -> str | None:
+    name = (author.name or "").strip()
+    email = (author.email or "").strip()
+    if not name:
+        return "empty name"
+    if not email:
+        return "empty email"
+    if "@" not in email:
+        return "email without @"
+    local, _, domain = email.rpartition("@")
+    domain = domain.lower()
+    if (
+        local.lower() == "root"
+        or domain in ("localhost", "local", "(none)")
+        or domain.startswith("localhost.")
+        or domain.endswith((".local", ".localdomain", "(none)"))
+    ):
+        return "default machine email"
+    return None
+
+
+# --- Rule 4: visible tests -------------------------------------------------------------------------
+
+
+def _is_visible(path: str, visible: Sequence[str]) -> bool:
+    if path.startswith("tests/"):
+        return True
+    return any(path == entry or (entry.endswith("/") and path.startswith(entry)) for entry in visible)
+
+
+def _visible_test_findings(
+    repo: git.Repo, name: str, base: git.Commit, head: git.Commit, changes: list[git.Diff], visible: Sequence[str]
+) -> list[Finding]:
+    touched: list[tuple[str, str]] = []  # (base path, what happened)
+    pathspecs: set[str] = set()
+    for change in changes:
+        if change.new_file or change.a_path is None or not _is_visible(change.a_path, visible):
+            continue
+        if change.deleted_file:
+            what = "deleted"
+        elif change.renamed_file:
+            what = f"renamed to {change.b_path}"
+            pathspecs.add(change.b_path)
+        else:
+            what = "modified"
+        touched.append((change.a_path, what))
+        pathspecs.add(change.a_path)
+    if not touched:
+        return []
+    touched.sort()
+    deleted = sum(1 for _, what in touched if what == "deleted")
+    modified = len(touched) - deleted
+    parts = [f"modifies {_plural(modified, 'visible test file')}"] if modified else []
+    parts += [f"deletes {_plural(deleted, 'visible test file')}"] if deleted else []
+    return [
+        Finding(
+            VISIBLE_TESTS_CHANGED,
+            PROBLEM,
+            f"{name} {' and '.join(parts)} shipped with the assessment.",
+            ref=_ref(name),
+            ticket=branch_ticket(name),
+            commits=_commits_touching(repo, base.hexsha, head.hexsha, pathspecs),
+            paths=tuple(path for path, _ in touched[:MAX_EVIDENCE]),
+            lines=tuple(f"{path}: {what}" for path, what in touched[:MAX_EVIDENCE]),
+        )
+    ]
+
+
+# --- Rule 5: junk ------------------------------------------------------------------------------------
+
+
+def _junk_by_path(path: str) -> tuple[str, str] | None:
+    """(category, evidence path) for a path that is junk by its name alone, else None."""
+    parts = PurePosixPath(path).parts
+    for index, part in enumerate(parts[:-1]):
+        if part in _VENV_DIRS:
+            return "virtualenv", "/".join(parts[: index + 1]) + "/"
+        if part in _CACHE_DIRS:
+            return "cache", "/".join(parts[: index + 1]) + "/"
+    name = parts[-1]
+    lowered = name.lower()
+    if name == "pyvenv.cfg":
+        return "virtualenv", path
+    if lowered.endswith((".pyc", ".pyo")):
+        return "cache", path
+    if lowered.endswith(_DB_SUFFIXES):
+        return "database", path
+    if name == ".env" or (name.startswith(".env.") and name.rsplit(".", 1)[-1].lower() not in _ENV_TEMPLATES):
+        return "secret", path
+    if name in _KEY_FILES or lowered.endswith(_KEY_SUFFIXES):
+        return "secret", path
+    return None
+
+
+def _read(blob: git.Blob, cache: dict[bytes, bytes]) -> bytes:
+    if blob.binsha not in cache:
+        cache[blob.binsha] = blob.data_stream.read()
+    return cache[blob.binsha]
+
+
+def _junk_findings(
+    repo: git.Repo, name: str, base: git.Commit, head: git.Commit, changes: list[git.Diff], max_scanned: int
+) -> list[Finding]:
+    found: dict[str, dict[str, set[str]]] = {}  # category -> {"paths", "files", "lines"}
+    scanned = 0
+    capped = False
+    cache: dict[bytes, bytes] = {}
+
+    def record(category: str, evidence: str, file: str, line: str | None = None) -> None:
+        entry = found.setdefault(category, {"paths": set(), "files": set(), "lines": set()})
+        entry["paths"].add(evidence)
+        entry["files"].add(file)
+        if line is not None:
+            entry["lines"].add(line)
+
+    for change in changes:
+        blob = change.b_blob
+        if change.deleted_file or blob is None or blob.mode == GITLINK_MODE:
+            continue
+        path = change.b_path
+        old = None if change.new_file else change.a_blob
+        is_new = change.new_file or change.renamed_file
+        if is_new and (by_path := _junk_by_path(path)) is not None:
+            record(by_path[0], by_path[1], path)
+            continue
+        size = blob.size
+        was_large = old is not None and old.size > SCAN_LIMIT
+        if size > SCAN_LIMIT:
+            if not was_large:
+                record("large_file", path, path)
+            continue
+        if scanned >= max_scanned:
+            capped = True
+            continue
+        scanned += 1
+        data = _read(blob, cache)
+        if b"\0" in data[:BINARY_SNIFF]:
+            old_binary_large = old is not None and old.size > BINARY_LIMIT
+            if size > BINARY_LIMIT and not old_binary_large:
+                record("binary_file", path, path)
+            continue
+        old_lines: set[bytes] = set()
+        if old is not None and old.mode != GITLINK_MODE and not was_large:
+            old_lines = set(_read(old, cache).split(b"\n"))
+        for number, line in enumerate(data.split(b"\n"), start=1):
+            if line in old_lines:
+                continue
+            for category, what, pattern in _SECRET_CONTENT:
+                if pattern.search(line):
+                    record(category, path, path, f"{path}:{number}: {what}")
+                    break
+
+    findings = []
+    ref = _ref(name)
+    ticket = branch_ticket(name)
+    for category, entry in found.items():
+        severity, what = _JUNK[category]
+        paths = sorted(entry["paths"])
+        count = len(entry["files"])
+        findings.append(
+            Finding(
+                JUNK_COMMITTED,
+                severity,
+                f"{name} commits {what} ({_plural(count, 'file')}): {', '.join(paths[:3])}"
+                + (", ..." if len(paths) > 3 else "")
+                + ".",
+                ref=ref,
+                ticket=ticket,
+                commits=_commits_touching(repo, base.hexsha, head.hexsha, paths[:MAX_EVIDENCE]),
+                paths=tuple(paths[:MAX_EVIDENCE]),
+                lines=tuple(sorted(entry["lines"])[:MAX_EVIDENCE]),
+            )
+        )
+    if capped:
+        findings.append(
+            Finding(
+                ANALYSIS_CAPPED,
+                INFO,
+                f"{name} changes more files than the {max_scanned} scanned for junk and secrets; "
+                "the rest were not read.",
+                ref=ref,
+                ticket=ticket,
+            )
+        )
+    return findings
+
+
+# --- Rule 7: the push log ---------------------------------------------------------------------------
+
+
+def _ref_update_findings(
+    repo: git.Repo, base: str, heads: Mapping[str, str], updates: Sequence[RefUpdateInfo], max_commits: int
+) -> list[Finding]:
+    findings = []
+    for update in updates:
+        if update.kind not in (REF_FORCED, REF_DELETED):
+            continue
+        name = update.ref.removeprefix(HEADS_PREFIX)
+        when = f" at {update.at:%Y-%m-%d %H:%M} UTC" if update.at is not None else ""
+        if update.kind == REF_FORCED:
+            # Commits reachable from the old tip but not from the new one.
+            dropped = _reachable(repo, update.old_sha, [update.new_sha], max_commits)
+            evidence = (dropped or [])[:MAX_EVIDENCE]
+            what = (
+                f"dropping {_plural(len(dropped), 'commit')}"
+                if dropped is not None
+                else "the old commits are no longer in the repository"
+            )
+            findings.append(
+                Finding(
+                    HISTORY_REWRITTEN,
+                    WARNING,
+                    f"{name} was force-pushed{when} from {update.old_sha[:12]} to {update.new_sha[:12]}, {what}.",
+                    ref=update.ref,
+                    ticket=branch_ticket(name),
+                    commits=tuple(commit.hexsha for commit in evidence),
+                    lines=(f"{update.old_sha} -> {update.new_sha}", *(_subject(commit) for commit in evidence)),
+                )
+            )
+        else:
+            # Commits of the deleted tip that no current branch (nor the template) still holds.
+            dropped = _reachable(repo, update.old_sha, [base, *heads.values()], max_commits)
+            evidence = (dropped or [])[:MAX_EVIDENCE]
+            if dropped is None:
+                what = "its commits are no longer in the repository"
+            elif dropped:
+                verb = "is" if len(dropped) == 1 else "are"
+                what = f"{_plural(len(dropped), 'commit')} of it {verb} on no other branch"
+            else:
+                what = "all its commits are still on other branches"
+            findings.append(
+                Finding(
+                    BRANCH_DELETED,
+                    INFO,
+                    f"{name} was deleted{when} at {update.old_sha[:12]}; {what}.",
+                    ref=update.ref,
+                    ticket=branch_ticket(name),
+                    commits=tuple(commit.hexsha for commit in evidence),
+                    lines=tuple(_subject(commit) for commit in evidence),
+                )
+            )
+    return findings
+
+
+def _reachable(repo: git.Repo, tip: str, excluded: Iterable[str], max_commits: int) -> list[git.Commit] | None:
+    """Commits reachable from ``tip`` and from none of ``excluded``, oldest first; None if ``tip`` is gone."""
+    try:
+        tip = repo.commit(tip).hexsha
+        revs = [tip, *(f"^{sha}" for sha in sorted(set(excluded)))]
+        return list(reversed(list(repo.iter_commits(revs, max_count=max_commits))))
+    except (ValueError, git.BadName, git.GitCommandError):
+        return None
+
+
+# --- Rule 8: scope creep ---------------------------------------------------------------------------
+
+
+def _scope_creep_findings(scope_creep: Mapping[str, Sequence[int]]) -> list[Finding]:
+    findings = []
+    for branch, others in scope_creep.items():
+        name = branch.removeprefix(HEADS_PREFIX)
+        for ticket in sorted(set(others)):
+            findings.append(
+                Finding(
+                    SCOPE_CREEP,
+                    WARNING,
+                    f"{name} also changes the result of ticket #{ticket}.",
+                    ref=_ref(name),
+                    ticket=ticket,
+                )
+            )
+    return findings
