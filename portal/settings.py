@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "portal.assessments",
     "portal.invites",
     "portal.hosting",
+    "portal.scoring",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -155,6 +156,11 @@ PORTAL_GIT_AUTH_MAX_PER_INVITE = envint("PORTAL_GIT_AUTH_MAX_PER_INVITE", 50, mi
 PORTAL_WORKER_GIT_TOKEN = envsecret("PORTAL_WORKER_GIT_TOKEN", "")
 PORTAL_GIT_AUTHOR = ("Assessment Portal", "portal@localhost")
 
+# --- Scoring ----------------------------------------------------------------
+# A commit with more files, or more bytes in all, is not scored (an error run says why).
+PORTAL_SCORING_MAX_FILES = envint("PORTAL_SCORING_MAX_FILES", 5000, minimum=10)
+PORTAL_SCORING_MAX_TREE_MB = envint("PORTAL_SCORING_MAX_TREE_MB", 100, minimum=1)
+
 # --- Mail -------------------------------------------------------------------
 DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL", "Assessment Portal <portal@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
@@ -217,6 +223,7 @@ if CELERY_BROKER_URL.startswith(("redis", "rediss")):
 CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "core.heartbeat", "schedule": 30.0},
     "prune-auth-failures": {"task": "hosting.prune_auth_failures", "schedule": 3600.0},
+    "reap-stuck-runs": {"task": "scoring.reap_stuck", "schedule": 60.0},
 }
 # How long after its last heartbeat a worker is reported missing on the status page.
 PORTAL_WORKER_STALE_AFTER = envint("PORTAL_WORKER_STALE_AFTER", 120, minimum=30)

@@ -18,13 +18,13 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from assessment_app.grader.local import AppStartError, wait_until_ready
 from assessment_app.grader.manifest import Manifest
 from assessment_app.grader.run import VisibleRun
-from sandbox import Limits, MiB, Runtime, ServeError, read_file, run, runtime_build, serve
+from sandbox import Limits, MiB, Result, Runtime, ServeError, read_file, run, runtime_build, serve
 
 IN_SANDBOX_WORK = "/work"
 APP_SOCKET = "app.sock"
@@ -105,6 +105,8 @@ class SandboxRunner:
 
     manifest: Manifest
     runtime: Runtime
+    # How each served app's sandbox ended (limit fired, exit, mechanisms), in start order.
+    app_results: list[Result] = field(default_factory=list)
 
     @contextlib.contextmanager
     def start_app(self, workdir: Path) -> Iterator[str]:
@@ -128,6 +130,7 @@ class SandboxRunner:
                 ready_timeout=app.startup_timeout,
             )
         except ServeError as exc:
+            self.app_results.append(exc.result)
             output = (exc.result.stderr or exc.result.stdout or b"")[-2000:].decode(errors="replace")
             raise AppStartError(f"{exc}\n{output}") from exc
         # Unix socket paths are limited to about 100 bytes: a short folder of its own.
@@ -138,7 +141,7 @@ class SandboxRunner:
             yield forwarder.path
         finally:
             forwarder.close()
-            server.stop()
+            self.app_results.append(server.stop())
             shutil.rmtree(host_dir, ignore_errors=True)
 
     def run_visible_tests(self, workdir: Path) -> VisibleRun:

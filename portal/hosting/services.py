@@ -95,6 +95,11 @@ def push_record(
         at=push.at,
         data={"push": push.pk, "refs": [{"ref": ref, "old": old, "new": new} for old, new, ref in updates]},
     )
+    from portal.scoring.services import run_queue
+
+    for _old, new, ref in updates:
+        if new != ZERO_SHA and ref.startswith("refs/heads/"):
+            run_queue(invite=invite, commit=new, ref=ref)
     return push
 
 

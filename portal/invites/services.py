@@ -41,6 +41,7 @@ def invite_create(
 ) -> InviteCreated:
     """Create the invite, its tokens, its timeline and its repository."""
     from portal.hosting.services import repository_create
+    from portal.scoring.services import run_queue
 
     link_token = new_token()
     public_id = new_public_id()
@@ -55,7 +56,9 @@ def invite_create(
         created_by=created_by,
     )
     event_record(invite=invite, kind=Event.Kind.INVITED, data={"by": created_by.get_username() if created_by else None})
-    repository_create(invite=invite)
+    initial_commit = repository_create(invite=invite)
+    # The starting point is scored too: a branch's regressions are measured against it.
+    run_queue(invite=invite, commit=initial_commit, ref="refs/heads/main")
     return InviteCreated(
         invite=invite, link_token=link_token, git_token=git_token_for(link_token=link_token, public_id=public_id)
     )

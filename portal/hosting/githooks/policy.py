@@ -72,7 +72,8 @@ def post_receive(updates: list[tuple[str, str, str]]) -> list[str]:
         if new == ZERO:
             notes.append(f"deleted {_short(ref)} (its commits are kept)")
         else:
-            notes.append(f"received {_short(ref)} at {new[:7]}")
+            scoring = ", scoring queued" if ref.startswith("refs/heads/") else ""
+            notes.append(f"received {_short(ref)} at {new[:7]}{scoring}")
     return notes
 
 

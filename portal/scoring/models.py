@@ -1,0 +1,83 @@
+from django.db import models
+
+
+class Run(models.Model):
+    """One scoring of one commit of an invite's repository by one grader version.
+
+    Unique per (invite, commit, grader version): a redelivered or duplicated task
+    finds the existing run and adds nothing; a new grader version scores anew while
+    old results stay for audit.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        PASSED = "passed", "Passed"
+        FAILED = "failed", "Failed"
+        ERROR = "error", "Error"
+
+    FINISHED = (Status.PASSED, Status.FAILED, Status.ERROR)
+
+    invite = models.ForeignKey("invites.Invite", on_delete=models.CASCADE, related_name="runs")
+    assessment_version = models.ForeignKey("assessments.AssessmentVersion", on_delete=models.PROTECT)
+    commit = models.CharField(max_length=40)
+    ref = models.CharField(max_length=255, blank=True, help_text="The ref whose push queued this run.")
+    grader_version = models.CharField(max_length=64)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    reason = models.TextField(blank=True, help_text="Why the run is an error, in words for a reviewer.")
+    queued_at = models.DateTimeField()
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    timings = models.JSONField(default=dict, blank=True)
+    sandbox = models.JSONField(
+        default=dict, blank=True, help_text="How the app's sandbox ended: limit, exit, mechanisms."
+    )
+    visible = models.JSONField(default=dict, blank=True, help_text="The candidate's own tests: information only.")
+    log = models.TextField(blank=True, help_text="Capped output of the app and the grader.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["invite", "commit", "grader_version"], name="scoring_run_once"),
+        ]
+        indexes = [models.Index(fields=["status", "started_at"])]
+
+    def __str__(self) -> str:
+        return f"run {self.pk} of {self.commit[:7]} ({self.status})"
+
+    @property
+    def finished(self) -> bool:
+        return self.status in self.FINISHED
+
+
+class TestResult(models.Model):
+    __test__ = False  # a model, not a pytest test class
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="results")
+    test_id = models.CharField(max_length=500)
+    ticket = models.PositiveIntegerField(null=True)
+    outcome = models.CharField(max_length=10)  # passed, failed, error, skipped
+    duration = models.FloatField(default=0)
+    message = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["ticket", "test_id"]
+
+    def __str__(self) -> str:
+        return f"{self.test_id}: {self.outcome}"
+
+
+class TicketVerdict(models.Model):
+    """Whether a run's commit fixes one ticket: every hidden test of the ticket passed."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="verdicts")
+    ticket = models.PositiveIntegerField()
+    passed = models.BooleanField()
+    tests_passed = models.PositiveIntegerField()
+    tests_total = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["ticket"]
+        constraints = [models.UniqueConstraint(fields=["run", "ticket"], name="scoring_verdict_once")]
+
+    def __str__(self) -> str:
+        return f"#{self.ticket}: {self.tests_passed}/{self.tests_total}"

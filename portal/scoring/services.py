@@ -1,0 +1,289 @@
+"""Scoring a commit: export it, serve it in the sandbox, grade it from the trusted side, store a Run."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import shutil
+import subprocess
+import tarfile
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from assessment_app.grader.local import AppStartError
+from assessment_app.grader.manifest import Manifest, load_manifest
+from assessment_app.grader.run import GraderError, run_hidden_tests
+from portal.assessments.runner import SandboxRunner
+from portal.assessments.services import assessment_runtime
+from portal.core.services import AttemptsExhausted, task_attempt_begin
+from portal.hosting.services import repository_path
+from portal.invites.models import Event, Invite
+from portal.invites.services import event_record
+from portal.scoring.models import Run, TestResult, TicketVerdict
+from sandbox import SandboxError
+
+logger = logging.getLogger(__name__)
+
+LOG_CAP = 20_000
+MESSAGE_CAP = 2_000
+MAX_ATTEMPTS = 3
+# The files whose behaviour decides a score: a change to any of them is a new grader version.
+_GRADER_SOURCES = [
+    *sorted((settings.BASE_DIR / "assessment_app" / "grader").glob("*.py")),
+    settings.BASE_DIR / "portal" / "assessments" / "runner.py",
+    Path(__file__),
+]
+
+
+def _grader_version() -> str:
+    digest = hashlib.sha256()
+    for path in _GRADER_SOURCES:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+GRADER_VERSION = _grader_version()
+
+
+class TreeTooLarge(Exception):
+    pass
+
+
+def run_queue(*, invite: Invite, commit: str, ref: str) -> tuple[Run, bool]:
+    """The run of ``commit`` under the current grader, created (and queued on commit) if new."""
+    from portal.core.tasks import send_on_commit
+    from portal.scoring.tasks import score_run
+
+    defaults = {"ref": ref, "assessment_version": invite.assessment_version, "queued_at": timezone.now()}
+    try:
+        with transaction.atomic():
+            run, created = Run.objects.get_or_create(
+                invite=invite, commit=commit, grader_version=GRADER_VERSION, defaults=defaults
+            )
+    except IntegrityError:  # a concurrent push of the same commit created it first
+        run, created = Run.objects.get(invite=invite, commit=commit, grader_version=GRADER_VERSION), False
+    if created:
+        send_on_commit(score_run, run_id=run.pk)
+    return run, created
+
+
+def _tree_size(repo: Path, commit: str) -> tuple[int, int]:
+    listing = subprocess.run(
+        ["git", "--git-dir", str(repo), "ls-tree", "-r", "-l", "-z", commit],
+        capture_output=True,
+        check=True,
+        timeout=60,
+    ).stdout
+    files = total = 0
+    for entry in filter(None, listing.split(b"\0")):
+        meta = entry.split(b"\t", 1)[0].split()
+        files += 1
+        if len(meta) == 4 and meta[3].isdigit():
+            total += int(meta[3])
+    return files, total
+
+
+def tree_export(*, repo: Path, commit: str, destination: Path) -> None:
+    """Write the commit's tree into ``destination`` with `git archive` (no checkout, no hooks).
+
+    A tree over the file-count or size cap raises TreeTooLarge rather than filling the disk.
+    """
+    files, total = _tree_size(repo, commit)
+    if files > settings.PORTAL_SCORING_MAX_FILES:
+        raise TreeTooLarge(f"the commit has {files} files; at most {settings.PORTAL_SCORING_MAX_FILES} are scored")
+    if total > settings.PORTAL_SCORING_MAX_TREE_MB * 1024 * 1024:
+        raise TreeTooLarge(
+            f"the commit's files add up to {total / 1024 / 1024:.1f} MB; "
+            f"at most {settings.PORTAL_SCORING_MAX_TREE_MB} MB are scored"
+        )
+    archive = subprocess.run(
+        ["git", "--git-dir", str(repo), "archive", "--format=tar", commit],
+        capture_output=True,
+        check=True,
+        timeout=120,
+    ).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        # The "data" filter refuses absolute paths, links out of the tree and device files.
+        tar.extractall(destination, filter="data")
+
+
+def _manifest(run: Run) -> Manifest:
+    return load_manifest(run.assessment_version.package_dir)
+
+
+def _claim(run_id: int) -> Run | None:
+    """Move a queued (or reaped) run to running; None if another worker has it or it is done."""
+    with transaction.atomic():
+        run = Run.objects.select_for_update().filter(pk=run_id).first()
+        if run is None or run.finished:
+            return None
+        run.status = Run.Status.RUNNING
+        run.started_at = timezone.now()
+        run.save(update_fields=["status", "started_at"])
+        return run
+
+
+def _finish(run: Run, *, status: str, reason: str = "", **fields) -> Run:
+    run.status = status
+    run.reason = reason[:MESSAGE_CAP]
+    run.finished_at = timezone.now()
+    for name, value in fields.items():
+        setattr(run, name, value)
+    run.save()
+    event_record(
+        invite=run.invite,
+        kind=Event.Kind.SCORED,
+        data={"run": run.pk, "commit": run.commit, "ref": run.ref, "status": status},
+    )
+    return run
+
+
+def run_execute(*, run_id: int) -> Run | None:
+    """Score one run; idempotent and safe to call again after a worker died."""
+    try:
+        task_attempt_begin(task="scoring.run", key=str(run_id), max_attempts=MAX_ATTEMPTS)
+    except AttemptsExhausted as exc:
+        run = Run.objects.filter(pk=run_id).first()
+        if run is not None and not run.finished:
+            return _finish(run, status=Run.Status.ERROR, reason=f"scoring stopped the worker {exc.attempts - 1} times")
+        return run
+    run = _claim(run_id)
+    if run is None:
+        return Run.objects.filter(pk=run_id).first()
+    try:
+        return _score(run)
+    except Exception as exc:  # a failure of the portal, not of the candidate: recorded, then raised for the logs
+        logger.exception("scoring run %s failed", run.pk)
+        _finish(run, status=Run.Status.ERROR, reason=f"internal error while scoring: {exc.__class__.__name__}")
+        raise
+
+
+def _score(run: Run) -> Run:
+    manifest = _manifest(run)
+    timings: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="score-") as scratch:
+        tree = Path(scratch) / "tree"
+        tree.mkdir()
+        started = time.monotonic()
+        try:
+            tree_export(repo=repository_path(run.invite), commit=run.commit, destination=tree)
+        except TreeTooLarge as exc:
+            return _finish(run, status=Run.Status.ERROR, reason=str(exc))
+        timings["export"] = time.monotonic() - started
+
+        try:
+            runner = SandboxRunner(manifest=manifest, runtime=assessment_runtime(manifest=manifest))
+        except SandboxError as exc:
+            return _finish(run, status=Run.Status.ERROR, reason=f"the sandbox is unavailable: {exc}")
+
+        app_tree = Path(scratch) / "app"
+        shutil.copytree(tree, app_tree, symlinks=True)
+        started = time.monotonic()
+        hidden = None
+        reason = ""
+        try:
+            with runner.start_app(app_tree) as socket_path:
+                timings["app_start"] = time.monotonic() - started
+                started = time.monotonic()
+                try:
+                    hidden = run_hidden_tests(socket_path, manifest=manifest)
+                except GraderError as exc:
+                    reason = f"the hidden tests could not complete: {exc}"
+                timings["hidden"] = time.monotonic() - started
+        except AppStartError as exc:
+            reason = f"the app did not start: {exc}"
+        app_result = runner.app_results[-1] if runner.app_results else None
+
+        started = time.monotonic()
+        visible = runner.run_visible_tests(tree)
+        timings["visible"] = time.monotonic() - started
+
+    sandbox = _sandbox_summary(app_result)
+    visible_summary = {
+        "returncode": visible.returncode,
+        "passed": sum(o.outcome == "passed" for o in visible.outcomes),
+        "total": len(visible.outcomes),
+        "failed": [o.test_id for o in visible.outcomes if o.outcome != "passed"],
+        "output": visible.output[-4000:],
+    }
+    log = "\n".join(filter(None, [reason, hidden.output if hidden else "", sandbox.get("output", "")]))[-LOG_CAP:]
+    if hidden is None:
+        return _finish(
+            run,
+            status=Run.Status.ERROR,
+            reason=reason,
+            timings=timings,
+            sandbox=sandbox,
+            visible=visible_summary,
+            log=log,
+        )
+    with transaction.atomic():
+        TestResult.objects.filter(run=run).delete()
+        TicketVerdict.objects.filter(run=run).delete()
+        TestResult.objects.bulk_create(
+            TestResult(
+                run=run,
+                test_id=o.test_id,
+                ticket=o.ticket,
+                outcome=o.outcome,
+                duration=o.duration,
+                message=(o.message or "")[:MESSAGE_CAP],
+            )
+            for o in hidden.outcomes
+        )
+        verdicts = []
+        for ticket in manifest.tickets:
+            outcomes = [o for o in hidden.outcomes if o.ticket == ticket.number]
+            passed = sum(o.outcome == "passed" for o in outcomes)
+            verdicts.append(
+                TicketVerdict(
+                    run=run,
+                    ticket=ticket.number,
+                    passed=bool(outcomes) and passed == len(outcomes),
+                    tests_passed=passed,
+                    tests_total=len(outcomes),
+                )
+            )
+        TicketVerdict.objects.bulk_create(verdicts)
+        status = Run.Status.PASSED if all(v.passed for v in verdicts) else Run.Status.FAILED
+        return _finish(run, status=status, timings=timings, sandbox=sandbox, visible=visible_summary, log=log)
+
+
+def _sandbox_summary(result) -> dict:
+    if result is None:
+        return {}
+    return {
+        "limit": str(result.limit) if result.limit else None,
+        "limits_hit": [str(limit) for limit in result.limits_hit],
+        "exit_code": result.exit_code,
+        "signal": result.signal_name,
+        "wall_time": result.wall_time,
+        "cpu_time": result.cpu_time,
+        "memory_peak": result.memory_peak,
+        "mechanisms": {str(k): v for k, v in result.mechanisms.items()},
+        "output": (result.stderr + result.stdout)[-4000:].decode(errors="replace"),
+    }
+
+
+def runs_reap(*, now=None) -> int:
+    """Requeue runs stuck in "running" past the hard time limit (their worker is gone)."""
+    from portal.core.tasks import send_on_commit
+    from portal.scoring.tasks import score_run
+
+    now = now or timezone.now()
+    stale = now - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 60)
+    reaped = 0
+    for run in Run.objects.filter(status=Run.Status.RUNNING, started_at__lt=stale):
+        with transaction.atomic():
+            updated = Run.objects.filter(pk=run.pk, status=Run.Status.RUNNING).update(status=Run.Status.QUEUED)
+            if updated:
+                reaped += 1
+                send_on_commit(score_run, run_id=run.pk)
+    return reaped

@@ -1,0 +1,38 @@
+"""A push over HTTP is scored by a real worker: the whole path, end to end."""
+
+import pytest
+
+from portal.invites.services import candidate_get_or_create, invite_create
+from portal.scoring.models import Run
+from tests.conftest import ROOT
+from tests.support.git import GitClient, remote_url
+from tests.support.workers import wait_for
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
+
+
+def test_a_pushed_fix_is_scored_by_a_worker_for_its_ticket_only(
+    transactional_db, assessment_version, portal_server, celery_worker, tmp_path
+):
+    candidate = candidate_get_or_create(name="Ann Example", email="ann@example.com")
+    created = invite_create(candidate=candidate, assessment_version=assessment_version)
+    git = GitClient(tmp_path / "home")
+    url = remote_url(portal_server.url, created.invite.public_id, created.invite.public_id, created.git_token)
+    work = tmp_path / "work"
+    git.run("clone", "-q", url, str(work))
+    git.run("checkout", "-q", "-b", "issue-2", cwd=work)
+    git.run("apply", str(ROOT / "assessment_app" / "reference" / "ticket-2.patch"), cwd=work)
+    git.run("commit", "-q", "-am", "Fix: Resolve issue #2 - answer 404 for a removed book", cwd=work)
+    sha = git.run("rev-parse", "HEAD", cwd=work).stdout.strip()
+    push = git.run("push", "origin", "issue-2", cwd=work)
+    assert f"remote: received issue-2 at {sha[:7]}, scoring queued" in push.stderr
+
+    def finished():
+        run = Run.objects.filter(invite=created.invite, commit=sha).first()
+        return run if run and run.finished else None
+
+    run = wait_for(finished, timeout=180, interval=0.5, what="the run of the pushed commit")
+    assert run.ref == "refs/heads/issue-2"
+    assert {v.ticket for v in run.verdicts.filter(passed=True)} == {2}
+    assert "Task scoring.run" in celery_worker.log()
+    assert created.invite.events.filter(kind="scored", data__commit=sha).exists()

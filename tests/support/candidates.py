@@ -1,0 +1,43 @@
+"""Make candidate commits in an invite's repository and score them, as a push would."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from portal.hosting.services import repository_path
+from portal.invites.models import Invite
+from tests.support.git import GitClient
+
+
+def candidate_commit(
+    invite: Invite,
+    work: Path,
+    *,
+    branch: str,
+    changes: dict[str, str | None] | None = None,
+    patch: Path | None = None,
+    message: str = "Fix: Resolve issue #1 - change",
+) -> str:
+    """Commit ``changes`` (path -> content, None deletes) and/or ``patch`` on ``branch``; push it."""
+    git = GitClient(work.parent / f"home-{work.name}")
+    # The repository's hooks are the portal's; outside its git view they need the interpreter.
+    git.env["PORTAL_PYTHON"] = sys.executable
+    repo = repository_path(invite)
+    if not work.exists():
+        git.run("clone", "-q", str(repo), str(work))
+    git.run("checkout", "-q", "-B", branch, "origin/main", cwd=work)
+    if patch is not None:
+        git.run("apply", str(patch), cwd=work)
+    for name, content in (changes or {}).items():
+        path = work / name
+        if content is None:
+            subprocess.run(["git", "rm", "-q", "-r", name], cwd=work, check=True)
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(content)
+    git.run("add", "-A", cwd=work)
+    git.run("commit", "-q", "--allow-empty", "-m", message, cwd=work)
+    git.run("push", "-q", "--force", "origin", f"HEAD:refs/heads/{branch}", cwd=work)
+    return git.run("rev-parse", "HEAD", cwd=work).stdout.strip()
