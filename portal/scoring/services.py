@@ -287,3 +287,21 @@ def runs_reap(*, now=None) -> int:
                 reaped += 1
                 send_on_commit(score_run, run_id=run.pk)
     return reaped
+
+
+def invite_rescore(*, invite: Invite) -> tuple[int, int]:
+    """Queue runs under the current grader for every branch head and the starting point.
+
+    Returns (queued, already scored by this grader).
+    """
+    import git
+
+    repo = git.Repo(repository_path(invite))
+    targets = {next(repo.iter_commits("refs/heads/main", max_parents=0)).hexsha: "refs/heads/main"}
+    for head in repo.heads:
+        targets.setdefault(head.commit.hexsha, head.path)
+    queued = 0
+    for commit, ref in targets.items():
+        _run, created = run_queue(invite=invite, commit=commit, ref=ref)
+        queued += created
+    return queued, len(targets) - queued

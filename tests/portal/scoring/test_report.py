@@ -1,0 +1,106 @@
+"""The invite's result: the ticket x branch matrix, its verdicts, findings and total, and rescoring."""
+
+import json
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from portal.invites.services import candidate_get_or_create, invite_create
+from portal.scoring.models import Run
+from portal.scoring.selectors import invite_result
+from portal.scoring.services import run_execute, run_queue
+from tests.conftest import ROOT
+from tests.support.candidates import candidate_commit
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
+
+PATCHES = ROOT / "assessment_app" / "reference"
+
+
+@pytest.fixture
+def scored_invite(assessment_version, tmp_path):
+    """Ticket 2 fixed on issue-2; ticket 4's fix on a badly named branch; ticket 1's fix plus 2's on issue-1."""
+    candidate = candidate_get_or_create(name="Ann Example", email="ann@example.com")
+    invite = invite_create(candidate=candidate, assessment_version=assessment_version).invite
+    run_execute(run_id=Run.objects.get(invite=invite).pk)
+    work = tmp_path / "work"
+    commits = {
+        "issue-2": candidate_commit(
+            invite, work, branch="issue-2", patch=PATCHES / "ticket-2.patch", message="Fix: Resolve issue #2 - 404"
+        ),
+        "fix-titles": candidate_commit(
+            invite, work, branch="fix-titles", patch=PATCHES / "ticket-4.patch", message="fixed stuff"
+        ),
+    }
+    candidate_commit(
+        invite, work, branch="issue-1", patch=PATCHES / "ticket-1.patch", message="Fix: Resolve issue #1 - x"
+    )
+    commits["issue-1"] = candidate_commit(
+        invite, work, branch="issue-1", patch=PATCHES / "ticket-2.patch", message="Fix: Resolve issue #1 - and 2"
+    )
+    for branch, sha in commits.items():
+        run, _ = run_queue(invite=invite, commit=sha, ref=f"refs/heads/{branch}")
+        run_execute(run_id=run.pk)
+    return invite
+
+
+def test_each_ticket_is_judged_on_its_own_branch(scored_invite):
+    result = invite_result(invite=scored_invite)
+    verdicts = {t.number: (t.branch, t.passed) for t in result.tickets}
+    assert verdicts[2] == ("issue-2", True)
+    assert verdicts[4] == (None, None)  # fixed, but on a branch not dedicated to it
+    assert verdicts[1] == ("issue-1", False)  # issue-1 holds ticket 2's fix, not ticket 1's
+    assert result.total == 15
+    assert not result.pending
+
+
+def test_a_branch_that_changes_other_tickets_is_called_out(scored_invite):
+    result = invite_result(invite=scored_invite)
+    issue_1 = next(b for b in result.branches if b.branch == "issue-1")
+    assert issue_1.other_tickets_changed == (2,)
+    kinds = {(f.kind, f.ref) for f in result.findings}
+    assert ("scope_creep", "refs/heads/issue-1") in kinds or ("scope_creep", "issue-1") in kinds
+    assert any(f.kind == "branch_naming" and "fix-titles" in f.message for f in result.findings)
+    assert any(f.kind == "commit_message" for f in result.findings)
+
+
+def test_the_report_command_prints_the_matrix_findings_and_score(scored_invite):
+    out = StringIO()
+    call_command("report", scored_invite.public_id, stdout=out)
+    text = out.getvalue()
+    assert "Score: 15/100" in text
+    assert "pass on issue-2 (15/15)" in text
+    assert "branch_naming" in text
+
+
+def test_the_report_command_speaks_json(scored_invite):
+    out = StringIO()
+    call_command("report", scored_invite.public_id, "--json", stdout=out)
+    data = json.loads(out.getvalue())
+    assert data["score"] == {"total": 15, "possible": 100}
+    assert {b["branch"] for b in data["branches"]} == {"main", "issue-1", "issue-2", "fix-titles"}
+    assert data["tickets"][1]["passed"] is True
+
+
+def test_an_unknown_invite_is_refused(db):
+    with pytest.raises(CommandError, match="No invite 'nope'"):
+        call_command("report", "nope", stdout=StringIO())
+
+
+def test_rescoring_with_the_same_grader_adds_nothing(scored_invite):
+    before = Run.objects.filter(invite=scored_invite).count()
+    out = StringIO()
+    call_command("rescore", "--invite", scored_invite.public_id, stdout=out)
+    assert "0 run(s) queued, 4 commit(s) already scored by this grader" in out.getvalue()
+    assert Run.objects.filter(invite=scored_invite).count() == before
+
+
+def test_rescoring_under_a_new_grader_keeps_the_old_runs(scored_invite, monkeypatch):
+    monkeypatch.setattr("portal.scoring.services.GRADER_VERSION", "next-grader")
+    before = set(Run.objects.filter(invite=scored_invite).values_list("pk", flat=True))
+    out = StringIO()
+    call_command("rescore", "--assessment", "library-lending-api", stdout=out)
+    assert "4 run(s) queued" in out.getvalue()
+    assert set(Run.objects.filter(invite=scored_invite).values_list("pk", flat=True)) >= before
+    assert Run.objects.filter(invite=scored_invite, grader_version="next-grader").count() == 4
