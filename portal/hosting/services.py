@@ -95,11 +95,13 @@ def push_record(
         at=push.at,
         data={"push": push.pk, "refs": [{"ref": ref, "old": old, "new": new} for old, new, ref in updates]},
     )
-    from portal.scoring.services import run_queue
+    from portal.scoring.services import integration_queue, run_queue
 
     for _old, new, ref in updates:
         if new != ZERO_SHA and ref.startswith("refs/heads/"):
             run_queue(invite=invite, commit=new, ref=ref)
+    # All ticket branches merged together are scored too (conflicts are reported, not fatal).
+    integration_queue(invite=invite)
     return push
 
 

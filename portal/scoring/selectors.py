@@ -13,7 +13,7 @@ from portal.invites.models import Invite
 from portal.scoring.hygiene import Finding, RefUpdateInfo, branch_ticket, hygiene_findings
 from portal.scoring.models import Run
 from portal.scoring.quality import QualitySignals, quality_signals
-from portal.scoring.services import GRADER_VERSION
+from portal.scoring.services import GRADER_VERSION, Integration, integration_build
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,8 @@ class InviteResult:
     tickets: list[TicketResult]
     findings: list[Finding] = field(default_factory=list)
     quality: list[QualitySignals] = field(default_factory=list)
+    integration: Integration | None = None
+    integrated: BranchResult | None = None  # the run of all ticket branches merged together
 
     @property
     def total(self) -> int:
@@ -146,6 +148,22 @@ def invite_result(*, invite: Invite, with_quality: bool = True) -> InviteResult:
         ref_updates=updates,
         scope_creep={b.branch: list(b.other_tickets_changed) for b in branches if b.other_tickets_changed},
     )
+    integration = integration_build(invite=invite)
+    integrated = None
+    if integration.commit is not None:
+        run = _latest_run(invite, integration.commit)
+        integrated = BranchResult("integrated", integration.commit, run, _cells(run, manifest), (), ())
+    findings += [
+        Finding(
+            kind="merge_conflict",
+            severity="warning",
+            message=f"{branch} does not merge cleanly with {', '.join(integration.merged) or 'the other branches'}",
+            ref=f"refs/heads/{branch}",
+            ticket=branch_ticket(branch),
+            paths=tuple(p.strip() for p in files.split(",")),
+        )
+        for branch, files in integration.conflicts
+    ]
     quality = []
     if with_quality:
         quality = [
@@ -162,4 +180,6 @@ def invite_result(*, invite: Invite, with_quality: bool = True) -> InviteResult:
         tickets=tickets,
         findings=findings,
         quality=quality,
+        integration=integration,
+        integrated=integrated,
     )

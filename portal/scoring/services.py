@@ -10,6 +10,7 @@ import subprocess
 import tarfile
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
@@ -305,3 +306,70 @@ def invite_rescore(*, invite: Invite) -> tuple[int, int]:
         _run, created = run_queue(invite=invite, commit=commit, ref=ref)
         queued += created
     return queued, len(targets) - queued
+
+
+INTEGRATED_REF = "refs/portal/integrated"
+
+
+@dataclass(frozen=True)
+class Integration:
+    """All ticket branches merged together: the commit, and the branches that could not be merged."""
+
+    commit: str | None
+    merged: tuple[str, ...]
+    conflicts: tuple[tuple[str, str], ...]  # (branch, files in conflict)
+
+
+def integration_build(*, invite: Invite) -> Integration:
+    """Merge every issue-<n> branch head, in ticket order, into one commit kept under a hidden ref.
+
+    Built with `git merge-tree --write-tree` (no work tree, no hooks). The commit has a fixed
+    identity and date, so the same heads always give the same commit and the same run.
+    A branch that conflicts with those merged before it is left out and reported.
+    """
+    import git
+
+    from portal.scoring.hygiene import branch_ticket
+
+    path = repository_path(invite)
+    repo = git.Repo(path)
+    heads = sorted(
+        ((branch_ticket(h.name), h.name, h.commit) for h in repo.heads if branch_ticket(h.name) is not None),
+        key=lambda item: item[0],
+    )
+    if len(heads) < 2:
+        return Integration(commit=None, merged=tuple(name for _, name, _ in heads), conflicts=())
+    identity = {
+        "GIT_AUTHOR_NAME": settings.PORTAL_GIT_AUTHOR[0],
+        "GIT_AUTHOR_EMAIL": settings.PORTAL_GIT_AUTHOR[1],
+        "GIT_COMMITTER_NAME": settings.PORTAL_GIT_AUTHOR[0],
+        "GIT_COMMITTER_EMAIL": settings.PORTAL_GIT_AUTHOR[1],
+    }
+    _, first_name, current = heads[0]
+    merged, conflicts = [first_name], []
+    for _, name, commit in heads[1:]:
+        try:
+            tree = repo.git.merge_tree("--write-tree", "--name-only", current.hexsha, commit.hexsha).splitlines()[0]
+        except git.GitCommandError as exc:
+            files = [line for line in (exc.stdout or "").strip("' \n").splitlines()[1:] if line and " " not in line]
+            conflicts.append((name, ", ".join(files[:10]) or "conflicting changes"))
+            continue
+        date = str(max(current.committed_date, commit.committed_date)) + " +0000"
+        sha = repo.git.commit_tree(
+            tree, "-p", current.hexsha, "-p", commit.hexsha, "-m", f"Integrate {', '.join([*merged, name])}",
+            env={**identity, "GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date},
+        )  # fmt: skip
+        current = repo.commit(sha)
+        merged.append(name)
+    if len(merged) < 2:
+        return Integration(commit=None, merged=tuple(merged), conflicts=tuple(conflicts))
+    repo.git.update_ref(f"{INTEGRATED_REF}/{current.hexsha}", current.hexsha)
+    return Integration(commit=current.hexsha, merged=tuple(merged), conflicts=tuple(conflicts))
+
+
+def integration_queue(*, invite: Invite) -> tuple[Integration, Run | None]:
+    integration = integration_build(invite=invite)
+    if integration.commit is None:
+        return integration, None
+    run, _ = run_queue(invite=invite, commit=integration.commit, ref=INTEGRATED_REF)
+    return integration, run

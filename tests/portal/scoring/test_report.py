@@ -104,3 +104,31 @@ def test_rescoring_under_a_new_grader_keeps_the_old_runs(scored_invite, monkeypa
     assert "4 run(s) queued" in out.getvalue()
     assert set(Run.objects.filter(invite=scored_invite).values_list("pk", flat=True)) >= before
     assert Run.objects.filter(invite=scored_invite, grader_version="next-grader").count() == 4
+
+
+def test_ticket_branches_merged_together_are_scored_as_one(scored_invite):
+    from portal.scoring.services import integration_queue
+
+    integration, run = integration_queue(invite=scored_invite)
+    assert integration.merged == ("issue-1", "issue-2")
+    assert integration.conflicts == ()
+    run_execute(run_id=run.pk)
+    result = invite_result(invite=scored_invite)
+    assert result.integrated.head == integration.commit
+    assert {n for n, c in result.integrated.cells.items() if c.passed} == {2}
+
+
+def test_branches_that_conflict_are_left_out_of_the_integration_and_reported(assessment_version, tmp_path):
+    from portal.scoring.services import integration_build
+
+    candidate = candidate_get_or_create(name="Bo Example", email="bo@example.com")
+    invite = invite_create(candidate=candidate, assessment_version=assessment_version).invite
+    work = tmp_path / "work"
+    candidate_commit(invite, work, branch="issue-1", changes={"NOTES.md": "one\n"}, message="Fix: Resolve issue #1 - a")
+    candidate_commit(invite, work, branch="issue-2", changes={"NOTES.md": "two\n"}, message="Fix: Resolve issue #2 - b")
+    integration = integration_build(invite=invite)
+    assert integration.commit is None
+    assert integration.conflicts == (("issue-2", "NOTES.md"),)
+    result = invite_result(invite=invite, with_quality=False)
+    conflict = next(f for f in result.findings if f.kind == "merge_conflict")
+    assert conflict.ref == "refs/heads/issue-2" and conflict.paths == ("NOTES.md",)

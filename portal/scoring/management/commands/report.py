@@ -32,6 +32,13 @@ def result_json(result: InviteResult) -> dict:
             }
             for b in result.branches
         ],
+        "integrated": None
+        if result.integrated is None
+        else {
+            "commit": result.integrated.head,
+            "merged": list(result.integration.merged),
+            "tickets": {str(n): asdict(c) for n, c in result.integrated.cells.items()},
+        },
         "findings": [asdict(f) for f in result.findings],
         "quality": [asdict(q) for q in result.quality],
     }
@@ -68,6 +75,10 @@ class Command(BaseCommand):
                 row += MARKS[branch.cells[ticket.number].passed].ljust(width + 2)
             verdict = f"{MARKS[ticket.passed]} on {ticket.branch}" if ticket.branch else "no issue branch"
             write(row + f"{verdict} ({ticket.earned}/{ticket.points})")
+        if result.integrated is not None:
+            passed = [n for n, c in result.integrated.cells.items() if c.passed]
+            merged = " + ".join(result.integration.merged)
+            write(f"integrated ({merged}): tickets passing together: {', '.join(f'#{n}' for n in passed) or 'none'}")
         for branch in result.branches:
             if branch.run is not None and branch.run.status == "error":
                 write(f"{branch.branch}: run error: {branch.run.reason}")
