@@ -10,6 +10,7 @@ from portal.hosting.services import bundle_path
 from portal.invites.models import Event, Invite
 from portal.invites.selectors import invite_by_link_token, invite_git_token
 from portal.invites.services import event_record
+from portal.scoring.selectors import invite_run_statuses
 
 
 def _invite_or_404(token: str) -> Invite:
@@ -37,6 +38,16 @@ def invite_page(request, token: str):
         "git_password": invite_git_token(invite=invite, link_token=token),
     }
     return render(request, "invites/invite_page.html", context)
+
+
+@never_cache
+@require_GET
+def invite_runs(request, token: str):
+    """The scoring status of the candidate's pushes; the page polls it (htmx) while any is pending."""
+    invite = _invite_or_404(token)
+    statuses = invite_run_statuses(invite=invite)
+    pending = any(s.status in ("queued", "running") for s in statuses)
+    return render(request, "invites/_runs.html", {"statuses": statuses, "pending": pending, "token": token})
 
 
 @never_cache

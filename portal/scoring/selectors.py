@@ -183,3 +183,24 @@ def invite_result(*, invite: Invite, with_quality: bool = True) -> InviteResult:
         integration=integration,
         integrated=integrated,
     )
+
+
+@dataclass(frozen=True)
+class RunStatus:
+    ref: str
+    commit: str
+    status: str
+    queued_at: object
+
+
+def invite_run_statuses(*, invite: Invite, limit: int = 20) -> list[RunStatus]:
+    """The latest runs of an invite, newest first: what was pushed and whether it is scored yet.
+
+    Only the state of each run, not its results: candidates see that their push is being
+    scored, never the hidden tests' outcomes.
+    """
+    runs = Run.objects.filter(invite=invite).order_by("-queued_at", "-id")[:limit]
+    return [
+        RunStatus(ref=r.ref.removeprefix("refs/heads/"), commit=r.commit, status=r.status, queued_at=r.queued_at)
+        for r in runs
+    ]

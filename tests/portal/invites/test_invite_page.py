@@ -7,6 +7,7 @@ from django.urls import reverse
 
 from portal.invites.models import Event
 from portal.invites.services import candidate_get_or_create, invite_create, invite_revoke
+from portal.scoring.models import Run
 from tests.support.git import GitClient, remote_url
 
 
@@ -73,3 +74,12 @@ def test_the_bundle_clones_and_its_clone_pushes_back_to_the_portal(
         ["git", "ls-remote", portal, "refs/heads/main"], capture_output=True, text=True, env=git.env
     ).stdout.split()[0]
     assert main_here == main_there
+
+
+def test_the_runs_fragment_lists_pushes_and_polls_only_while_one_is_pending(client, created):
+    fragment = client.get(reverse("invite_runs", args=[created.link_token])).content.decode()
+    assert "queued" in fragment and 'hx-trigger="every 3s"' in fragment
+    Run.objects.filter(invite=created.invite).update(status=Run.Status.FAILED)
+    fragment = client.get(reverse("invite_runs", args=[created.link_token])).content.decode()
+    assert "done" in fragment and "failed" not in fragment
+    assert "hx-trigger" not in fragment
