@@ -1,0 +1,216 @@
+"""From `git push` to a finished score, against the bare hidden-suite time of the same commit.
+
+Starts a zero-configuration portal (gunicorn + one Celery worker on the embedded SQLite
+broker) in a temporary directory, pushes the reference fix of ticket 2 several times as new
+commits, and prints:
+
+- latency: p50 and p95 of the time from `git push` returning to the run being finished,
+  against the bare hidden-suite time of the same commit (the grader's pytest against an app
+  already serving), measured in the same run; goal: <= 1.3 x bare + 0.5 s;
+- throughput: 20 commits pushed at once, runs per second with the default worker against the
+  ideal (cores / CPU seconds per run, the CPU measured over the whole machine during the batch).
+
+Everything runs on 127.0.0.1 and stops by itself.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PYTHON = sys.executable
+BIN = Path(PYTHON).parent
+PUSHES = int(os.environ.get("BENCH_PUSHES", "6"))
+BATCH = int(os.environ.get("BENCH_BATCH", "20"))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def busy_jiffies() -> int:
+    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    return sum(fields) - fields[3] - fields[4]  # all but idle and iowait
+
+
+def git(*args: str, cwd: Path | None = None, env: dict | None = None) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def run_state(db: Path, sha: str) -> str | None:
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10) as conn:
+        row = conn.execute('SELECT status FROM scoring_run WHERE "commit" = ?', (sha,)).fetchone()
+    return row[0] if row else None
+
+
+def wait_finished(db: Path, shas: list[str], timeout: float = 600) -> dict[str, float]:
+    done: dict[str, float] = {}
+    deadline = time.monotonic() + timeout
+    while len(done) < len(shas):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{len(shas) - len(done)} runs not finished")
+        for sha in shas:
+            if sha not in done and run_state(db, sha) in ("passed", "failed", "error"):
+                done[sha] = time.monotonic()
+        time.sleep(0.05)
+    return done
+
+
+def bare_hidden_suite(env: dict, sha: str, repo: Path) -> float:
+    """Median time of the grader's hidden suite alone against the commit's app, already serving."""
+    script = f"""
+import statistics, tempfile, time
+from pathlib import Path
+import django; django.setup()
+from assessment_app.grader.manifest import load_manifest
+from assessment_app.grader.run import run_hidden_tests
+from portal.assessments.runner import SandboxRunner
+from portal.assessments.services import assessment_runtime
+from portal.scoring.services import tree_export
+manifest = load_manifest("assessment_app")
+runner = SandboxRunner(manifest=manifest, runtime=assessment_runtime(manifest=manifest))
+tree = Path(tempfile.mkdtemp()) / "tree"; tree.mkdir()
+tree_export(repo=Path({str(repo)!r}), commit={sha!r}, destination=tree)
+times = []
+with runner.start_app(tree) as socket_path:
+    for _ in range(5):
+        started = time.monotonic()
+        run_hidden_tests(socket_path, manifest=manifest)
+        times.append(time.monotonic() - started)
+print(statistics.median(times))
+"""
+    out = subprocess.run([PYTHON, "-c", script], cwd=ROOT, env=env, check=True, capture_output=True, text=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> int:
+    with tempfile.TemporaryDirectory(prefix="bench-score-") as scratch:
+        tmp = Path(scratch)
+        port = free_port()
+        env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL")}
+        env.update(
+            DJANGO_SETTINGS_MODULE="portal.settings",
+            PORTAL_VAR_DIR=str(tmp / "var"),
+            PORTAL_DATA_DIR=str(tmp / "var" / "data"),
+            PORTAL_BASE_URL=f"http://127.0.0.1:{port}",
+            PORTAL_BIND=f"127.0.0.1:{port}",
+            LOG_LEVEL="WARNING",
+        )
+        # Share the runtime already built for this checkout, if any, instead of rebuilding it.
+        runtimes = ROOT / "var" / "data" / "runtimes"
+        if runtimes.exists():
+            (tmp / "var" / "data").mkdir(parents=True)
+            (tmp / "var" / "data" / "runtimes").symlink_to(runtimes)
+        manage = [PYTHON, "manage.py"]
+        subprocess.run([*manage, "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+        subprocess.run([*manage, "build_runtime", "assessment_app"], cwd=ROOT, env=env, check=True, capture_output=True)
+        subprocess.run(
+            [*manage, "shell", "-c", "from pathlib import Path; from portal.assessments.services import "
+             "assessment_version_install as i; i(package_dir=Path('assessment_app'))"],
+            cwd=ROOT, env=env, check=True, capture_output=True,
+        )  # fmt: skip
+        invite = json.loads(
+            subprocess.run(
+                [*manage, "invite", "--assessment", "library-lending-api", "--email", "b@example.com",
+                 "--name", "Bench", "--json"],
+                cwd=ROOT, env=env, check=True, capture_output=True, text=True,
+            ).stdout
+        )  # fmt: skip
+        processes = [
+            subprocess.Popen(
+                [str(BIN / "gunicorn"), "portal.wsgi", "--config", "portal/gunicorn.conf.py", "--access-logfile",
+                 "/dev/null"],
+                cwd=ROOT, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            ),
+            subprocess.Popen(
+                [str(BIN / "celery"), "-A", "portal", "worker", "--queues", "default,scoring", "--concurrency", "2",
+                 "--without-gossip", "--without-mingle", "--loglevel", "WARNING"],
+                cwd=ROOT, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            ),
+        ]  # fmt: skip
+        db = tmp / "var" / "portal.sqlite3"
+        try:
+            for _ in range(100):
+                try:
+                    urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                    break
+                except OSError:
+                    time.sleep(0.1)
+            git_env = {
+                "PATH": os.environ["PATH"], "HOME": str(tmp / "home"), "GIT_CONFIG_NOSYSTEM": "1",
+                "GIT_AUTHOR_NAME": "Bench", "GIT_AUTHOR_EMAIL": "b@example.com",
+                "GIT_COMMITTER_NAME": "Bench", "GIT_COMMITTER_EMAIL": "b@example.com",
+            }  # fmt: skip
+            url = (
+                f"http://{invite['git_username']}:{invite['git_password']}@127.0.0.1:{port}"
+                f"/git/{invite['invite_id']}.git"
+            )
+            work = tmp / "work"
+            git("clone", "-q", url, str(work), env=git_env)
+            # The starting point is scored at invite creation; let that finish first.
+            wait_finished(db, [git("rev-parse", "HEAD", cwd=work)])
+            git("checkout", "-q", "-b", "issue-2", cwd=work, env=git_env)
+            git("apply", str(ROOT / "assessment_app" / "reference" / "ticket-2.patch"), cwd=work)
+
+            latencies, sha = [], ""
+            for n in range(PUSHES):
+                (work / "NOTES.md").write_text(f"attempt {n}\n")
+                git("add", "-A", cwd=work)
+                git("commit", "-q", "-m", f"Fix: Resolve issue #2 - attempt {n}", cwd=work, env=git_env)
+                sha = git("rev-parse", "HEAD", cwd=work)
+                git("push", "-q", "--force", "origin", "issue-2", cwd=work, env=git_env)
+                pushed = time.monotonic()
+                latencies.append(wait_finished(db, [sha])[sha] - pushed)
+
+            shas = []
+            for n in range(BATCH):
+                git("checkout", "-q", "-B", f"batch-{n}", "issue-2", cwd=work, env=git_env)
+                (work / "NOTES.md").write_text(f"batch {n}\n")
+                git("commit", "-q", "-am", f"batch {n}", cwd=work, env=git_env)
+                shas.append(git("rev-parse", "HEAD", cwd=work))
+            jiffies = busy_jiffies()
+            started = time.monotonic()
+            git("push", "-q", "origin", *[f"batch-{n}" for n in range(BATCH)], cwd=work, env=git_env)
+            finished = wait_finished(db, shas)
+            elapsed = max(finished.values()) - started
+            cpu_per_run = (busy_jiffies() - jiffies) / os.sysconf("SC_CLK_TCK") / BATCH
+            bare = bare_hidden_suite(env, sha, tmp / "var" / "data" / "repos" / f"{invite['invite_id']}.git")
+        finally:
+            for process in processes:
+                os.killpg(process.pid, signal.SIGTERM)
+            for process in processes:
+                try:
+                    process.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    os.killpg(process.pid, signal.SIGKILL)
+                    process.wait(timeout=10)
+
+    p50 = statistics.median(latencies)
+    p95 = sorted(latencies)[max(0, round(0.95 * len(latencies)) - 1)]
+    goal = 1.3 * bare + 0.5
+    cores = os.cpu_count() or 1
+    actual, ideal = BATCH / elapsed, cores / cpu_per_run
+    print(f"push to score, {PUSHES} pushes of ticket 2's fix (gunicorn + 1 worker, concurrency 2, SQLite broker)")
+    print(f"  latency p50 {p50:.2f} s, p95 {p95:.2f} s; bare hidden suite {bare:.2f} s")
+    print(f"  goal <= 1.3 x bare + 0.5 s = {goal:.2f} s: p50/goal {p50 / goal:.2f}, p95/goal {p95 / goal:.2f}")
+    print(f"throughput, {BATCH} commits pushed at once: {elapsed:.1f} s, {actual:.3f} runs/s")
+    print(f"  CPU per run {cpu_per_run:.2f} s on {cores} cores: ideal {ideal:.3f} runs/s")
+    print(f"  actual/ideal {actual / ideal:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
