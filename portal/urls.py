@@ -9,5 +9,6 @@ urlpatterns = [
     path("accounts/", include("portal.accounts.urls")),
     path("", include("portal.hosting.urls")),
     path("", include("portal.invites.urls")),
+    path("", include("portal.scoring.urls")),
     path("", include("portal.core.urls")),
 ]

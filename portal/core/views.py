@@ -27,7 +27,14 @@ def recruiter_dashboard(request):
 
 @role_required(REVIEWER)
 def review_queue(request):
-    return render(request, "core/review_queue.html")
+    from portal.invites.models import Invite
+
+    submitted = (
+        Invite.objects.filter(status=Invite.Status.SUBMITTED)
+        .select_related("candidate", "assessment_version__assessment")
+        .order_by("submitted_at")
+    )
+    return render(request, "core/review_queue.html", {"submitted": submitted})
 
 
 @staff_required

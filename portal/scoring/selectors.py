@@ -191,6 +191,7 @@ class RunStatus:
     commit: str
     status: str
     queued_at: object
+    reason: str = ""
 
 
 def invite_run_statuses(*, invite: Invite, limit: int = 20) -> list[RunStatus]:
@@ -201,6 +202,12 @@ def invite_run_statuses(*, invite: Invite, limit: int = 20) -> list[RunStatus]:
     """
     runs = Run.objects.filter(invite=invite).order_by("-queued_at", "-id")[:limit]
     return [
-        RunStatus(ref=r.ref.removeprefix("refs/heads/"), commit=r.commit, status=r.status, queued_at=r.queued_at)
+        RunStatus(
+            ref=r.ref.removeprefix("refs/heads/"),
+            commit=r.commit,
+            status=r.status,
+            queued_at=r.queued_at,
+            reason=r.reason,
+        )
         for r in runs
     ]
