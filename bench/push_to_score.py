@@ -18,27 +18,21 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
+
+from _common import free_port, wait_http
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
 BIN = Path(PYTHON).parent
 PUSHES = int(os.environ.get("BENCH_PUSHES", "6"))
 BATCH = int(os.environ.get("BENCH_BATCH", "20"))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def busy_jiffies() -> int:
@@ -143,12 +137,7 @@ def main() -> int:
         ]  # fmt: skip
         db = tmp / "var" / "portal.sqlite3"
         try:
-            for _ in range(100):
-                try:
-                    urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
-                    break
-                except OSError:
-                    time.sleep(0.1)
+            wait_http(f"http://127.0.0.1:{port}/healthz")
             git_env = {
                 "PATH": os.environ["PATH"], "HOME": str(tmp / "home"), "GIT_CONFIG_NOSYSTEM": "1",
                 "GIT_AUTHOR_NAME": "Bench", "GIT_AUTHOR_EMAIL": "b@example.com",

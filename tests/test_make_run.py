@@ -3,7 +3,6 @@ embedded defaults, and Ctrl-C stops everything."""
 
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -12,18 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.workers import wait_for
+from tests.support.workers import free_port, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _get(url: str) -> int:
@@ -50,7 +43,7 @@ def zero_config_env(tmp_path) -> dict[str, str]:
         for key, value in os.environ.items()
         if key not in {"DATABASE_URL", "CELERY_BROKER_URL", "PORTAL_DATA_DIR", "DJANGO_SETTINGS_MODULE"}
     }
-    env.update({"PORTAL_VAR_DIR": str(tmp_path), "PORTAL_BIND": f"127.0.0.1:{_free_port()}"})
+    env.update({"PORTAL_VAR_DIR": str(tmp_path), "PORTAL_BIND": f"127.0.0.1:{free_port()}"})
     return env
 
 

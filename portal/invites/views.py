@@ -10,7 +10,7 @@ from portal.hosting.services import bundle_path
 from portal.invites.models import Event, Invite
 from portal.invites.selectors import invite_by_link_token, invite_git_token
 from portal.invites.services import event_record
-from portal.scoring.selectors import invite_run_statuses
+from portal.scoring.selectors import invite_run_statuses, runs_pending
 
 
 def _invite_or_404(token: str) -> Invite:
@@ -46,7 +46,7 @@ def invite_runs(request, token: str):
     """The scoring status of the candidate's pushes; the page polls it (htmx) while any is pending."""
     invite = _invite_or_404(token)
     statuses = invite_run_statuses(invite=invite)
-    pending = any(s.status in ("queued", "running") for s in statuses)
+    pending = runs_pending(statuses)
     return render(request, "invites/_runs.html", {"statuses": statuses, "pending": pending, "token": token})
 
 

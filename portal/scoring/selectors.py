@@ -194,6 +194,10 @@ class RunStatus:
     reason: str = ""
 
 
+def runs_pending(statuses: list[RunStatus]) -> bool:
+    return any(s.status in (Run.Status.QUEUED, Run.Status.RUNNING) for s in statuses)
+
+
 def invite_run_statuses(*, invite: Invite, limit: int = 20) -> list[RunStatus]:
     """The latest runs of an invite, newest first: what was pushed and whether it is scored yet.
 

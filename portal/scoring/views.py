@@ -6,7 +6,7 @@ from django.views.decorators.http import require_GET, require_POST
 from portal.accounts.decorators import role_required
 from portal.accounts.roles import REVIEWER
 from portal.invites.models import Invite
-from portal.scoring.selectors import invite_result, invite_run_statuses
+from portal.scoring.selectors import invite_result, invite_run_statuses, runs_pending
 from portal.scoring.services import GRADER_VERSION, invite_rescore
 
 
@@ -32,7 +32,7 @@ def invite_runs_fragment(request, public_id: str):
     """The runs of an invite and their state; the page polls it (htmx) while any is pending."""
     invite = _invite(public_id)
     statuses = invite_run_statuses(invite=invite)
-    pending = any(s.status in ("queued", "running") for s in statuses)
+    pending = runs_pending(statuses)
     return render(request, "scoring/_runs.html", {"invite": invite, "statuses": statuses, "pending": pending})
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -10,6 +9,8 @@ from email import message_from_bytes
 from email.message import Message
 
 from aiosmtpd.controller import Controller
+
+from tests.support.workers import free_port
 
 
 @dataclass
@@ -25,15 +26,9 @@ class Inbox:
         return "250 Message accepted for delivery"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @contextmanager
 def smtp_server() -> Iterator[Inbox]:
-    inbox = Inbox(host="127.0.0.1", port=_free_port())
+    inbox = Inbox(host="127.0.0.1", port=free_port())
     controller = Controller(inbox, hostname=inbox.host, port=inbox.port)
     controller.start()
     try:

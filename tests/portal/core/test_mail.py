@@ -27,22 +27,25 @@ def test_sending_nothing_creates_no_outbox(tmp_path):
     assert not (tmp_path / "outbox").exists()
 
 
-def test_email_host_sends_through_a_real_smtp_server(smtp_inbox, tmp_path):
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "DJANGO_SETTINGS_MODULE": "portal.settings",
-        "PORTAL_VAR_DIR": str(tmp_path),
-        "EMAIL_HOST": smtp_inbox.host,
-        "EMAIL_PORT": str(smtp_inbox.port),
-        "DEFAULT_FROM_EMAIL": "Hiring <hiring@example.com>",
-    }
-    result = subprocess.run(
+def _sendtestemail(tmp_path, **env: str) -> subprocess.CompletedProcess:
+    """`manage.py sendtestemail` in a process configured only by the given mail settings."""
+    base = {"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "portal.settings", "PORTAL_VAR_DIR": str(tmp_path)}
+    return subprocess.run(
         [sys.executable, "manage.py", "sendtestemail", "ops@example.com"],
         cwd=ROOT,
-        env=env,
+        env={**base, **env},
         capture_output=True,
         text=True,
         timeout=60,
+    )
+
+
+def test_email_host_sends_through_a_real_smtp_server(smtp_inbox, tmp_path):
+    result = _sendtestemail(
+        tmp_path,
+        EMAIL_HOST=smtp_inbox.host,
+        EMAIL_PORT=str(smtp_inbox.port),
+        DEFAULT_FROM_EMAIL="Hiring <hiring@example.com>",
     )
     assert result.returncode == 0, result.stderr
     [message] = smtp_inbox.messages
@@ -52,21 +55,6 @@ def test_email_host_sends_through_a_real_smtp_server(smtp_inbox, tmp_path):
 
 
 def test_an_unreachable_smtp_server_fails_the_send(tmp_path):
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "DJANGO_SETTINGS_MODULE": "portal.settings",
-        "PORTAL_VAR_DIR": str(tmp_path),
-        "EMAIL_HOST": "127.0.0.1",
-        "EMAIL_PORT": "1",
-        "EMAIL_TIMEOUT": "5",
-    }
-    result = subprocess.run(
-        [sys.executable, "manage.py", "sendtestemail", "ops@example.com"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = _sendtestemail(tmp_path, EMAIL_HOST="127.0.0.1", EMAIL_PORT="1", EMAIL_TIMEOUT="5")
     assert result.returncode != 0
     assert "ConnectionRefusedError" in result.stderr
