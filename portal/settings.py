@@ -213,7 +213,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_SOFT_TIME_LIMIT = envint("CELERY_TASK_SOFT_TIME_LIMIT", 300, minimum=1)
 CELERY_TASK_TIME_LIMIT = envint("CELERY_TASK_TIME_LIMIT", 360, minimum=2)
 CELERY_TASK_DEFAULT_QUEUE = "default"
-# Tasks named "scoring.*" run untrusted code and are routed to workers sized for it.
+# Tasks named "scoring.*" run (or prepare) untrusted code and go to workers sized for it.
 CELERY_TASK_ROUTES = {"scoring.*": {"queue": "scoring"}}
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 if CELERY_BROKER_URL.startswith(("redis", "rediss")):

@@ -95,13 +95,16 @@ def push_record(
         at=push.at,
         data={"push": push.pk, "refs": [{"ref": ref, "old": old, "new": new} for old, new, ref in updates]},
     )
-    from portal.scoring.services import integration_queue, run_queue
+    from portal.core.tasks import send_on_commit
+    from portal.scoring.services import run_queue
+    from portal.scoring.tasks import integrate_invite
 
     for _old, new, ref in updates:
         if new != ZERO_SHA and ref.startswith("refs/heads/"):
             run_queue(invite=invite, commit=new, ref=ref)
-    # All ticket branches merged together are scored too (conflicts are reported, not fatal).
-    integration_queue(invite=invite)
+    # All ticket branches merged together are scored too; merging is left to a worker so
+    # that the candidate's `git push` does not wait for it.
+    send_on_commit(integrate_invite, invite_id=invite.pk)
     return push
 
 

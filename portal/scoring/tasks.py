@@ -1,6 +1,7 @@
 from celery import shared_task
 
-from portal.scoring.services import run_execute, runs_reap
+from portal.invites.models import Invite
+from portal.scoring.services import integration_queue, run_execute, runs_reap
 
 
 # Named "scoring.*" so that it is routed to the scoring queue (settings.CELERY_TASK_ROUTES).
@@ -12,3 +13,11 @@ def score_run(*, run_id: int) -> None:
 @shared_task(name="scoring.reap_stuck")
 def reap_stuck_runs() -> int:
     return runs_reap()
+
+
+@shared_task(name="scoring.integrate")
+def integrate_invite(*, invite_id: int) -> None:
+    """Merge the invite's ticket branches and queue the run of the result (idempotent)."""
+    invite = Invite.objects.filter(pk=invite_id).select_related("assessment_version").first()
+    if invite is not None:
+        integration_queue(invite=invite)

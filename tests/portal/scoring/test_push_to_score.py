@@ -36,3 +36,29 @@ def test_a_pushed_fix_is_scored_by_a_worker_for_its_ticket_only(
     assert {v.ticket for v in run.verdicts.filter(passed=True)} == {2}
     assert "Task scoring.run" in celery_worker.log()
     assert created.invite.events.filter(kind="scored", data__commit=sha).exists()
+
+
+def test_two_pushed_ticket_branches_are_also_scored_merged_together(
+    transactional_db, assessment_version, portal_server, celery_worker, tmp_path
+):
+    from portal.scoring.services import INTEGRATED_REF
+
+    candidate = candidate_get_or_create(name="Bo Example", email="bo@example.com")
+    created = invite_create(candidate=candidate, assessment_version=assessment_version)
+    git = GitClient(tmp_path / "home")
+    url = remote_url(portal_server.url, created.invite.public_id, created.invite.public_id, created.git_token)
+    work = tmp_path / "work"
+    git.run("clone", "-q", url, str(work))
+    for number in (2, 4):
+        git.run("checkout", "-q", "-B", f"issue-{number}", "origin/main", cwd=work)
+        git.run("apply", str(ROOT / "assessment_app" / "reference" / f"ticket-{number}.patch"), cwd=work)
+        git.run("commit", "-q", "-am", f"Fix: Resolve issue #{number} - reference fix", cwd=work)
+    git.run("push", "-q", "origin", "issue-2", "issue-4", cwd=work)
+
+    def integrated():
+        run = Run.objects.filter(invite=created.invite, ref=INTEGRATED_REF).first()
+        return run if run and run.finished else None
+
+    run = wait_for(integrated, timeout=180, interval=0.5, what="the integrated run")
+    assert {v.ticket for v in run.verdicts.filter(passed=True)} == {2, 4}
+    assert "Task scoring.integrate" in celery_worker.log()
