@@ -154,6 +154,8 @@ PORTAL_GIT_AUTH_MAX_PER_INVITE = envint("PORTAL_GIT_AUTH_MAX_PER_INVITE", 50, mi
 # Scoring workers on other hosts fetch commits with user "worker" and this token;
 # by default it is derived from SECRET_KEY.
 PORTAL_WORKER_GIT_TOKEN = envsecret("PORTAL_WORKER_GIT_TOKEN", "")
+# Where such workers reach the portal, if not at PORTAL_BASE_URL (say http://web:8000 in compose).
+PORTAL_INTERNAL_URL = envurl("PORTAL_INTERNAL_URL", "")
 PORTAL_GIT_AUTHOR = ("Assessment Portal", "portal@localhost")
 
 # --- Scoring ----------------------------------------------------------------

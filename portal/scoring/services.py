@@ -115,6 +115,24 @@ def tree_export(*, repo: Path, commit: str, destination: Path) -> None:
         _extract(tar, destination)
 
 
+def commit_fetch(*, invite: Invite, commit: str, destination: Path) -> Path:
+    """Fetch one commit of the invite's repository over HTTP as the worker git user.
+
+    For scoring workers that do not share the portal's disk; the worker credential may
+    fetch any commit by id (including ones only hidden refs keep) and may not push.
+    """
+    from urllib.parse import quote, urlsplit
+
+    from portal.hosting.gitrepo import git
+    from portal.hosting.services import worker_git_token
+
+    base = urlsplit(settings.PORTAL_INTERNAL_URL or settings.PORTAL_BASE_URL)
+    url = f"{base.scheme}://worker:{quote(worker_git_token(), safe='')}@{base.netloc}/git/{invite.public_id}.git"
+    git("init", "--quiet", "--bare", str(destination))
+    git("--git-dir", str(destination), "fetch", "--quiet", "--depth", "1", url, commit)
+    return destination
+
+
 def _extract(tar: tarfile.TarFile, destination: Path) -> None:
     """Write the archive's directories, files and symlinks under ``destination`` and nothing else.
 
@@ -206,7 +224,11 @@ def _score(run: Run) -> Run:
         tree.mkdir()
         started = time.monotonic()
         try:
-            tree_export(repo=repository_path(run.invite), commit=run.commit, destination=tree)
+            repo = repository_path(run.invite)
+            if not repo.exists():
+                # A worker on another host: fetch the commit from the portal's remote.
+                repo = commit_fetch(invite=run.invite, commit=run.commit, destination=Path(scratch) / "fetched.git")
+            tree_export(repo=repo, commit=run.commit, destination=tree)
         except TreeTooLarge as exc:
             return _finish(run, status=Run.Status.ERROR, reason=str(exc))
         timings["export"] = time.monotonic() - started
