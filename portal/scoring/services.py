@@ -11,6 +11,7 @@ import subprocess
 import tarfile
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path, PurePosixPath
@@ -240,25 +241,33 @@ def _score(run: Run) -> Run:
 
         app_tree = Path(scratch) / "app"
         shutil.copytree(tree, app_tree, symlinks=True)
-        started = time.monotonic()
-        hidden = None
-        reason = ""
-        try:
-            with runner.start_app(app_tree) as socket_path:
-                timings["app_start"] = time.monotonic() - started
-                started = time.monotonic()
-                try:
-                    hidden = run_hidden_tests(socket_path, manifest=manifest)
-                except GraderError as exc:
-                    reason = f"the hidden tests could not complete: {exc}"
-                timings["hidden"] = time.monotonic() - started
-        except AppStartError as exc:
-            reason = f"the app did not start: {exc}"
-        app_result = runner.app_results[-1] if runner.app_results else None
 
-        started = time.monotonic()
-        visible = runner.run_visible_tests(tree)
-        timings["visible"] = time.monotonic() - started
+        def visible_tests():
+            began = time.monotonic()
+            result = runner.run_visible_tests(tree)
+            timings["visible"] = time.monotonic() - began
+            return result
+
+        # The candidate's own tests run in a sandbox of their own, on their own copy of the
+        # tree, while the app is served and graded: the run takes the longer of the two.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="visible-tests") as pool:
+            visible_future = pool.submit(visible_tests)
+            started = time.monotonic()
+            hidden = None
+            reason = ""
+            try:
+                with runner.start_app(app_tree) as socket_path:
+                    timings["app_start"] = time.monotonic() - started
+                    started = time.monotonic()
+                    try:
+                        hidden = run_hidden_tests(socket_path, manifest=manifest)
+                    except GraderError as exc:
+                        reason = f"the hidden tests could not complete: {exc}"
+                    timings["hidden"] = time.monotonic() - started
+            except AppStartError as exc:
+                reason = f"the app did not start: {exc}"
+            app_result = runner.app_results[-1] if runner.app_results else None
+            visible = visible_future.result()
 
     sandbox = _sandbox_summary(app_result)
     visible_summary = {
