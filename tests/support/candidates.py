@@ -41,3 +41,22 @@ def candidate_commit(
     git.run("commit", "-q", "--allow-empty", "-m", message, cwd=work)
     git.run("push", "-q", "--force", "origin", f"HEAD:refs/heads/{branch}", cwd=work)
     return git.run("rev-parse", "HEAD", cwd=work).stdout.strip()
+
+
+def push_reference_fix(server_url: str, created, number: int, work: Path, git: GitClient | None = None) -> str:
+    """Clone the invite over HTTP (once), commit ticket ``number``'s reference fix on issue-<n>, push it.
+
+    ``created`` is the InviteCreated with the credentials; returns the pushed commit.
+    """
+    from tests.conftest import ROOT
+    from tests.support.git import remote_url
+
+    git = git or GitClient(work.parent / f"home-{work.name}")
+    invite = created.invite
+    if not work.exists():
+        git.run("clone", "-q", remote_url(server_url, invite.public_id, invite.public_id, created.git_token), str(work))
+    git.run("checkout", "-q", "-B", f"issue-{number}", "origin/main", cwd=work)
+    git.run("apply", str(ROOT / "assessment_app" / "reference" / f"ticket-{number}.patch"), cwd=work)
+    git.run("commit", "-q", "-am", f"Fix: Resolve issue #{number} - reference fix", cwd=work)
+    git.run("push", "-q", "origin", f"issue-{number}", cwd=work)
+    return git.run("rev-parse", "HEAD", cwd=work).stdout.strip()

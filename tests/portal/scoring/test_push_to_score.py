@@ -5,6 +5,7 @@ import pytest
 from portal.invites.services import candidate_get_or_create, invite_create
 from portal.scoring.models import Run
 from tests.conftest import ROOT
+from tests.support.candidates import push_reference_fix
 from tests.support.git import GitClient, remote_url
 from tests.support.workers import wait_for
 
@@ -24,6 +25,7 @@ def test_a_pushed_fix_is_scored_by_a_worker_for_its_ticket_only(
     git.run("apply", str(ROOT / "assessment_app" / "reference" / "ticket-2.patch"), cwd=work)
     git.run("commit", "-q", "-am", "Fix: Resolve issue #2 - answer 404 for a removed book", cwd=work)
     sha = git.run("rev-parse", "HEAD", cwd=work).stdout.strip()
+    # Pushed without -q, so that the remote's note can be read.
     push = git.run("push", "origin", "issue-2", cwd=work)
     assert f"remote: received issue-2 at {sha[:7]}, scoring queued" in push.stderr
 
@@ -45,15 +47,8 @@ def test_two_pushed_ticket_branches_are_also_scored_merged_together(
 
     candidate = candidate_get_or_create(name="Bo Example", email="bo@example.com")
     created = invite_create(candidate=candidate, assessment_version=assessment_version)
-    git = GitClient(tmp_path / "home")
-    url = remote_url(portal_server.url, created.invite.public_id, created.invite.public_id, created.git_token)
-    work = tmp_path / "work"
-    git.run("clone", "-q", url, str(work))
     for number in (2, 4):
-        git.run("checkout", "-q", "-B", f"issue-{number}", "origin/main", cwd=work)
-        git.run("apply", str(ROOT / "assessment_app" / "reference" / f"ticket-{number}.patch"), cwd=work)
-        git.run("commit", "-q", "-am", f"Fix: Resolve issue #{number} - reference fix", cwd=work)
-    git.run("push", "-q", "origin", "issue-2", "issue-4", cwd=work)
+        push_reference_fix(portal_server.url, created, number, tmp_path / "work")
 
     def integrated():
         run = Run.objects.filter(invite=created.invite, ref=INTEGRATED_REF).first()

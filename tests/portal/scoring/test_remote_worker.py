@@ -5,8 +5,7 @@ import pytest
 from portal.invites.services import candidate_get_or_create, invite_create
 from portal.scoring.models import Run
 from portal.scoring.services import commit_fetch, run_execute, run_queue, tree_export
-from tests.conftest import ROOT
-from tests.support.git import GitClient, remote_url
+from tests.support.candidates import push_reference_fix
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
@@ -16,15 +15,7 @@ def pushed(transactional_db, assessment_version, portal_server, settings, tmp_pa
     settings.PORTAL_INTERNAL_URL = portal_server.url
     candidate = candidate_get_or_create(name="Ann Example", email="ann@example.com")
     created = invite_create(candidate=candidate, assessment_version=assessment_version)
-    git = GitClient(tmp_path / "home")
-    url = remote_url(portal_server.url, created.invite.public_id, created.invite.public_id, created.git_token)
-    work = tmp_path / "work"
-    git.run("clone", "-q", url, str(work))
-    git.run("checkout", "-q", "-b", "issue-6", cwd=work)
-    git.run("apply", str(ROOT / "assessment_app" / "reference" / "ticket-6.patch"), cwd=work)
-    git.run("commit", "-q", "-am", "Fix: Resolve issue #6 - check the loan's owner", cwd=work)
-    git.run("push", "-q", "origin", "issue-6", cwd=work)
-    return created.invite, git.run("rev-parse", "HEAD", cwd=work).stdout.strip()
+    return created.invite, push_reference_fix(portal_server.url, created, 6, tmp_path / "work")
 
 
 def test_the_worker_credential_fetches_exactly_the_commit(pushed, tmp_path):
