@@ -38,6 +38,7 @@ from .config import SandboxConfig
 from .errors import SandboxError, SandboxSetupError, SandboxUnavailable
 from .files import CopyOut, copy_in, copy_out, largest_file
 from .limits import LIMIT_PRIORITY, Limit, Limits
+from .mounts import RuntimeBind, bind_directory, enter_private_mount_namespace, plan_runtime_bind
 from .result import Result
 from .runtime import Runtime
 from .seccomp import denied_syscalls, filter_program
@@ -111,21 +112,44 @@ def _memfd(name: str, data: bytes) -> int:
 
 
 class _ChildSetup:
-    """Runs in the forked child before exec'ing bwrap: cgroups, rlimits, then the slot uid.
+    """Runs in the forked child before exec'ing bwrap: cgroups, rlimits, the runtime's bind (if
+    the slot uid could not reach it otherwise), then the slot uid.
 
-    Order matters: joining a cgroup and setting rlimits needs root, and once the uid is dropped
-    the hard limits cannot be raised again (raising needs CAP_SYS_RESOURCE in the host's user
-    namespace, which nothing in the sandbox has). Any failure raises, so subprocess reports it
-    and nothing runs outside its limits.
+    Order matters: joining a cgroup, setting rlimits and mounting need root, and once the uid is
+    dropped the hard limits cannot be raised again (raising needs CAP_SYS_RESOURCE in the host's
+    user namespace, which nothing in the sandbox has). Any failure raises, so subprocess reports
+    it and nothing runs outside its limits.
     """
 
-    def __init__(self, *, procs_files: list[str], rlimits: list[tuple[int, int, int]], uid: int, gid: int) -> None:
+    def __init__(
+        self,
+        *,
+        procs_files: list[str],
+        rlimits: list[tuple[int, int, int]],
+        uid: int,
+        gid: int,
+        runtime: RuntimeBind | None = None,
+        error_fd: int | None = None,
+    ) -> None:
         self.procs_files = procs_files
         self.rlimits = rlimits
         self.uid = uid
         self.gid = gid
+        self.bind: tuple[bytes, bytes, tuple[int, int]] | None = None
+        if runtime is not None and runtime.mountpoint is not None:
+            self.bind = (runtime.path.encode(), runtime.mountpoint.encode(), runtime.identity)
+        # subprocess reports only "Exception occurred in preexec_fn"; the child says what on this pipe.
+        self.error_fd = error_fd
 
     def __call__(self) -> None:
+        try:
+            self._setup()
+        except BaseException as exc:
+            if self.error_fd is not None:
+                os.write(self.error_fd, str(exc).encode(errors="replace")[:2000])
+            raise
+
+    def _setup(self) -> None:
         for path in self.procs_files:
             fd = os.open(path, os.O_WRONLY)
             try:
@@ -134,6 +158,11 @@ class _ChildSetup:
                 os.close(fd)
         for which, soft, hard in self.rlimits:
             resource.setrlimit(which, (soft, hard))
+        if self.bind is not None:
+            # See mounts.py: only this process and bwrap see the bind, the host never does.
+            source, target, identity = self.bind
+            enter_private_mount_namespace()
+            bind_directory(source, target, identity=identity)
         os.setgroups([])
         os.setresgid(self.gid, self.gid, self.gid)
         os.setresuid(self.uid, self.uid, self.uid)
@@ -261,8 +290,14 @@ class SandboxRun:
 
     def _start(self) -> None:
         info, plan = _host(self.config)
-        if self.runtime is not None and not self.runtime.path.is_dir():
-            raise SandboxSetupError(f"runtime {self.runtime.path} does not exist; build it first")
+        runtime: RuntimeBind | None = None
+        if self.runtime is not None:
+            if not self.runtime.path.is_dir():
+                raise SandboxSetupError(f"runtime {self.runtime.path} does not exist; build it first")
+            # Opened by root, so the runtime's parents (the portal's data directory) may stay
+            # closed to the slot uid that runs bwrap; mounts.py says how bwrap gets it then.
+            fd = self._keep(os.open(self.runtime.path, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC))
+            runtime = plan_runtime_bind(fd, state_dir=self.config.state_dir)
         self.slot = slot = self._stack.enter_context(acquire_slot(self.config))
         bw.probe_userns(info, uid=slot.uid, gid=slot.gid)
         # Named by the slot's uid, which is unique on the host even across sandbox
@@ -285,11 +320,10 @@ class SandboxRun:
         etc_fds = {path: self._keep(_memfd(Path(path).name, text.encode())) for path, text in bw.SYNTHETIC_ETC.items()}
         program = filter_program() if self.config.seccomp else None
         seccomp_fd = self._keep(_memfd("seccomp", program)) if program else None
-        runtime_fd = None
-        if self.runtime is not None:
-            # Bound from an fd root opened, so the runtime's parent directories (the portal's data
-            # directory) may stay closed to the slot uid that runs bwrap.
-            runtime_fd = self._keep(os.open(self.runtime.path, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC))
+        # bwrap gets the runtime's descriptor only when it can use it; a runtime out of the slot
+        # uid's reach is bound by the child (before it drops root) and handed over by path.
+        runtime_fd = runtime.fd if runtime is not None and runtime.mountpoint is None else None
+        runtime_path = runtime.mountpoint if runtime is not None else None
         stdin: int = subprocess.DEVNULL
         if self.stdin is not None:
             stdin = self._keep(_memfd("stdin", self.stdin))
@@ -304,21 +338,29 @@ class SandboxRun:
             etc_fds=etc_fds,
             seccomp_fd=seccomp_fd,
             runtime_fd=runtime_fd,
+            runtime_path=runtime_path,
             disk=self.limits.disk,
             tmp=self.limits.tmp,
         )
         pass_fds = [info_w, block_r, *etc_fds.values()]
         pass_fds += [fd for fd in (seccomp_fd, runtime_fd) if fd is not None]
+        error_r, error_w = self._pipe()
+        setup = _ChildSetup(
+            procs_files=cg.procs_files, rlimits=rlimits, uid=slot.uid, gid=slot.gid, runtime=runtime, error_fd=error_w
+        )
         try:
-            self.popen = self._spawn(
-                argv,
-                stdin,
-                pass_fds,
-                _ChildSetup(procs_files=cg.procs_files, rlimits=rlimits, uid=slot.uid, gid=slot.gid),
-            )
+            self.popen = self._spawn(argv, stdin, pass_fds, setup)
         except (OSError, subprocess.SubprocessError) as exc:
-            # Includes a failure in _ChildSetup (joining a cgroup, dropping the uid): nothing ran.
-            raise SandboxSetupError(f"could not start bwrap: {exc}") from exc
+            # Includes a failure in _ChildSetup (joining a cgroup, binding the runtime, dropping
+            # the uid): nothing ran.
+            self._close(error_w)
+            os.set_blocking(error_r, False)
+            said = ""
+            with contextlib.suppress(BlockingIOError):
+                said = os.read(error_r, 4096).decode(errors="replace")
+            raise SandboxSetupError(f"could not start bwrap: {exc}{f' ({said})' if said else ''}") from exc
+        self._close(error_w)
+        self._close(error_r)
         for fd in pass_fds:
             self._close(fd)
         if stdin != subprocess.DEVNULL:
@@ -437,7 +479,14 @@ class SandboxRun:
         said = b""
         if popen.returncode is not None and popen.stderr is not None:
             said = popen.stderr.read(4096)
-        return SandboxSetupError(f"{what} (bwrap said: {said.decode(errors='replace').strip() or 'nothing'})")
+        text = said.decode(errors="replace").strip() or "nothing"
+        if "Can't find source path" in text and self.slot is not None:
+            # bwrap looks bind sources up as the slot uid (mounts.py); the mode check missed a denial.
+            text += (
+                f"; uid {self.slot.uid} cannot reach a directory bwrap binds (an ACL or security module "
+                f"denying it?): see 'Runtimes' in docs/sandbox.md"
+            )
+        return SandboxSetupError(f"{what} (bwrap said: {text})")
 
     def _read_child_pid(self, info_r: int) -> int:
         data = b""

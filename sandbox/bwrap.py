@@ -177,6 +177,7 @@ def build_argv(
     etc_fds: Mapping[str, int],
     seccomp_fd: int | None,
     runtime_fd: int | None,
+    runtime_path: str | None = None,
     disk: int,
     tmp: int,
 ) -> list[str]:
@@ -185,6 +186,9 @@ def build_argv(
     ``ready_marker`` is a directory created in the sandbox root: the host sees it through
     /proc/<pid>/root only after bwrap's final pivot_root, i.e. once every mount is in place, and
     bwrap then waits on ``block_fd`` before exec'ing the command.
+
+    The runtime, if any, is bound read-only at /runtime from ``runtime_fd``, or from
+    ``runtime_path`` when the child has bound it there for bwrap (mounts.py).
     """
     args = [
         bwrap,
@@ -234,6 +238,8 @@ def build_argv(
     ]
     if runtime_fd is not None:
         args += ["--ro-bind-fd", str(runtime_fd), RUNTIME]
+    elif runtime_path is not None:
+        args += ["--ro-bind", runtime_path, RUNTIME]
     args += ["--dir", ready_marker]
     # Last: nothing but /work, /tmp and /dev/shm (all size-capped tmpfs) stays writable; bwrap's
     # own root and /dev tmpfs would otherwise take unbounded writes.
