@@ -25,4 +25,4 @@ RUN DEBUG=false python manage.py collectstatic --no-input \
 # The web server runs unprivileged; the worker service overrides this (see docker-compose.yml).
 USER portal
 EXPOSE 8000
-CMD ["gunicorn", "portal.wsgi", "--config", "portal/gunicorn.conf.py"]
+CMD ["python", "-m", "portal.serve"]

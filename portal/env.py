@@ -8,6 +8,7 @@ Framework-free on purpose: settings import this module before Django is configur
 from __future__ import annotations
 
 import os
+import zoneinfo
 from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -129,6 +130,33 @@ def envpath(name: str, default: Path, *, environ: Mapping[str, str] | None = Non
     if not path.is_absolute():
         raise ConfigError(f"{name}={value!r} must be an absolute path.")
     return path
+
+
+def envaddress(name: str, default: str, *, environ: Mapping[str, str] | None = None) -> str:
+    """An address for gunicorn to listen on: host:port, [ipv6]:port or unix:/absolute/path."""
+    value = _raw(name, environ)
+    if value is None:
+        return default
+    if value.startswith("unix:"):
+        valid = value[len("unix:") :].startswith("/")
+    else:
+        host, _, port = value.rpartition(":")
+        valid = bool(host) and port.isdecimal() and 0 < int(port) < 65536 and not any(c.isspace() for c in host)
+    if not valid:
+        raise ConfigError(f"{name}={value!r} is not an address to listen on: use host:port or unix:/path.")
+    return value
+
+
+def envtimezone(name: str, default: str, *, environ: Mapping[str, str] | None = None) -> str:
+    """A time zone name from the IANA database, such as UTC or Europe/Paris."""
+    value = _raw(name, environ)
+    if value is None:
+        return default
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"{name}={value!r} is not a time zone: use a name such as UTC or Europe/Paris.") from None
+    return value
 
 
 _DB_ENGINES = {

@@ -2,15 +2,26 @@
 
 Threads, not just processes: git clones and pushes hold a request open for as
 long as the transfer lasts, and must not block every other page.
+
+Every value is read through portal/env.py, so a malformed one stops start-up with
+one line naming the variable. gunicorn itself reads WEB_CONCURRENCY with a bare
+int() when it is imported, before this file: the Procfile therefore runs this file
+on its own first (runpy), and starts gunicorn only if it passes.
 """
 
-import os
+import sys
 
-bind = os.environ.get("PORTAL_BIND", "127.0.0.1:8000")
-workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-threads = int(os.environ.get("WEB_THREADS", "8"))
-# Longer than a large clone or push over a slow link.
-timeout = int(os.environ.get("WEB_TIMEOUT", "600"))
+from portal.env import ConfigError, envaddress, envint
+
+try:
+    bind = envaddress("PORTAL_BIND", "127.0.0.1:8000")
+    workers = envint("WEB_CONCURRENCY", 2, minimum=1)
+    threads = envint("WEB_THREADS", 8, minimum=1)
+    # Longer than a large clone or push over a slow link.
+    timeout = envint("WEB_TIMEOUT", 600, minimum=1)
+except ConfigError as exc:
+    # SystemExit passes through gunicorn's config loader, which prints a traceback for anything else.
+    sys.exit(f"Configuration error: {exc}")
 graceful_timeout = 30
 accesslog = "-"
 # gunicorn 27 opens a control socket by default; the portal has no use for it.

@@ -2,15 +2,18 @@
 embedded defaults, and Ctrl-C stops everything."""
 
 import os
+import re
 import signal
 import sqlite3
 import subprocess
 import sys
+import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
+from tests.support.processes import descendants, kill_session, procfile_command, running, session_members
 from tests.support.workers import free_port, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -76,11 +79,74 @@ def test_the_procfile_serves_the_login_page_and_a_worker_consumes(zero_config_en
     finally:
         # What Ctrl-C in the terminal does: SIGINT to the whole foreground process group.
         os.killpg(honcho.pid, signal.SIGINT)
+        # honcho starts each Procfile line in a session of its own.
+        sessions = [honcho.pid, *map(int, re.findall(r"started \(pid=(\d+)\)", (tmp_path / "honcho.log").read_text()))]
         try:
             honcho.wait(timeout=45)
         except subprocess.TimeoutExpired:
-            os.killpg(honcho.pid, signal.SIGKILL)
+            for sid in sessions:
+                kill_session(sid)
             raise
-    leftovers = subprocess.run(["pgrep", "-g", str(honcho.pid)], capture_output=True, text=True).stdout.split()
-    assert leftovers == [], f"processes outlived Ctrl-C: {leftovers}"
+    try:
+        wait_for(lambda: not any(session_members(sid) for sid in sessions), timeout=10, what="the last processes")
+    except TimeoutError:
+        leftovers = {sid: session_members(sid) for sid in sessions}
+        for sid in sessions:
+            kill_session(sid)
+        pytest.fail(f"processes outlived Ctrl-C: {leftovers}")
     assert _get(f"{base_url}/accounts/login/") == 0
+
+
+@pytest.mark.parametrize("to", ["process group", "process"])
+def test_an_idle_procfile_worker_stops_within_seconds_of_sigterm(zero_config_env, tmp_path, to):
+    """honcho stops a Procfile process with SIGTERM to its process group; `kill PID`, systemd or
+    Docker send it to the process. Either way the worker, its embedded scheduler and its pool
+    processes must be gone within seconds, not hang after "Warm shutdown"."""
+    log_path = tmp_path / "worker.log"
+    with log_path.open("wb") as log:
+        # As honcho runs a Procfile line: through /bin/sh, in a session (and process group) of its own.
+        worker = subprocess.Popen(
+            ["/bin/sh", "-c", procfile_command("worker")],
+            cwd=ROOT,
+            env=zero_config_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        wait_for(
+            lambda: worker.poll() is not None or " ready." in log_path.read_text(errors="replace"),
+            timeout=60,
+            what="the worker",
+        )
+        assert worker.poll() is None, log_path.read_text(errors="replace")
+        # The scheduler and both pool processes, then a moment of idleness.
+        started = {worker.pid, *wait_for(lambda: _all_started(worker.pid), timeout=30, what="the worker's processes")}
+        time.sleep(1)
+
+        if to == "process group":
+            os.killpg(worker.pid, signal.SIGTERM)
+        else:
+            os.kill(worker.pid, signal.SIGTERM)
+        # What it started, and anything started since (its session): all gone within 15 s.
+        wait_for(
+            lambda: not session_members(worker.pid) and not any(running(pid) for pid in started),
+            timeout=15,
+            what="the worker and its processes to stop",
+        )
+        worker.wait(timeout=5)
+    finally:
+        kill_session(worker.pid)
+        worker.wait(timeout=10)
+    log_text = log_path.read_text(errors="replace")
+    assert "Warm shutdown" in log_text
+    # Pool processes are stopped by the worker, not killed by the signal meant for it.
+    assert "exited with 'signal" not in log_text, log_text
+    # The embedded scheduler keeps its state under PORTAL_VAR_DIR.
+    assert list(tmp_path.glob("celerybeat-schedule*"))
+
+
+def _all_started(worker_pid: int) -> set[int] | None:
+    """The worker's embedded scheduler and its two pool processes, once all three exist."""
+    found = descendants(worker_pid)
+    return found if len(found) >= 3 else None

@@ -8,6 +8,7 @@ import pytest
 
 from portal.env import (
     ConfigError,
+    envaddress,
     envbool,
     envbroker,
     envchoice,
@@ -17,8 +18,10 @@ from portal.env import (
     envpath,
     envsecret,
     envstr,
+    envtimezone,
     envurl,
 )
+from tests.support.processes import procfile_command
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -135,9 +138,31 @@ def test_envbroker_accepts_redis_rabbitmq_and_the_embedded_transport():
         envbroker("CELERY_BROKER_URL", "x", environ={"CELERY_BROKER_URL": "kafka://k:9092"})
 
 
+def test_envaddress_reads_host_port_and_unix_sockets():
+    for good in ("127.0.0.1:8000", "0.0.0.0:80", "[::1]:8000", "web.internal:8080", "unix:/run/portal.sock"):
+        assert envaddress("PORTAL_BIND", "x", environ={"PORTAL_BIND": good}) == good
+    assert envaddress("PORTAL_BIND", "127.0.0.1:8000", environ={}) == "127.0.0.1:8000"
+    for bad in ("8000", "localhost", "localhost:http", ":8000", "host:70000", "host:0", "unix:relative.sock"):
+        with pytest.raises(ConfigError, match=r"PORTAL_BIND=.* is not an address to listen on"):
+            envaddress("PORTAL_BIND", "x", environ={"PORTAL_BIND": bad})
+
+
+def test_envtimezone_accepts_iana_names_only():
+    assert envtimezone("TIME_ZONE", "UTC", environ={"TIME_ZONE": "Europe/Paris"}) == "Europe/Paris"
+    assert envtimezone("TIME_ZONE", "UTC", environ={}) == "UTC"
+    for bad in ("Mars/Base", "Europe", "../etc/passwd", "/etc/localtime"):
+        with pytest.raises(ConfigError, match=r"TIME_ZONE=.* is not a time zone"):
+            envtimezone("TIME_ZONE", "UTC", environ={"TIME_ZONE": bad})
+
+
 @pytest.mark.parametrize(
     ("variable", "value"),
-    [("DEBUG", "maybe"), ("DATABASE_URL", "postgres://u@h:port/db"), ("CELERY_BROKER_URL", "nope://x")],
+    [
+        ("DEBUG", "maybe"),
+        ("DATABASE_URL", "postgres://u@h:port/db"),
+        ("CELERY_BROKER_URL", "nope://x"),
+        ("TIME_ZONE", "Mars/Base"),
+    ],
 )
 def test_a_bad_value_stops_start_up_with_the_variable_named(variable, value):
     result = subprocess.run(
@@ -151,3 +176,27 @@ def test_a_bad_value_stops_start_up_with_the_variable_named(variable, value):
     assert result.returncode != 0
     assert f"Configuration error: {variable}" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        # The Procfile used to read this one itself, for the scheduler's file, before the settings did.
+        ("PORTAL_VAR_DIR", "var", "PORTAL_VAR_DIR='var' must be an absolute path."),
+        ("DEBUG", "maybe", "DEBUG='maybe' is not a boolean: use true or false."),
+        ("TIME_ZONE", "Mars/Base", "TIME_ZONE='Mars/Base' is not a time zone: use a name such as UTC or Europe/Paris."),
+    ],
+)
+def test_a_bad_value_stops_the_procfile_worker_with_one_line(tmp_path, variable, value, message):
+    env = {"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "portal.settings", "PORTAL_VAR_DIR": str(tmp_path)}
+    result = subprocess.run(
+        ["/bin/sh", "-c", procfile_command("worker")],  # as honcho runs it
+        cwd=ROOT,
+        env={**env, variable: value},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [f"Configuration error: {message}"], result.stderr
