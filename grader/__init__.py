@@ -1,9 +1,10 @@
-"""Framework-free grader of the built-in assessment (no Django import anywhere in here).
+"""Framework-free grader shared by every assessment package (no Django or portal import in here).
 
 - load_manifest(dir) reads assessment.toml.
 - grade(socket_path, tickets=None) runs the hidden tests, in this trusted process's
   interpreter, against a candidate app that already serves on a unix socket, and
-  returns one TestOutcome per test (run_hidden_tests gives the timing and output too).
+  returns one TestOutcome per test (run_hidden_tests gives the timing and output too);
+  ticket_verdicts(manifest, outcomes) turns them into one verdict per ticket.
 - validate(dir, python=..., runner=...) proves the assessment end to end and returns
   a ValidationReport whose table() prints the checks.
 - LocalRunner starts the app and runs the visible tests as plain local subprocesses,
@@ -15,6 +16,7 @@ from .local import AppStartError, LocalRunner, wait_until_ready
 from .manifest import DEFAULT_ASSESSMENT_DIR, AppSpec, Manifest, ManifestError, Ticket, load_manifest
 from .run import GraderError, HiddenRun, VisibleRun, grade, run_hidden_tests
 from .validate import Check, Runner, ValidationReport, validate
+from .verdicts import TicketVerdict, ticket_verdicts
 
 __all__ = [
     "DEFAULT_ASSESSMENT_DIR",
@@ -29,12 +31,14 @@ __all__ = [
     "Runner",
     "TestOutcome",
     "Ticket",
+    "TicketVerdict",
     "ValidationReport",
     "VisibleRun",
     "grade",
     "load_manifest",
     "parse_junit",
     "run_hidden_tests",
+    "ticket_verdicts",
     "validate",
     "wait_until_ready",
 ]

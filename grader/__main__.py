@@ -1,8 +1,8 @@
 """Command line of the grader.
 
-    python -m assessment_app.grader validate --python /path/to/venv/bin/python
-    python -m assessment_app.grader grade --socket /path/app.sock [--ticket 3] [--junit out.xml] [--json]
-    python -m assessment_app.grader serve --python /path/to/venv/bin/python --tree /path/to/candidate/tree
+    python -m grader validate --python /path/to/venv/bin/python
+    python -m grader grade --socket /path/app.sock [--ticket 3] [--junit out.xml] [--json]
+    python -m grader serve --python /path/to/venv/bin/python --tree /path/to/candidate/tree
 
 validate runs the candidate code as plain local subprocesses: for authoring only.
 """
@@ -78,7 +78,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m assessment_app.grader", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m grader", description=__doc__.split("\n")[0])
     parser.add_argument("--assessment", default=str(DEFAULT_ASSESSMENT_DIR), help="folder of assessment.toml")
     commands = parser.add_subparsers(dest="command", required=True)
 

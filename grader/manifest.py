@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 MANIFEST_NAME = "assessment.toml"
-DEFAULT_ASSESSMENT_DIR = Path(__file__).resolve().parent.parent
+DEFAULT_ASSESSMENT_DIR = Path(__file__).resolve().parent.parent / "assessment_app"
 
 
 class ManifestError(ValueError):

@@ -19,9 +19,7 @@ subprocesses) by default, the portal's sandbox in production.
 from __future__ import annotations
 
 import ast
-import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,6 +29,9 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
+
+import gitplumbing
+from gitplumbing import identity_env
 
 from .junit import TestOutcome
 from .local import LocalRunner
@@ -42,20 +43,6 @@ JUNK_NAMES = {"__pycache__", ".pytest_cache", ".ruff_cache", ".mypy_cache", ".ve
 JUNK_SUFFIXES = {".pyc", ".pyo", ".db", ".sqlite", ".sqlite3", ".db-journal", ".sock"}
 # Modules the hidden tests may import: they reach the app over HTTP only.
 HIDDEN_TEST_IMPORTS = set(sys.stdlib_module_names) | {"pytest", "httpx", "conftest"}
-
-GIT = [
-    "git",
-    "-c",
-    "user.name=Assessment Validator",
-    "-c",
-    "user.email=validator@assessment.invalid",
-    "-c",
-    "commit.gpgsign=false",
-    "-c",
-    "init.defaultBranch=main",
-    "-c",
-    "core.hooksPath=/dev/null",
-]
 
 
 class Runner(Protocol):
@@ -144,20 +131,19 @@ class ValidationReport:
         return "\n".join(lines)
 
 
-def _git(cwd: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [*GIT, *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        check=False,
-        env={
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "GIT_CONFIG_NOSYSTEM": "1",
-            "GIT_CONFIG_GLOBAL": os.devnull,
-            "HOME": str(cwd),
-        },
-    )
+def _git(cwd: Path, *args: str) -> _Git:
+    """git in a scratch repository, through the portal's one git module, as a fixed author."""
+    local = ("-c", "commit.gpgsign=false", "-c", "init.defaultBranch=main", "-c", "core.hooksPath=/dev/null")
+    env = {**identity_env("Assessment Validator", "validator@assessment.invalid"), "HOME": str(cwd)}
+    result = gitplumbing.run(*local, *args, cwd=cwd, check=False, env=env)
+    return _Git(result.returncode, result.stdout.decode(errors="replace"), result.stderr.decode(errors="replace"))
+
+
+@dataclass(frozen=True)
+class _Git:
+    returncode: int
+    stdout: str
+    stderr: str
 
 
 def _junk(root: Path) -> list[str]:

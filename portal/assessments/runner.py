@@ -1,7 +1,7 @@
 """Run an assessment's candidate code in the sandbox: the grader's Runner, for real.
 
 Framework-free glue between ``sandbox`` (bubblewrap, limits) and the assessment's
-grader (``assessment_app.grader``): the candidate's app is served inside the sandbox
+grader (``grader``): the candidate's app is served inside the sandbox
 on a unix socket in its work directory, and the trusted grader reaches it through a
 socket on the host that forwards each connection through ``Server.connect()`` (which
 refuses a socket the candidate swapped for a symlink). The visible tests run in the
@@ -21,9 +21,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from assessment_app.grader.local import AppStartError, wait_until_ready
-from assessment_app.grader.manifest import Manifest
-from assessment_app.grader.run import VisibleRun
+from grader.local import AppStartError, wait_until_ready
+from grader.manifest import Manifest
+from grader.run import VisibleRun
 from sandbox import Limits, MiB, Result, Runtime, ServeError, read_file, run, runtime_build, serve
 
 IN_SANDBOX_WORK = "/work"

@@ -5,8 +5,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from assessment_app.grader.manifest import Manifest, load_manifest
-from assessment_app.grader.validate import ValidationReport, validate
+from grader.manifest import Manifest, load_manifest
+from grader.validate import ValidationReport, validate
 from portal.assessments.models import Assessment, AssessmentVersion
 from portal.assessments.packages import package_hash, package_snapshot
 from portal.assessments.runner import SandboxRunner, manifest_runtime

@@ -21,6 +21,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
+import gitplumbing
+
 logger = logging.getLogger(__name__)
 
 CHUNK = 64 * 1024
@@ -69,11 +71,9 @@ class BackendResponse:
 def _environment(request: BackendRequest) -> dict[str, str]:
     root, name = os.path.split(request.git_dir.rstrip("/"))
     env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        **gitplumbing.base_env(),
         "GIT_PROJECT_ROOT": root,
         "GIT_HTTP_EXPORT_ALL": "1",
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_CONFIG_GLOBAL": "/dev/null",
         "PATH_INFO": f"/{name}/{request.service_path}",
         "REQUEST_METHOD": request.method,
         "QUERY_STRING": request.query_string,
@@ -166,8 +166,10 @@ def run_backend(request: BackendRequest, *, timeout: float) -> BackendResponse:
     The caller must exhaust or close ``response.body``; closing it kills and reaps the
     backend. ``timeout`` bounds the whole exchange.
     """
+    # Streamed both ways for the length of a clone or push, so not gitplumbing.run; the same
+    # environment and safe configuration all the same.
     process = subprocess.Popen(
-        ["git", "http-backend"],
+        gitplumbing.command("http-backend"),
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

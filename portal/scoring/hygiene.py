@@ -1,6 +1,7 @@
 """Git-hygiene findings about one candidate's repository.
 
-Framework-free: reads a bare repository with GitPython and returns plain, frozen dataclasses.
+Framework-free: reads a bare repository with GitPython (opened through ``gitplumbing.history``)
+and returns plain, frozen dataclasses.
 Nothing here writes to the repository, checks anything out or runs candidate code.
 
 Every finding carries its evidence (commits, paths, lines). The output is sorted, so the same
@@ -32,6 +33,8 @@ from datetime import datetime
 from pathlib import Path, PurePosixPath
 
 import git
+
+from gitplumbing.history import open_repository
 
 INFO = "info"
 WARNING = "warning"
@@ -96,14 +99,6 @@ _JUNK = {
     "possible_secret": (WARNING, "what look like hard-coded credentials"),
 }
 
-# Read the repository the same way whatever the operator's git configuration says.
-_GIT_ENV = {
-    "GIT_CONFIG_NOSYSTEM": "1",
-    "GIT_CONFIG_GLOBAL": "/dev/null",
-    "GIT_LITERAL_PATHSPECS": "1",
-    "LC_ALL": "C",
-}
-
 
 @dataclass(frozen=True)
 class Finding:
@@ -138,13 +133,6 @@ class RefUpdateInfo:
 class _History:
     commits: list[git.Commit] = field(default_factory=list)  # base..head, oldest first
     capped: bool = False
-
-
-def open_repository(path: Path) -> git.Repo:
-    """A GitPython Repo on ``path`` (bare or not) whose git calls ignore user and system config."""
-    repo = git.Repo(path)
-    repo.git.update_environment(**_GIT_ENV)
-    return repo
 
 
 def branch_ticket(branch: str) -> int | None:

@@ -41,7 +41,8 @@ from pathlib import Path, PurePosixPath
 
 import git
 
-from portal.scoring.hygiene import GITLINK_MODE, open_repository
+from gitplumbing.history import open_repository
+from portal.scoring.hygiene import GITLINK_MODE
 
 LINT_SELECT = "E,F,W,B,UP,SIM"
 LINT_IGNORE = "E501"

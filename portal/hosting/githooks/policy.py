@@ -1,7 +1,8 @@
 """Push policy, run by git receive-pack as the pre-receive and post-receive hooks.
 
-Standard library only, run with -I -S: hooks run on every push and must start fast.
-Whatever this prints reaches the candidate's terminal as "remote: ..." lines.
+Standard library and the portal's stdlib-only git module, run with -I -S: hooks run on every
+push and must start fast. Whatever this prints reaches the candidate's terminal as "remote: ..."
+lines.
 
 Environment set by the portal's git view:
   PORTAL_PUSH_REFUSED  a message; when set, every push is refused with it
@@ -9,17 +10,23 @@ Environment set by the portal's git view:
 """
 
 import os
-import subprocess
 import sys
+from pathlib import Path
 
-ZERO = "0" * 40
+# -I leaves the project off sys.path; the git module is three folders up.
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
+
+import gitplumbing
+
+ZERO = gitplumbing.ZERO_SHA
 KEEP_PREFIX = "refs/portal/keep/"
 ALLOWED_PREFIXES = ("refs/heads/", "refs/tags/")
 MAIN = "refs/heads/main"
 
 
-def _git(*args: str, input: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(["git", *args], input=input, capture_output=True, text=True, check=False)
+def _git(*args: str) -> gitplumbing.Result:
+    # git hands hooks the quarantine and object-directory variables: keep them.
+    return gitplumbing.run(*args, check=False, inherit_env=True)
 
 
 def _updates(stdin) -> list[tuple[str, str, str]]:
@@ -44,14 +51,14 @@ def pre_receive(updates: list[tuple[str, str, str]]) -> list[str]:
             problems.append(f"{ref}: only branches and tags can be pushed.")
         elif ref == MAIN and new == ZERO:
             problems.append("main cannot be deleted: it is the starting point reviewers compare your work with.")
-        elif ref == MAIN and old != ZERO and _git("merge-base", "--is-ancestor", old, new).returncode != 0:
+        elif ref == MAIN and old != ZERO and not gitplumbing.is_ancestor(None, old, new, inherit_env=True):
             problems.append(
                 "main cannot be rewound or rewritten. Work on an issue-<n> branch; "
                 "if you rewrote main locally, reset it with: git reset --hard origin/main"
             )
     news = [new for _old, new, _ref in updates if new != ZERO]
     if news and not problems:
-        limit = int(_git("config", "--get", "portal.maxObjects").stdout.strip() or "0")
+        limit = int(_git("config", "--get", "portal.maxObjects").text or "0")
         listing = _git("rev-list", "--objects", *news, "--not", "--all")
         count = len(listing.stdout.splitlines())
         if limit and count > limit:
@@ -60,9 +67,11 @@ def pre_receive(updates: list[tuple[str, str, str]]) -> list[str]:
 
 
 def post_receive(updates: list[tuple[str, str, str]]) -> list[str]:
-    keep = "".join(f"update {KEEP_PREFIX}{new} {new}\n" for _old, new, _ref in updates if new != ZERO)
-    if keep:
-        _git("update-ref", "--stdin", input=keep)
+    # One line per commit: a commit pushed to two refs at once would otherwise name its keep-ref
+    # twice, and git refuses the whole transaction.
+    news = dict.fromkeys(new for _old, new, _ref in updates if new != ZERO)
+    keep = "".join(f"update {KEEP_PREFIX}{new} {new}\n" for new in news)
+    gitplumbing.update_refs(None, keep, inherit_env=True)
     log_path = os.environ.get("PORTAL_PUSH_LOG")
     if log_path:
         with open(log_path, "a") as log:

@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from assessment_app.grader.manifest import load_manifest
+from grader.manifest import load_manifest
 from portal.assessments.services import assessment_runtime
 from tests.conftest import ROOT
 

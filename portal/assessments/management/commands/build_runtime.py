@@ -2,7 +2,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from assessment_app.grader.manifest import ManifestError, load_manifest
+from grader.manifest import ManifestError, load_manifest
 from portal.assessments.models import Assessment
 from portal.assessments.services import assessment_runtime
 from sandbox import SandboxError

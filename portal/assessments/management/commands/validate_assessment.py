@@ -2,7 +2,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from assessment_app.grader.manifest import ManifestError
+from grader.manifest import ManifestError
 from portal.assessments.services import assessment_validate
 from sandbox import SandboxError
 
