@@ -1,7 +1,7 @@
 # One command each: run, test, lint, bench. Each sets up what it needs first.
 #   make run    – install, migrate, seed demo accounts, start web + worker (Ctrl-C stops both)
 #   make test   – install (with test tools), then the whole suite
-#   make lint   – ruff check and ruff format --check
+#   make lint   – ruff check, ruff format --check and the import contracts (pyproject.toml)
 #   make bench  – the benchmarks in bench/, printing their figures
 
 PYTHON ?= python3
@@ -87,7 +87,7 @@ setup-dev: os-packages-test $(VENV)/.installed-dev
 run: setup
 	$(BIN)/python manage.py migrate --no-input
 	$(BIN)/python manage.py seed_demo
-	@echo "Starting the portal on http://$${PORTAL_BIND:-127.0.0.1:8000} (web + worker); Ctrl-C stops both."
+	@$(BIN)/python -c 'import runpy; bind = runpy.run_path("portal/gunicorn.conf.py")["bind"]; print(f"Starting the portal on http://{bind} (web + worker); Ctrl-C stops both.")'
 	exec $(BIN)/honcho start -f Procfile
 
 test: setup-dev
@@ -96,6 +96,7 @@ test: setup-dev
 lint: setup-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
 format: setup-dev
 	$(BIN)/ruff check --fix .

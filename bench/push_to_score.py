@@ -69,11 +69,11 @@ def bare_hidden_suite(env: dict, sha: str, repo: Path) -> float:
 import statistics, tempfile, time
 from pathlib import Path
 import django; django.setup()
-from assessment_app.grader.manifest import load_manifest
-from assessment_app.grader.run import run_hidden_tests
+from grader.manifest import load_manifest
+from grader.run import run_hidden_tests
 from portal.assessments.runner import SandboxRunner
 from portal.assessments.services import assessment_runtime
-from portal.scoring.services import tree_export
+from portal.scoring.export import tree_export
 manifest = load_manifest("assessment_app")
 runner = SandboxRunner(manifest=manifest, runtime=assessment_runtime(manifest=manifest))
 tree = Path(tempfile.mkdtemp()) / "tree"; tree.mkdir()
@@ -149,7 +149,9 @@ def main() -> int:
             )
             work = tmp / "work"
             git("clone", "-q", url, str(work), env=git_env)
-            # The starting point is scored at invite creation; let that finish first.
+            # The starting point is scored with the first push: push it as a branch of its own and
+            # let that finish first, so that it is not part of the measured latencies.
+            git("push", "-q", "origin", "HEAD:refs/heads/warm-up", cwd=work, env=git_env)
             wait_finished(db, [git("rev-parse", "HEAD", cwd=work)])
             git("checkout", "-q", "-b", "issue-2", cwd=work, env=git_env)
             git("apply", str(ROOT / "assessment_app" / "reference" / "ticket-2.patch"), cwd=work)

@@ -18,6 +18,7 @@ from portal.env import (
     envpath,
     envsecret,
     envstr,
+    envtimezone,
     envurl,
 )
 
@@ -48,6 +49,7 @@ INSTALLED_APPS = [
     "portal.invites",
     "portal.hosting",
     "portal.scoring",
+    "portal.web",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -80,7 +82,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "portal.core.context_processors.navigation",
+                "portal.web.context_processors.navigation",
             ],
         },
     },
@@ -119,7 +121,7 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en-us"
-TIME_ZONE = envstr("TIME_ZONE", "UTC")
+TIME_ZONE = envtimezone("TIME_ZONE", "UTC")
 USE_I18N = False
 USE_TZ = True
 
@@ -222,6 +224,8 @@ if CELERY_BROKER_URL.startswith(("redis", "rediss")):
     # Redis redelivers unacknowledged messages after this long; it must exceed the
     # hard time limit, or a long task would run twice at once.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT * 4}
+# Where the scheduler embedded in `make run`'s worker (--beat) keeps its state.
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "core.heartbeat", "schedule": 30.0},
     "prune-auth-failures": {"task": "hosting.prune_auth_failures", "schedule": 3600.0},

@@ -95,3 +95,22 @@ def assessment_version(db, settings):
     from portal.assessments.services import assessment_version_install
 
     return assessment_version_install(package_dir=ROOT / "assessment_app")
+
+
+@pytest.fixture
+def created(assessment_version):
+    """A new invite of Ann Example with its repository, and its secrets in clear (an InviteCreated).
+
+    For the link token and git credentials; tests that need only the row take ``invite``. Made
+    with tests.support.factories.make_invite, like every invite of the suite. Tests against
+    ``portal_server`` mark themselves ``django_db(transaction=True)`` so the server sees it.
+    """
+    from tests.support.factories import make_invite
+
+    return make_invite(assessment_version)
+
+
+@pytest.fixture
+def invite(created):
+    """The Invite row of ``created``: nothing pushed, nothing scored yet."""
+    return created.invite

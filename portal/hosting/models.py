@@ -1,6 +1,24 @@
 from django.db import models
 
 
+class Repository(models.Model):
+    """An invite's bare repository, as created: where it starts.
+
+    The starting commit is recorded when the portal creates it, never read back from the
+    history, so a candidate cannot replace it (for example by merging an unrelated root).
+    """
+
+    invite = models.OneToOneField("invites.Invite", on_delete=models.CASCADE, related_name="repository")
+    base_commit = models.CharField(max_length=40, help_text="The portal's starting commit on main.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "repositories"
+
+    def __str__(self) -> str:
+        return f"repository of {self.invite.public_id} from {self.base_commit[:7]}"
+
+
 class Push(models.Model):
     """One accepted `git push` to an invite's repository, as the server saw it."""
 

@@ -10,10 +10,12 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from portal.hosting.gitrepo import ZERO_SHA, RepoPolicy, bundle_create, is_ancestor, repository_init
-from portal.hosting.models import AuthFailure, Push, RefUpdate
-from portal.invites.models import Event, Invite
-from portal.invites.services import event_record
+from gitplumbing import ZERO_SHA, is_ancestor
+from portal.assessments.models import AssessmentVersion
+from portal.hosting.gitrepo import RepoPolicy, bundle_create, repository_init
+from portal.hosting.models import AuthFailure, Push, RefUpdate, Repository
+from portal.invites.models import Candidate, Event, Invite
+from portal.invites.services import InviteCreated, event_record, invite_create
 
 
 def repository_path(invite: Invite) -> Path:
@@ -25,13 +27,17 @@ def bundle_path(invite: Invite) -> Path:
     return settings.PORTAL_DATA_DIR / "bundles" / f"{invite.public_id}.bundle"
 
 
+def clone_url(invite: Invite) -> str:
+    return f"{settings.PORTAL_BASE_URL}/git/{invite.public_id}.git"
+
+
 def worker_git_token() -> str:
     if settings.PORTAL_WORKER_GIT_TOKEN:
         return settings.PORTAL_WORKER_GIT_TOKEN
     return hmac.new(settings.SECRET_KEY.encode(), b"portal worker git token", hashlib.sha256).hexdigest()
 
 
-def repository_create(*, invite: Invite) -> str:
+def repository_create(*, invite: Invite) -> Repository:
     """Create the invite's bare repository and bundle from its assessment version."""
     path = repository_path(invite)
     commit = repository_init(
@@ -45,7 +51,32 @@ def repository_create(*, invite: Invite) -> str:
         message=f"{invite.assessment_version.assessment.title}: starting point",
     )
     bundle_create(path, bundle_path(invite))
-    return commit
+    return Repository.objects.create(invite=invite, base_commit=commit)
+
+
+@transaction.atomic
+def invite_open(
+    *,
+    candidate: Candidate,
+    assessment_version: AssessmentVersion,
+    deadline: datetime | None = None,
+    time_limit: timedelta | None = None,
+    created_by=None,
+) -> InviteCreated:
+    """An invite the candidate can use at once: its rows and tokens, its repository and bundle.
+
+    The one way to invite, for the command, the pages and the API alike. The starting point is
+    scored with the first push (see portal.scoring.services.push_score).
+    """
+    created = invite_create(
+        candidate=candidate,
+        assessment_version=assessment_version,
+        deadline=deadline,
+        time_limit=time_limit,
+        created_by=created_by,
+    )
+    repository_create(invite=created.invite)
+    return created
 
 
 def push_refusal(*, invite: Invite, now: datetime | None = None) -> str | None:
@@ -83,7 +114,11 @@ def _kind(path: Path, old: str, new: str) -> str:
 def push_record(
     *, invite: Invite, updates: list[tuple[str, str, str]], address: str | None, user_agent: str = ""
 ) -> Push:
-    """Record an accepted push, its ref updates and a timeline event."""
+    """Record an accepted push, its ref updates and a timeline event.
+
+    Scoring is not this app's business: the git view hands the returned push to the callback
+    the URLconf gave it (portal.scoring.services.push_score), in the same transaction.
+    """
     path = repository_path(invite)
     push = Push.objects.create(invite=invite, at=timezone.now(), address=address, user_agent=user_agent[:200])
     RefUpdate.objects.bulk_create(
@@ -95,16 +130,6 @@ def push_record(
         at=push.at,
         data={"push": push.pk, "refs": [{"ref": ref, "old": old, "new": new} for old, new, ref in updates]},
     )
-    from portal.core.tasks import send_on_commit
-    from portal.scoring.services import run_queue
-    from portal.scoring.tasks import integrate_invite
-
-    for _old, new, ref in updates:
-        if new != ZERO_SHA and ref.startswith("refs/heads/"):
-            run_queue(invite=invite, commit=new, ref=ref)
-    # All ticket branches merged together are scored too; merging is left to a worker so
-    # that the candidate's `git push` does not wait for it.
-    send_on_commit(integrate_invite, invite_id=invite.pk)
     return push
 
 

@@ -3,15 +3,18 @@
 
 import base64
 import binascii
+import hmac
 import logging
 import os
 import re
 import sys
 import tempfile
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 
 from django.conf import settings
+from django.db import transaction
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.csrf import csrf_exempt
@@ -73,7 +76,9 @@ def _service(request, service_path: str) -> str:
 
 
 @csrf_exempt
-def git_http(request, public_id: str, service_path: str):
+def git_http(request, public_id: str, service_path: str, *, on_push: Callable[..., object]):
+    """The git endpoint. ``on_push(push=...)`` is called with every recorded push, in its transaction:
+    the URLconf passes it (portal.urls wires it to scoring), so hosting never imports scoring."""
     if not PUBLIC_ID.match(public_id):
         raise Http404("No such repository.")
     service = _service(request, service_path)
@@ -102,16 +107,16 @@ def git_http(request, public_id: str, service_path: str):
     if not is_worker and invite.status == Invite.Status.REVOKED:
         return _plain("This invite has been revoked.", 403)
 
-    return _serve(request, invite=invite, service=service, service_path=service_path, is_worker=is_worker)
+    return _serve(
+        request, invite=invite, service=service, service_path=service_path, is_worker=is_worker, on_push=on_push
+    )
 
 
 def _constant_time_equal(a: str, b: str) -> bool:
-    import hmac
-
     return hmac.compare_digest(a.encode(), b.encode())
 
 
-def _serve(request, *, invite: Invite, service: str, service_path: str, is_worker: bool):
+def _serve(request, *, invite: Invite, service: str, service_path: str, is_worker: bool, on_push):
     repo = repository_path(invite)
     is_push_body = service_path == "git-receive-pack"
     # Every clone, fetch or ls-remote starts with exactly one advertisement request;
@@ -171,7 +176,9 @@ def _serve(request, *, invite: Invite, service: str, service_path: str, is_worke
         if is_push_body and log_path is not None:
             updates = _read_push_log(log_path)
             if updates:
-                push_record(invite=invite, updates=updates, address=address, user_agent=user_agent)
+                with transaction.atomic():
+                    push = push_record(invite=invite, updates=updates, address=address, user_agent=user_agent)
+                    on_push(push=push)
         elif is_fetch_start and not is_worker and backend.status == 200:
             fetch_record(invite=invite, address=address)
 

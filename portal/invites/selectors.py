@@ -10,6 +10,15 @@ def invite_by_link_token(*, token: str) -> Invite | None:
     )
 
 
+def submitted_invites():
+    """Submitted invites, oldest submission first: the review queue."""
+    return (
+        Invite.objects.filter(status=Invite.Status.SUBMITTED)
+        .select_related("candidate", "assessment_version__assessment")
+        .order_by("submitted_at")
+    )
+
+
 def invite_git_token(*, invite: Invite, link_token: str) -> str:
     return git_token_for(link_token=link_token, public_id=invite.public_id)
 

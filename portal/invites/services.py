@@ -39,10 +39,7 @@ def invite_create(
     time_limit: timedelta | None = None,
     created_by=None,
 ) -> InviteCreated:
-    """Create the invite, its tokens, its timeline and its repository."""
-    from portal.hosting.services import repository_create
-    from portal.scoring.services import run_queue
-
+    """Create the invite, its tokens and its timeline (hosting.services.invite_open adds the repository)."""
     link_token = new_token()
     public_id = new_public_id()
     invite = Invite.objects.create(
@@ -56,12 +53,15 @@ def invite_create(
         created_by=created_by,
     )
     event_record(invite=invite, kind=Event.Kind.INVITED, data={"by": created_by.get_username() if created_by else None})
-    initial_commit = repository_create(invite=invite)
-    # The starting point is scored too: a branch's regressions are measured against it.
-    run_queue(invite=invite, commit=initial_commit, ref="refs/heads/main")
     return InviteCreated(
         invite=invite, link_token=link_token, git_token=git_token_for(link_token=link_token, public_id=public_id)
     )
+
+
+def invite_opened_record(*, invite: Invite) -> None:
+    """The candidate opened their link: recorded once, the first time."""
+    if not invite.events.filter(kind=Event.Kind.OPENED).exists():
+        event_record(invite=invite, kind=Event.Kind.OPENED)
 
 
 @transaction.atomic

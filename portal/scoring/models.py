@@ -81,3 +81,32 @@ class TicketVerdict(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.ticket}: {self.tests_passed}/{self.tests_total}"
+
+
+class InviteAnalysis(models.Model):
+    """What the worker computed about an invite's repository, stored so that pages only read it.
+
+    Computed by the "analysis.invite" task (portal.scoring.analysis) after every push and every
+    finished run: the ticket x branch matrix, regressions, scope creep, git-hygiene findings,
+    code-quality signals and the integrated run. ``requested`` counts the requests and
+    ``computed`` the request the stored result answers: while ``computed < requested`` the result
+    shown is the previous one, and pages say that it is being brought up to date.
+    """
+
+    invite = models.OneToOneField("invites.Invite", on_delete=models.CASCADE, related_name="analysis")
+    requested = models.PositiveIntegerField(default=0)
+    computed = models.PositiveIntegerField(default=0)
+    computed_at = models.DateTimeField(null=True, blank=True)
+    duration = models.FloatField(default=0, help_text="Seconds the last computation took.")
+    error = models.TextField(blank=True, help_text="Why the last computation failed, for an administrator.")
+    result = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        verbose_name_plural = "invite analyses"
+
+    def __str__(self) -> str:
+        return f"analysis of {self.invite_id} ({self.computed}/{self.requested})"
+
+    @property
+    def pending(self) -> bool:
+        return self.computed < self.requested

@@ -1,19 +1,30 @@
-"""An invite's result: the ticket x branch matrix, verdicts, regressions, findings and the total."""
+"""Reading an invite's result: rows only, never git, never a subprocess, never a write.
+
+The analysis (portal.scoring.analysis) is computed by a worker and stored; here it is turned back
+into dataclasses for pages, `report` and the API. The number of queries does not depend on how
+many branches or runs the invite has.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
-import git
-
-from assessment_app.grader.manifest import Manifest, load_manifest
-from portal.hosting.models import RefUpdate
-from portal.hosting.services import repository_path
 from portal.invites.models import Invite
-from portal.scoring.hygiene import Finding, RefUpdateInfo, branch_ticket, hygiene_findings
-from portal.scoring.models import Run
-from portal.scoring.quality import QualitySignals, quality_signals
-from portal.scoring.services import GRADER_VERSION, Integration, integration_build
+from portal.scoring.hygiene import Finding
+from portal.scoring.models import InviteAnalysis, Run
+from portal.scoring.quality import LintFinding, QualitySignals
+
+# More columns than this make the matrix unreadable; `report --json` has every analysed branch.
+MATRIX_COLUMNS = 20
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    id: int
+    status: str
+    reason: str
+    grader: str
 
 
 @dataclass(frozen=True)
@@ -29,10 +40,10 @@ class Cell:
 class BranchResult:
     branch: str
     head: str
-    run: Run | None
+    run: RunSummary | None
     cells: dict[int, Cell]
-    regressions: tuple[str, ...]  # hidden tests that passed on the starting point and fail here
-    other_tickets_changed: tuple[int, ...]
+    regressions: tuple[str, ...] = ()  # hidden tests that passed on the starting point and fail here
+    other_tickets_changed: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -45,18 +56,30 @@ class TicketResult:
     earned: int
 
 
+@dataclass(frozen=True)
+class Integration:
+    commit: str | None
+    merged: tuple[str, ...]
+    conflicts: tuple[tuple[str, str], ...]
+
+
 @dataclass
 class InviteResult:
     invite: Invite
-    manifest: Manifest
-    base: str
-    baseline: Run | None
+    title: str
+    base: str | None
+    baseline: RunSummary | None
     branches: list[BranchResult]
     tickets: list[TicketResult]
     findings: list[Finding] = field(default_factory=list)
     quality: list[QualitySignals] = field(default_factory=list)
     integration: Integration | None = None
     integrated: BranchResult | None = None  # the run of all ticket branches merged together
+    branches_left_out: int = 0
+    analysed_at: datetime | None = None
+    analysis_pending: bool = False  # a newer analysis is asked for and not stored yet
+    analysis_error: str = ""
+    runs_pending: bool = False  # runs of this invite are queued or running
 
     @property
     def total(self) -> int:
@@ -68,121 +91,104 @@ class InviteResult:
 
     @property
     def pending(self) -> bool:
-        runs = [b.run for b in self.branches] + [self.baseline]
-        return any(run is None or not run.finished for run in runs)
+        return self.analysis_pending or self.runs_pending
 
+    @property
+    def analysed(self) -> bool:
+        return self.analysed_at is not None
 
-def _latest_run(invite: Invite, commit: str) -> Run | None:
-    runs = Run.objects.filter(invite=invite, commit=commit).prefetch_related("verdicts", "results")
-    return runs.filter(grader_version=GRADER_VERSION).first() or runs.order_by("-queued_at").first()
+    @property
+    def shown_branches(self) -> list[BranchResult]:
+        """The matrix's columns: main and the ticket branches first (the analysis's order), capped."""
+        return self.branches[:MATRIX_COLUMNS]
 
+    @property
+    def branches_not_shown(self) -> int:
+        return len(self.branches) - len(self.shown_branches) + self.branches_left_out
 
-def _cells(run: Run | None, manifest: Manifest) -> dict[int, Cell]:
-    if run is None or run.status not in (Run.Status.PASSED, Run.Status.FAILED):
-        return {t.number: Cell(passed=None) for t in manifest.tickets}
-    verdicts = {v.ticket: v for v in run.verdicts.all()}
-    return {
-        t.number: Cell(verdicts[t.number].passed, verdicts[t.number].tests_passed, verdicts[t.number].tests_total)
-        if t.number in verdicts
-        else Cell(passed=None)
-        for t in manifest.tickets
-    }
-
-
-def _passed_tests(run: Run | None) -> set[str]:
-    if run is None:
-        return set()
-    return {r.test_id for r in run.results.all() if r.outcome == "passed"}
-
-
-def invite_result(*, invite: Invite, with_quality: bool = True) -> InviteResult:
-    manifest = load_manifest(invite.assessment_version.package_dir)
-    repo_path = repository_path(invite)
-    repo = git.Repo(repo_path)
-    base = next(repo.iter_commits("refs/heads/main", max_parents=0)).hexsha
-    heads = {head.name: head.commit.hexsha for head in repo.heads}
-    baseline = _latest_run(invite, base)
-    baseline_cells = _cells(baseline, manifest)
-    baseline_passed = _passed_tests(baseline)
-
-    branches = []
-    for name in sorted(heads, key=lambda n: (n != "main", branch_ticket(n) or 0, n)):
-        run = _latest_run(invite, heads[name])
-        cells = _cells(run, manifest)
-        own = branch_ticket(name)
-        changed = tuple(
-            number
-            for number, cell in cells.items()
-            if number != own and cell.passed is not None and cell.passed != baseline_cells[number].passed
-        )
-        regressions = tuple(sorted(baseline_passed - _passed_tests(run))) if run and run.finished else ()
-        branches.append(BranchResult(name, heads[name], run, cells, regressions, changed))
-
-    by_name = {b.branch: b for b in branches}
-    tickets = []
-    for ticket in manifest.tickets:
-        branch = by_name.get(f"issue-{ticket.number}")
-        passed = branch.cells[ticket.number].passed if branch else None
-        tickets.append(
-            TicketResult(
-                number=ticket.number,
-                title=ticket.title,
-                points=ticket.points,
-                branch=branch.branch if branch else None,
-                passed=passed,
-                earned=ticket.points if passed else 0,
+    @property
+    def rows(self) -> list[MatrixRow]:
+        """The matrix by ticket: each shown branch's cell in branch order, and the integrated run's."""
+        missing = Cell(passed=None)
+        return [
+            MatrixRow(
+                ticket=ticket,
+                cells=[branch.cells.get(ticket.number, missing) for branch in self.shown_branches],
+                integrated=self.integrated.cells.get(ticket.number, missing) if self.integrated else None,
             )
-        )
-
-    updates = [
-        RefUpdateInfo(ref=u.ref, old_sha=u.old_sha, new_sha=u.new_sha, kind=u.kind, at=u.push.at)
-        for u in RefUpdate.objects.filter(push__invite=invite).select_related("push").order_by("push__at", "id")
-    ]
-    visible_paths = sorted({node.split("::", 1)[0] for t in manifest.tickets for node in t.visible_tests})
-    findings = hygiene_findings(
-        repo_path=repo_path,
-        base=base,
-        branches=heads,
-        tickets=[t.number for t in manifest.tickets],
-        visible_test_paths=visible_paths,
-        ref_updates=updates,
-        scope_creep={b.branch: list(b.other_tickets_changed) for b in branches if b.other_tickets_changed},
-    )
-    integration = integration_build(invite=invite)
-    integrated = None
-    if integration.commit is not None:
-        run = _latest_run(invite, integration.commit)
-        integrated = BranchResult("integrated", integration.commit, run, _cells(run, manifest), (), ())
-    findings += [
-        Finding(
-            kind="merge_conflict",
-            severity="warning",
-            message=f"{branch} does not merge cleanly with {', '.join(integration.merged) or 'the other branches'}",
-            ref=f"refs/heads/{branch}",
-            ticket=branch_ticket(branch),
-            paths=tuple(p.strip() for p in files.split(",")),
-        )
-        for branch, files in integration.conflicts
-    ]
-    quality = []
-    if with_quality:
-        quality = [
-            quality_signals(repo_path=repo_path, base=base, branch=b.branch, head=b.head)
-            for b in branches
-            if b.branch != "main" or b.head != base
+            for ticket in self.tickets
         ]
+
+
+@dataclass(frozen=True)
+class MatrixRow:
+    ticket: TicketResult
+    cells: list[Cell]
+    integrated: Cell | None
+
+
+def invite_result(*, invite: Invite) -> InviteResult:
+    """The invite's stored result; before its first analysis, the tickets with nothing earned."""
+    analysis = InviteAnalysis.objects.filter(invite=invite).first()
+    data = analysis.result if analysis is not None and analysis.computed_at is not None else {}
+    runs_pending = Run.objects.filter(invite=invite, status__in=(Run.Status.QUEUED, Run.Status.RUNNING)).exists()
+    version = invite.assessment_version
+    tickets = [TicketResult(**t) for t in data.get("tickets", [])] or [
+        TicketResult(number=t["number"], title=t["title"], points=t["points"], branch=None, passed=None, earned=0)
+        for t in version.manifest.get("tickets", [])
+    ]
+    integration = data.get("integration")
     return InviteResult(
         invite=invite,
-        manifest=manifest,
-        base=base,
-        baseline=baseline,
-        branches=branches,
+        title=version.manifest.get("title", ""),
+        base=data.get("base"),
+        baseline=_run(data.get("baseline")),
+        branches=[_branch(b) for b in data.get("branches", [])],
         tickets=tickets,
-        findings=findings,
-        quality=quality,
-        integration=integration,
-        integrated=integrated,
+        findings=[_finding(f) for f in data.get("findings", [])],
+        quality=[_quality(q) for q in data.get("quality", [])],
+        integration=Integration(
+            commit=integration["commit"],
+            merged=tuple(integration["merged"]),
+            conflicts=tuple(tuple(c) for c in integration["conflicts"]),
+        )
+        if integration
+        else None,
+        integrated=_branch({"branch": "integrated", **data["integrated"]}) if data.get("integrated") else None,
+        branches_left_out=data.get("branches_left_out", 0),
+        analysed_at=analysis.computed_at if analysis is not None else None,
+        analysis_pending=analysis is not None and analysis.pending,
+        analysis_error=analysis.error if analysis is not None else "",
+        runs_pending=runs_pending,
     )
+
+
+def _run(data: dict | None) -> RunSummary | None:
+    return RunSummary(**data) if data else None
+
+
+def _branch(data: dict) -> BranchResult:
+    return BranchResult(
+        branch=data["branch"],
+        head=data["head"],
+        run=_run(data.get("run")),
+        # JSON object keys are strings: tickets are numbers.
+        cells={int(number): Cell(**cell) for number, cell in data["cells"].items()},
+        regressions=tuple(data.get("regressions", ())),
+        other_tickets_changed=tuple(data.get("other_tickets_changed", ())),
+    )
+
+
+def _finding(data: dict) -> Finding:
+    return Finding(**{key: tuple(value) if isinstance(value, list) else value for key, value in data.items()})
+
+
+def _quality(data: dict) -> QualitySignals:
+    fields = {key: value for key, value in data.items() if key != "head"}
+    fields["files"] = tuple(fields.get("files", ()))
+    fields["notes"] = tuple(fields.get("notes", ()))
+    fields["new_lint"] = tuple(LintFinding(**lint) for lint in fields.get("new_lint", ()))
+    return QualitySignals(**fields)
 
 
 @dataclass(frozen=True)
@@ -204,7 +210,9 @@ def invite_run_statuses(*, invite: Invite, limit: int = 20) -> list[RunStatus]:
     Only the state of each run, not its results: candidates see that their push is being
     scored, never the hidden tests' outcomes.
     """
-    runs = Run.objects.filter(invite=invite).order_by("-queued_at", "-id")[:limit]
+    # The integrated run is the portal's own merge, not something the candidate pushed.
+    runs = Run.objects.filter(invite=invite).exclude(ref__startswith="refs/portal/").order_by("-queued_at", "-id")
+    runs = runs[:limit]
     return [
         RunStatus(
             ref=r.ref.removeprefix("refs/heads/"),

@@ -1,69 +1,61 @@
-"""Scoring a commit: export it, serve it in the sandbox, grade it from the trusted side, store a Run."""
+"""Scoring a commit: export it, serve it in the sandbox, grade it from the trusted side, store a Run.
+
+How work reaches here:
+  a push      -> push_score(push=...)       (the git view's on_push, wired in portal.urls)
+  a finished run, a push, a rescore -> analysis_request(invite=...) -> task "scoring.analyse"
+                 (portal.scoring.analysis computes findings, signals and the integrated run once)
+
+Tasks are sent by name (portal.core.dispatch); this module imports no tasks module.
+"""
 
 from __future__ import annotations
 
-import hashlib
-import io
 import logging
-import os
 import shutil
-import subprocess
-import tarfile
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
-from assessment_app.grader.local import AppStartError
-from assessment_app.grader.manifest import Manifest, load_manifest
-from assessment_app.grader.run import GraderError, run_hidden_tests
+import gitplumbing
+from grader.local import AppStartError
+from grader.manifest import Manifest, load_manifest
+from grader.run import GraderError, run_hidden_tests
+from grader.verdicts import ticket_verdicts
 from portal.assessments.runner import SandboxRunner
 from portal.assessments.services import assessment_runtime
+from portal.core.dispatch import send_on_commit
 from portal.core.services import AttemptsExhausted, task_attempt_begin
+from portal.hosting.models import Push
 from portal.hosting.services import repository_path
 from portal.invites.models import Event, Invite
 from portal.invites.services import event_record
-from portal.scoring.models import Run, TestResult, TicketVerdict
+from portal.scoring.export import TreeTooLarge, commit_fetch, tree_export
+from portal.scoring.models import InviteAnalysis, Run, TestResult, TicketVerdict
+from portal.scoring.version import GRADER_VERSION
 from sandbox import SandboxError
 
 logger = logging.getLogger(__name__)
 
+# Task names (portal/scoring/tasks.py registers them). "scoring.*" goes to the scoring queue;
+# the analysis reads the repositories, so it runs on the default queue, beside the data.
+TASK_RUN = "scoring.run"
+TASK_ANALYSE = "analysis.invite"
+
 LOG_CAP = 20_000
 MESSAGE_CAP = 2_000
 MAX_ATTEMPTS = 3
-# The files whose behaviour decides a score: a change to any of them is a new grader version.
-_GRADER_SOURCES = [
-    *sorted((settings.BASE_DIR / "assessment_app" / "grader").glob("*.py")),
-    settings.BASE_DIR / "portal" / "assessments" / "runner.py",
-    Path(__file__),
-]
-
-
-def _grader_version() -> str:
-    digest = hashlib.sha256()
-    for path in _GRADER_SOURCES:
-        digest.update(path.name.encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()[:16]
-
-
-GRADER_VERSION = _grader_version()
-
-
-class TreeTooLarge(Exception):
-    """The commit cannot be scored as it is (too many files, too large, unsafe paths); the message says why."""
+MAIN_REF = "refs/heads/main"
 
 
 def run_queue(*, invite: Invite, commit: str, ref: str) -> tuple[Run, bool]:
     """The run of ``commit`` under the current grader, created (and queued on commit) if new."""
-    from portal.core.tasks import send_on_commit
-    from portal.scoring.tasks import score_run
-
     defaults = {"ref": ref, "assessment_version": invite.assessment_version, "queued_at": timezone.now()}
     try:
         with transaction.atomic():
@@ -73,97 +65,31 @@ def run_queue(*, invite: Invite, commit: str, ref: str) -> tuple[Run, bool]:
     except IntegrityError:  # a concurrent push of the same commit created it first
         run, created = Run.objects.get(invite=invite, commit=commit, grader_version=GRADER_VERSION), False
     if created:
-        send_on_commit(score_run, run_id=run.pk)
+        send_on_commit(TASK_RUN, run_id=run.pk)
     return run, created
 
 
-def _tree_size(repo: Path, commit: str) -> tuple[int, int]:
-    listing = subprocess.run(
-        ["git", "--git-dir", str(repo), "ls-tree", "-r", "-l", "-z", commit],
-        capture_output=True,
-        check=True,
-        timeout=60,
-    ).stdout
-    files = total = 0
-    for entry in filter(None, listing.split(b"\0")):
-        meta = entry.split(b"\t", 1)[0].split()
-        files += 1
-        if len(meta) == 4 and meta[3].isdigit():
-            total += int(meta[3])
-    return files, total
+@transaction.atomic
+def push_score(*, push: Push) -> list[Run]:
+    """Everything a recorded push sets off: a run per pushed branch head, and the analysis.
 
-
-def tree_export(*, repo: Path, commit: str, destination: Path) -> None:
-    """Write the commit's tree into ``destination`` with `git archive` (no checkout, no hooks).
-
-    A tree over the file-count or size cap raises TreeTooLarge rather than filling the disk.
+    The starting point is scored with the first push (a branch's regressions are measured
+    against it); later pushes find its run and add nothing. Deleted refs and tags queue nothing.
     """
-    files, total = _tree_size(repo, commit)
-    if files > settings.PORTAL_SCORING_MAX_FILES:
-        raise TreeTooLarge(f"the commit has {files} files; at most {settings.PORTAL_SCORING_MAX_FILES} are scored")
-    if total > settings.PORTAL_SCORING_MAX_TREE_MB * 1024 * 1024:
-        raise TreeTooLarge(
-            f"the commit's files add up to {total / 1024 / 1024:.1f} MB; "
-            f"at most {settings.PORTAL_SCORING_MAX_TREE_MB} MB are scored"
-        )
-    archive = subprocess.run(
-        ["git", "--git-dir", str(repo), "archive", "--format=tar", commit],
-        capture_output=True,
-        check=True,
-        timeout=120,
-    ).stdout
-    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        _extract(tar, destination)
+    invite = push.invite
+    runs = [run_queue(invite=invite, commit=invite.repository.base_commit, ref=MAIN_REF)[0]]
+    for update in push.ref_updates.all():
+        if update.new_sha != gitplumbing.ZERO_SHA and update.ref.startswith("refs/heads/"):
+            runs.append(run_queue(invite=invite, commit=update.new_sha, ref=update.ref)[0])
+    analysis_request(invite=invite)
+    return runs
 
 
-def commit_fetch(*, invite: Invite, commit: str, destination: Path) -> Path:
-    """Fetch one commit of the invite's repository over HTTP as the worker git user.
-
-    For scoring workers that do not share the portal's disk; the worker credential may
-    fetch any commit by id (including ones only hidden refs keep) and may not push.
-    """
-    from urllib.parse import quote, urlsplit
-
-    from portal.hosting.gitrepo import git
-    from portal.hosting.services import worker_git_token
-
-    base = urlsplit(settings.PORTAL_INTERNAL_URL or settings.PORTAL_BASE_URL)
-    url = f"{base.scheme}://worker:{quote(worker_git_token(), safe='')}@{base.netloc}/git/{invite.public_id}.git"
-    git("init", "--quiet", "--bare", str(destination))
-    git("--git-dir", str(destination), "fetch", "--quiet", "--depth", "1", url, commit)
-    return destination
-
-
-def _extract(tar: tarfile.TarFile, destination: Path) -> None:
-    """Write the archive's directories, files and symlinks under ``destination`` and nothing else.
-
-    Written by hand rather than with ``extractall(filter="data")``, which Debian's Python
-    3.11.2 lacks: no absolute or ``..`` paths, nothing written through a symlink, files
-    created fresh (never opened through an existing link), no devices or hard links.
-    Symlinks are kept as symlinks; the sandbox copies them in without following them.
-    """
-    root = destination
-    for member in tar.getmembers():
-        parts = PurePosixPath(member.name).parts
-        if not parts or member.name.startswith("/") or ".." in parts:
-            raise TreeTooLarge(f"the commit holds an unsafe path: {member.name!r}")
-        parent = root
-        for part in parts[:-1]:
-            parent = parent / part
-            if parent.is_symlink():
-                raise TreeTooLarge(f"the commit writes through a symbolic link: {member.name!r}")
-        target = root.joinpath(*parts)
-        if member.isdir():
-            target.mkdir(parents=True, exist_ok=True)
-        elif member.issym():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.symlink(member.linkname, target)
-        elif member.isfile():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            source = tar.extractfile(member)
-            with source, open(target, "xb") as sink:
-                shutil.copyfileobj(source, sink)
-            target.chmod(0o755 if member.mode & 0o111 else 0o644)
+def analysis_request(*, invite: Invite) -> None:
+    """Ask for the invite's analysis to be computed again (once, however often it is asked)."""
+    analysis, _ = InviteAnalysis.objects.get_or_create(invite=invite)
+    InviteAnalysis.objects.filter(pk=analysis.pk).update(requested=F("requested") + 1)
+    send_on_commit(TASK_ANALYSE, invite_id=invite.pk)
 
 
 def _manifest(run: Run) -> Manifest:
@@ -194,6 +120,8 @@ def _finish(run: Run, *, status: str, reason: str = "", **fields) -> Run:
         kind=Event.Kind.SCORED,
         data={"run": run.pk, "commit": run.commit, "ref": run.ref, "status": status},
     )
+    # The matrix, regressions and scope creep depend on this run: have them recomputed.
+    analysis_request(invite=run.invite)
     return run
 
 
@@ -302,19 +230,12 @@ def _score(run: Run) -> Run:
             )
             for o in hidden.outcomes
         )
-        verdicts = []
-        for ticket in manifest.tickets:
-            outcomes = [o for o in hidden.outcomes if o.ticket == ticket.number]
-            passed = sum(o.outcome == "passed" for o in outcomes)
-            verdicts.append(
-                TicketVerdict(
-                    run=run,
-                    ticket=ticket.number,
-                    passed=bool(outcomes) and passed == len(outcomes),
-                    tests_passed=passed,
-                    tests_total=len(outcomes),
-                )
+        verdicts = [
+            TicketVerdict(
+                run=run, ticket=v.ticket, passed=v.passed, tests_passed=v.tests_passed, tests_total=v.tests_total
             )
+            for v in ticket_verdicts(manifest, hidden.outcomes)
+        ]
         TicketVerdict.objects.bulk_create(verdicts)
         status = Run.Status.PASSED if all(v.passed for v in verdicts) else Run.Status.FAILED
         return _finish(run, status=status, timings=timings, sandbox=sandbox, visible=visible_summary, log=log)
@@ -338,9 +259,6 @@ def _sandbox_summary(result) -> dict:
 
 def runs_reap(*, now=None) -> int:
     """Requeue runs stuck in "running" past the hard time limit (their worker is gone)."""
-    from portal.core.tasks import send_on_commit
-    from portal.scoring.tasks import score_run
-
     now = now or timezone.now()
     stale = now - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 60)
     reaped = 0
@@ -349,7 +267,7 @@ def runs_reap(*, now=None) -> int:
             updated = Run.objects.filter(pk=run.pk, status=Run.Status.RUNNING).update(status=Run.Status.QUEUED)
             if updated:
                 reaped += 1
-                send_on_commit(score_run, run_id=run.pk)
+                send_on_commit(TASK_RUN, run_id=run.pk)
     return reaped
 
 
@@ -358,81 +276,13 @@ def invite_rescore(*, invite: Invite) -> tuple[int, int]:
 
     Returns (queued, already scored by this grader).
     """
-    import git
-
-    repo = git.Repo(repository_path(invite))
-    targets = {next(repo.iter_commits("refs/heads/main", max_parents=0)).hexsha: "refs/heads/main"}
-    for head in repo.heads:
-        targets.setdefault(head.commit.hexsha, head.path)
+    targets = {invite.repository.base_commit: MAIN_REF}
+    for branch, head in gitplumbing.heads(repository_path(invite)).items():
+        targets.setdefault(head, f"refs/heads/{branch}")
     queued = 0
-    for commit, ref in targets.items():
-        _run, created = run_queue(invite=invite, commit=commit, ref=ref)
-        queued += created
+    with transaction.atomic():
+        for commit, ref in targets.items():
+            _run, created = run_queue(invite=invite, commit=commit, ref=ref)
+            queued += created
+        analysis_request(invite=invite)
     return queued, len(targets) - queued
-
-
-INTEGRATED_REF = "refs/portal/integrated"
-
-
-@dataclass(frozen=True)
-class Integration:
-    """All ticket branches merged together: the commit, and the branches that could not be merged."""
-
-    commit: str | None
-    merged: tuple[str, ...]
-    conflicts: tuple[tuple[str, str], ...]  # (branch, files in conflict)
-
-
-def integration_build(*, invite: Invite) -> Integration:
-    """Merge every issue-<n> branch head, in ticket order, into one commit kept under a hidden ref.
-
-    Built with `git merge-tree --write-tree` (no work tree, no hooks). The commit has a fixed
-    identity and date, so the same heads always give the same commit and the same run.
-    A branch that conflicts with those merged before it is left out and reported.
-    """
-    import git
-
-    from portal.scoring.hygiene import branch_ticket
-
-    path = repository_path(invite)
-    repo = git.Repo(path)
-    heads = sorted(
-        ((branch_ticket(h.name), h.name, h.commit) for h in repo.heads if branch_ticket(h.name) is not None),
-        key=lambda item: item[0],
-    )
-    if len(heads) < 2:
-        return Integration(commit=None, merged=tuple(name for _, name, _ in heads), conflicts=())
-    identity = {
-        "GIT_AUTHOR_NAME": settings.PORTAL_GIT_AUTHOR[0],
-        "GIT_AUTHOR_EMAIL": settings.PORTAL_GIT_AUTHOR[1],
-        "GIT_COMMITTER_NAME": settings.PORTAL_GIT_AUTHOR[0],
-        "GIT_COMMITTER_EMAIL": settings.PORTAL_GIT_AUTHOR[1],
-    }
-    _, first_name, current = heads[0]
-    merged, conflicts = [first_name], []
-    for _, name, commit in heads[1:]:
-        try:
-            tree = repo.git.merge_tree("--write-tree", "--name-only", current.hexsha, commit.hexsha).splitlines()[0]
-        except git.GitCommandError as exc:
-            files = [line for line in (exc.stdout or "").strip("' \n").splitlines()[1:] if line and " " not in line]
-            conflicts.append((name, ", ".join(files[:10]) or "conflicting changes"))
-            continue
-        date = str(max(current.committed_date, commit.committed_date)) + " +0000"
-        sha = repo.git.commit_tree(
-            tree, "-p", current.hexsha, "-p", commit.hexsha, "-m", f"Integrate {', '.join([*merged, name])}",
-            env={**identity, "GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date},
-        )  # fmt: skip
-        current = repo.commit(sha)
-        merged.append(name)
-    if len(merged) < 2:
-        return Integration(commit=None, merged=tuple(merged), conflicts=tuple(conflicts))
-    repo.git.update_ref(f"{INTEGRATED_REF}/{current.hexsha}", current.hexsha)
-    return Integration(commit=current.hexsha, merged=tuple(merged), conflicts=tuple(conflicts))
-
-
-def integration_queue(*, invite: Invite) -> tuple[Integration, Run | None]:
-    integration = integration_build(invite=invite)
-    if integration.commit is None:
-        return integration, None
-    run, _ = run_queue(invite=invite, commit=integration.commit, ref=INTEGRATED_REF)
-    return integration, run

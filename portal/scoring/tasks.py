@@ -1,11 +1,11 @@
 from celery import shared_task
 
-from portal.invites.models import Invite
-from portal.scoring.services import integration_queue, run_execute, runs_reap
+from portal.scoring.analysis import analysis_update
+from portal.scoring.services import TASK_ANALYSE, TASK_RUN, run_execute, runs_reap
 
 
 # Named "scoring.*" so that it is routed to the scoring queue (settings.CELERY_TASK_ROUTES).
-@shared_task(name="scoring.run")
+@shared_task(name=TASK_RUN)
 def score_run(*, run_id: int) -> None:
     run_execute(run_id=run_id)
 
@@ -15,9 +15,8 @@ def reap_stuck_runs() -> int:
     return runs_reap()
 
 
-@shared_task(name="scoring.integrate")
-def integrate_invite(*, invite_id: int) -> None:
-    """Merge the invite's ticket branches and queue the run of the result (idempotent)."""
-    invite = Invite.objects.filter(pk=invite_id).select_related("assessment_version").first()
-    if invite is not None:
-        integration_queue(invite=invite)
+# Not "scoring.*": it reads the repositories, so it runs on the default queue, beside the data.
+@shared_task(name=TASK_ANALYSE)
+def analyse_invite(*, invite_id: int) -> None:
+    """Recompute the invite's stored analysis if it was asked for since the last one (idempotent)."""
+    analysis_update(invite_id=invite_id)

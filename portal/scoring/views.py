@@ -7,11 +7,14 @@ from portal.accounts.decorators import role_required
 from portal.accounts.roles import REVIEWER
 from portal.invites.models import Invite
 from portal.scoring.selectors import invite_result, invite_run_statuses, runs_pending
-from portal.scoring.services import GRADER_VERSION, invite_rescore
+from portal.scoring.services import invite_rescore
+from portal.scoring.version import GRADER_VERSION
 
 
 def _invite(public_id: str) -> Invite:
-    return get_object_or_404(Invite.objects.select_related("candidate", "assessment_version"), public_id=public_id)
+    return get_object_or_404(
+        Invite.objects.select_related("candidate", "assessment_version__assessment", "repository"), public_id=public_id
+    )
 
 
 @require_GET

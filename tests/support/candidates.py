@@ -6,8 +6,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from gitplumbing import ZERO_SHA
 from portal.hosting.services import repository_path
 from portal.invites.models import Invite
+from tests.support.factories import record_push
 from tests.support.git import GitClient
 
 
@@ -20,7 +22,12 @@ def candidate_commit(
     patch: Path | None = None,
     message: str = "Fix: Resolve issue #1 - change",
 ) -> str:
-    """Commit ``changes`` (path -> content, None deletes) and/or ``patch`` on ``branch``; push it."""
+    """Commit ``changes`` (path -> content, None deletes) and/or ``patch`` on ``branch``; push it.
+
+    The push goes straight into the bare repository (its hooks run), then is recorded and handed
+    to scoring as the git view would (tests.support.factories.record_push); nothing is scored
+    until the test runs the queued work (factories.score_all) or a worker does.
+    """
     git = GitClient(work.parent / f"home-{work.name}")
     # The repository's hooks are the portal's; outside its git view they need the interpreter.
     git.env["PORTAL_PYTHON"] = sys.executable
@@ -39,8 +46,12 @@ def candidate_commit(
         path.write_text(content)
     git.run("add", "-A", cwd=work)
     git.run("commit", "-q", "--allow-empty", "-m", message, cwd=work)
-    git.run("push", "-q", "--force", "origin", f"HEAD:refs/heads/{branch}", cwd=work)
-    return git.run("rev-parse", "HEAD", cwd=work).stdout.strip()
+    ref = f"refs/heads/{branch}"
+    old = git.run("rev-parse", "--verify", "-q", ref, cwd=repo, check=False).stdout.strip() or ZERO_SHA
+    git.run("push", "-q", "--force", "origin", f"HEAD:{ref}", cwd=work)
+    new = git.run("rev-parse", "HEAD", cwd=work).stdout.strip()
+    record_push(invite, [(old, new, ref)])
+    return new
 
 
 def push_reference_fix(server_url: str, created, number: int, work: Path, git: GitClient | None = None) -> str:

@@ -12,8 +12,9 @@ import pytest
 from django.conf import settings
 from django.db import transaction
 
+from portal.core.dispatch import UnknownTask, send_on_commit
 from portal.core.models import TaskAttempt, WorkerHeartbeat
-from portal.core.tasks import heartbeat, send_on_commit
+from portal.core.tasks import heartbeat
 from tests.support.celery_tasks import crash_until
 from tests.support.workers import wait_for
 
@@ -27,7 +28,7 @@ def _parent_pid(pid: int) -> int:
 
 def test_a_task_sent_on_commit_runs_in_a_real_worker_process(transactional_db, celery_worker):
     with transaction.atomic():
-        send_on_commit(heartbeat)
+        send_on_commit("core.heartbeat")
         assert WorkerHeartbeat.objects.count() == 0
     beat = wait_for(WorkerHeartbeat.objects.first, timeout=30, what="the heartbeat row")
     assert beat.pid != os.getpid()
@@ -68,3 +69,8 @@ def test_scoring_tasks_are_routed_to_their_own_queue():
     assert route == {"queue": "scoring"}
     assert heartbeat.app.amqp.router.route({}, "scoring.run")["queue"].name == "scoring"
     assert heartbeat.app.amqp.router.route({}, "core.heartbeat")["queue"].name == "default"
+
+
+def test_a_task_is_sent_by_its_name_and_an_unknown_name_fails_in_the_sender(db):
+    with pytest.raises(UnknownTask, match=r"scoring\.nonexistent"):
+        send_on_commit("scoring.nonexistent", run_id=1)

@@ -13,24 +13,17 @@ from portal.hosting.gitrepo import KEEP_PREFIX, all_objects
 from portal.hosting.models import Push, RefUpdate
 from portal.hosting.services import repository_path
 from portal.invites.models import Event, Invite
-from portal.invites.services import candidate_get_or_create, invite_create, invite_revoke, invite_submit
+from portal.invites.services import invite_revoke, invite_submit
+from tests.support.factories import make_invite
 from tests.support.git import GitClient, remote_url
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
+# The portal runs in another process: the invites must be committed for it to see them.
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(180), pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
 def git(tmp_path) -> GitClient:
     return GitClient(tmp_path / "home")
-
-
-@pytest.fixture
-def make_invite(transactional_db, assessment_version):
-    def make(email="ann@example.com", **kwargs):
-        candidate = candidate_get_or_create(name="Ann Example", email=email)
-        return invite_create(candidate=candidate, assessment_version=assessment_version, **kwargs)
-
-    return make
 
 
 def _url(server, created, password=None):
@@ -42,8 +35,7 @@ def _clone(git, server, created, dest: Path) -> Path:
     return dest
 
 
-def test_a_clone_holds_one_portal_commit_with_the_shipped_project(git, portal_server, make_invite, tmp_path):
-    created = make_invite()
+def test_a_clone_holds_one_portal_commit_with_the_shipped_project(git, portal_server, created, tmp_path):
     work = _clone(git, portal_server, created, tmp_path / "work")
     log = git.run("log", "--format=%an <%ae>|%s", cwd=work).stdout.splitlines()
     assert log == ["Assessment Portal <portal@localhost>|Library lending API: starting point"]
@@ -52,8 +44,7 @@ def test_a_clone_holds_one_portal_commit_with_the_shipped_project(git, portal_se
     assert git.run("branch", "-r", cwd=work).stdout.split() == ["origin/HEAD", "->", "origin/main", "origin/main"]
 
 
-def test_nothing_unshipped_is_reachable_or_stored_in_the_repository(make_invite, assessment_version):
-    created = make_invite()
+def test_nothing_unshipped_is_reachable_or_stored_in_the_repository(created, assessment_version):
     repo = repository_path(created.invite)
     package = Path(assessment_version.package_dir)
     unshipped = [p for p in package.rglob("*") if p.is_file() and assessment_version.shipped_dir not in p.parents]
@@ -71,8 +62,7 @@ def test_nothing_unshipped_is_reachable_or_stored_in_the_repository(make_invite,
     assert "assessment.toml" not in listing
 
 
-def test_a_pushed_branch_is_recorded_with_its_ref_update_and_event(git, portal_server, make_invite, tmp_path):
-    created = make_invite()
+def test_a_pushed_branch_is_recorded_with_its_ref_update_and_event(git, portal_server, created, tmp_path):
     work = _clone(git, portal_server, created, tmp_path / "work")
     git.run("checkout", "-q", "-b", "issue-1", cwd=work)
     sha = git.commit_file(work, "NOTES.md", "notes\n", "Fix: Resolve issue #1 - notes")
@@ -86,8 +76,7 @@ def test_a_pushed_branch_is_recorded_with_its_ref_update_and_event(git, portal_s
     assert created.invite.events.filter(kind=Event.Kind.PUSHED).count() == 1
 
 
-def test_a_5_mb_push_arrives_chunked_and_whole(git, portal_server, make_invite, tmp_path):
-    created = make_invite()
+def test_a_5_mb_push_arrives_chunked_and_whole(git, portal_server, created, tmp_path):
     work = _clone(git, portal_server, created, tmp_path / "work")
     payload = os.urandom(5 * 1024 * 1024)
     sha = git.commit_file(work, "data.bin", payload, "Add a large file")
@@ -102,8 +91,7 @@ def test_a_5_mb_push_arrives_chunked_and_whole(git, portal_server, make_invite, 
     assert blob == payload
 
 
-def test_a_fetch_with_a_gzip_request_body_works(git, portal_server, make_invite, tmp_path):
-    created = make_invite()
+def test_a_fetch_with_a_gzip_request_body_works(git, portal_server, created, tmp_path):
     work = _clone(git, portal_server, created, tmp_path / "work")
     for n in range(60):
         git.run("branch", f"topic-{n:03d}", cwd=work)
@@ -116,8 +104,7 @@ def test_a_fetch_with_a_gzip_request_body_works(git, portal_server, make_invite,
     assert branches.count("origin/topic-") == 60
 
 
-def test_protocol_v2_is_passed_through(git, portal_server, make_invite):
-    created = make_invite()
+def test_protocol_v2_is_passed_through(git, portal_server, created):
     result = git.run(
         "-c", "protocol.version=2", "ls-remote", _url(portal_server, created), env={"GIT_TRACE_PACKET": "1"}
     )
@@ -125,8 +112,7 @@ def test_protocol_v2_is_passed_through(git, portal_server, make_invite):
     assert "refs/heads/main" in result.stdout
 
 
-def test_a_force_push_loses_nothing_and_hidden_refs_stay_hidden(git, portal_server, make_invite, tmp_path):
-    created = make_invite()
+def test_a_force_push_loses_nothing_and_hidden_refs_stay_hidden(git, portal_server, created, tmp_path):
     work = _clone(git, portal_server, created, tmp_path / "work")
     git.run("checkout", "-q", "-b", "issue-2", cwd=work)
     first = git.commit_file(work, "a.txt", "first\n", "first try")
@@ -146,8 +132,7 @@ def test_a_force_push_loses_nothing_and_hidden_refs_stay_hidden(git, portal_serv
     assert "refs/portal" not in visible and first not in visible
 
 
-def test_a_deleted_branch_keeps_its_commits(git, portal_server, make_invite, tmp_path):
-    created = make_invite()
+def test_a_deleted_branch_keeps_its_commits(git, portal_server, created, tmp_path):
     work = _clone(git, portal_server, created, tmp_path / "work")
     git.run("checkout", "-q", "-b", "scratch", cwd=work)
     sha = git.commit_file(work, "s.txt", "s\n", "scratch work")
@@ -159,8 +144,26 @@ def test_a_deleted_branch_keeps_its_commits(git, portal_server, make_invite, tmp
     assert RefUpdate.objects.filter(push__invite=created.invite, kind=RefUpdate.Kind.DELETED).count() == 1
 
 
-def test_deleting_or_rewinding_main_is_refused_with_a_message(git, portal_server, make_invite, tmp_path):
-    created = make_invite()
+def test_one_commit_pushed_to_two_branches_at_once_is_kept_after_both_are_deleted(
+    git, portal_server, created, tmp_path
+):
+    work = _clone(git, portal_server, created, tmp_path / "work")
+    git.run("checkout", "-q", "-b", "one", cwd=work)
+    sha = git.commit_file(work, "twice.txt", "twice\n", "one commit, two branches")
+    git.run("push", "-q", "origin", "one:one", "one:two", cwd=work)
+    repo = repository_path(created.invite)
+    kept = subprocess.run(
+        ["git", "--git-dir", str(repo), "for-each-ref", "--format=%(objectname)", f"{KEEP_PREFIX}{sha}"],
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    assert kept == [sha]
+    git.run("push", "-q", "origin", ":one", ":two", cwd=work)
+    assert subprocess.run(["git", "--git-dir", str(repo), "cat-file", "-e", sha]).returncode == 0
+    assert RefUpdate.objects.filter(push__invite=created.invite, new_sha=sha).count() == 2
+
+
+def test_deleting_or_rewinding_main_is_refused_with_a_message(git, portal_server, created, tmp_path):
     work = _clone(git, portal_server, created, tmp_path / "work")
     deleted = git.run("push", "origin", ":main", cwd=work, check=False)
     assert deleted.returncode != 0
@@ -172,8 +175,7 @@ def test_deleting_or_rewinding_main_is_refused_with_a_message(git, portal_server
     assert not Push.objects.filter(invite=created.invite).exists()
 
 
-def test_only_branches_and_tags_can_be_pushed(git, portal_server, make_invite, tmp_path):
-    created = make_invite()
+def test_only_branches_and_tags_can_be_pushed(git, portal_server, created, tmp_path):
     work = _clone(git, portal_server, created, tmp_path / "work")
     hidden = git.run("push", "origin", f"HEAD:{KEEP_PREFIX}x", cwd=work, check=False)
     assert hidden.returncode != 0 and "deny updating a hidden ref" in hidden.stderr
@@ -181,9 +183,9 @@ def test_only_branches_and_tags_can_be_pushed(git, portal_server, make_invite, t
     assert "remote: refused: refs/notes/x: only branches and tags can be pushed." in notes.stderr
 
 
-def test_another_invites_credentials_are_refused_and_leak_nothing(git, portal_server, make_invite):
-    a = make_invite(email="a@example.com")
-    b = make_invite(email="b@example.com")
+def test_another_invites_credentials_are_refused_and_leak_nothing(git, portal_server, created, assessment_version):
+    a = created
+    b = make_invite(assessment_version, name="Bo Example")
     url = remote_url(portal_server.url, b.invite.public_id, a.invite.public_id, a.git_token)
     result = git.run("ls-remote", url, check=False)
     assert result.returncode != 0
@@ -195,15 +197,13 @@ def test_another_invites_credentials_are_refused_and_leak_nothing(git, portal_se
 
 
 @pytest.mark.parametrize("password", ["wrong-token", ""])
-def test_a_wrong_token_is_refused(git, portal_server, make_invite, password):
-    created = make_invite()
+def test_a_wrong_token_is_refused(git, portal_server, created, password):
     result = git.run("ls-remote", _url(portal_server, created, password=password or "x"), check=False)
     assert result.returncode != 0
     assert "Authentication failed" in result.stderr
 
 
-def test_a_push_after_submission_is_refused_with_its_message(git, portal_server, make_invite, tmp_path):
-    created = make_invite()
+def test_a_push_after_submission_is_refused_with_its_message(git, portal_server, created, tmp_path):
     work = _clone(git, portal_server, created, tmp_path / "work")
     invite_submit(invite=created.invite)
     git.run("checkout", "-q", "-b", "issue-3", cwd=work)
@@ -215,9 +215,9 @@ def test_a_push_after_submission_is_refused_with_its_message(git, portal_server,
 
 
 def test_a_push_after_the_deadline_is_refused_but_the_code_can_still_be_fetched(
-    git, portal_server, make_invite, tmp_path
+    git, portal_server, assessment_version, tmp_path
 ):
-    created = make_invite(deadline=timezone.now() + timedelta(hours=1))
+    created = make_invite(assessment_version, deadline=timezone.now() + timedelta(hours=1))
     work = _clone(git, portal_server, created, tmp_path / "work")
     Invite.objects.filter(pk=created.invite.pk).update(deadline=timezone.now() - timedelta(minutes=1))
     git.commit_file(work, "late.txt", "late\n", "late change")
@@ -226,16 +226,15 @@ def test_a_push_after_the_deadline_is_refused_but_the_code_can_still_be_fetched(
     assert git.run("fetch", "origin", cwd=work).returncode == 0
 
 
-def test_a_revoked_invite_can_neither_clone_nor_push(git, portal_server, make_invite, tmp_path):
-    created = make_invite()
+def test_a_revoked_invite_can_neither_clone_nor_push(git, portal_server, created, tmp_path):
     invite_revoke(invite=created.invite)
     result = git.run("clone", _url(portal_server, created), str(tmp_path / "w"), check=False)
     assert result.returncode != 0
     assert "403" in result.stderr
 
 
-def test_the_first_clone_starts_a_time_limited_invites_clock(git, portal_server, make_invite, tmp_path):
-    created = make_invite(time_limit=timedelta(hours=4))
+def test_the_first_clone_starts_a_time_limited_invites_clock(git, portal_server, assessment_version, tmp_path):
+    created = make_invite(assessment_version, time_limit=timedelta(hours=4))
     assert created.invite.started_at is None
     work = _clone(git, portal_server, created, tmp_path / "work")
     git.run("fetch", "origin", cwd=work)
@@ -246,9 +245,9 @@ def test_the_first_clone_starts_a_time_limited_invites_clock(git, portal_server,
     assert kinds == [Event.Kind.INVITED, Event.Kind.CLONED, Event.Kind.FETCHED]
 
 
-def test_an_oversize_push_is_refused(git, portal_server, make_invite, tmp_path, settings):
+def test_an_oversize_push_is_refused(git, portal_server, assessment_version, tmp_path, settings):
     settings.PORTAL_GIT_MAX_PUSH_MB = 1  # written into the repository's config when it is created
-    created = make_invite()
+    created = make_invite(assessment_version)
     work = _clone(git, portal_server, created, tmp_path / "work")
     git.commit_file(work, "big.bin", os.urandom(3 * 1024 * 1024), "too big")
     result = git.run("push", "origin", "HEAD:refs/heads/big", cwd=work, check=False)
@@ -257,9 +256,9 @@ def test_an_oversize_push_is_refused(git, portal_server, make_invite, tmp_path, 
     assert not Push.objects.filter(invite=created.invite).exists()
 
 
-def test_a_push_with_too_many_objects_is_refused(git, portal_server, make_invite, tmp_path, settings):
+def test_a_push_with_too_many_objects_is_refused(git, portal_server, assessment_version, tmp_path, settings):
     settings.PORTAL_GIT_MAX_OBJECTS = 20
-    created = make_invite()
+    created = make_invite(assessment_version)
     work = _clone(git, portal_server, created, tmp_path / "work")
     for n in range(30):
         (work / "many" / f"f{n}.txt").parent.mkdir(exist_ok=True)
@@ -270,8 +269,7 @@ def test_a_push_with_too_many_objects_is_refused(git, portal_server, make_invite
     assert "remote: refused: this push adds 33 objects; the limit is 20." in result.stderr
 
 
-def test_concurrent_pushes_to_one_repository_are_all_recorded(git, portal_server, make_invite, tmp_path):
-    created = make_invite()
+def test_concurrent_pushes_to_one_repository_are_all_recorded(git, portal_server, created, tmp_path):
     clones = [_clone(git, portal_server, created, tmp_path / f"w{n}") for n in range(3)]
     for n, work in enumerate(clones):
         git.run("checkout", "-q", "-b", f"issue-{n + 1}", cwd=work)
@@ -290,10 +288,9 @@ def test_concurrent_pushes_to_one_repository_are_all_recorded(git, portal_server
     assert refs == ["refs/heads/issue-1", "refs/heads/issue-2", "refs/heads/issue-3"]
 
 
-def test_the_worker_credential_fetches_a_commit_only_a_hidden_ref_keeps(git, portal_server, make_invite, tmp_path):
+def test_the_worker_credential_fetches_a_commit_only_a_hidden_ref_keeps(git, portal_server, created, tmp_path):
     from portal.hosting.services import worker_git_token
 
-    created = make_invite()
     work = _clone(git, portal_server, created, tmp_path / "work")
     git.run("checkout", "-q", "-b", "gone", cwd=work)
     sha = git.commit_file(work, "g.txt", "g\n", "soon deleted")

@@ -3,22 +3,17 @@
 import base64
 import http.client
 import socket
-import subprocess
 import time
 from urllib.parse import urlsplit
 
 import pytest
 
 from portal.hosting.models import AuthFailure
-from portal.invites.services import candidate_get_or_create, invite_create
+from tests.support.processes import descendants, name, running
+from tests.support.workers import wait_for
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
-
-
-@pytest.fixture
-def created(transactional_db, assessment_version):
-    candidate = candidate_get_or_create(name="Ann Example", email="ann@example.com")
-    return invite_create(candidate=candidate, assessment_version=assessment_version)
+# The portal runs in another process: the invite (conftest's `created`) must be committed for it.
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(120), pytest.mark.django_db(transaction=True)]
 
 
 def _auth(user: str, password: str) -> dict[str, str]:
@@ -101,9 +96,25 @@ def test_repeated_failures_are_rate_limited_per_address(portal_server, created, 
     assert int(headers["Retry-After"]) > 0
 
 
-def _backends() -> list[str]:
-    result = subprocess.run(["pgrep", "-f", "git http-backend"], capture_output=True, text=True)
-    return result.stdout.split()
+def _git(pid: int) -> bool:
+    return running(pid) and name(pid).startswith("git")
+
+
+def _backends(server) -> set[int]:
+    """The git processes this test's portal server started (under its gunicorn workers), and
+    only those: other git processes on the machine, such as another test run's, do not count."""
+    return {pid for pid in descendants(server.process.pid) if _git(pid)}
+
+
+def _left_running_after(server, sock: socket.socket) -> set[int]:
+    """Wait until the request has started its backend, close the client's socket, then give the
+    server up to 20 s to stop it; return what still runs of it (nothing, when all is well)."""
+    started = wait_for(lambda: _backends(server), timeout=10, what="git http-backend to start")
+    sock.close()
+    deadline = time.monotonic() + 20
+    while (left := _backends(server) | {pid for pid in started if _git(pid)}) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return left
 
 
 def test_a_client_that_aborts_mid_upload_leaves_no_process_running(portal_server, created):
@@ -118,15 +129,8 @@ def test_a_client_that_aborts_mid_upload_leaves_no_process_running(portal_server
     )
     with socket.create_connection((parts.hostname, parts.port)) as sock:
         sock.sendall(head.encode() + b"0" * 4096)
-        deadline = time.monotonic() + 10
-        while not _backends() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert _backends(), "the backend should have started"
-    # The client is gone with most of its body unsent.
-    deadline = time.monotonic() + 20
-    while _backends() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert _backends() == []
+        # The client goes away with most of its body unsent.
+        assert _left_running_after(portal_server, sock) == set()
 
 
 def test_a_truncated_chunked_body_leaves_no_process_running(portal_server, created):
@@ -140,8 +144,7 @@ def test_a_truncated_chunked_body_leaves_no_process_running(portal_server, creat
         "Transfer-Encoding: chunked\r\n\r\n"
     )
     with socket.create_connection((parts.hostname, parts.port)) as sock:
-        sock.sendall(head.encode() + b"10\r\n0032want 00000000\r\n")
-    deadline = time.monotonic() + 20
-    while _backends() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert _backends() == []
+        # A chunk announcing a 0x32-byte pkt-line, of which only the start arrives before the
+        # connection closes: the body ends in the middle of a chunk.
+        sock.sendall(head.encode() + b"32\r\n0032want 0000000")
+        assert _left_running_after(portal_server, sock) == set()

@@ -6,15 +6,10 @@ import pytest
 from django.urls import reverse
 
 from portal.invites.models import Event
-from portal.invites.services import candidate_get_or_create, invite_create, invite_revoke
+from portal.invites.services import invite_revoke
 from portal.scoring.models import Run
+from tests.support.candidates import candidate_commit
 from tests.support.git import GitClient, remote_url
-
-
-@pytest.fixture
-def created(db, assessment_version):
-    candidate = candidate_get_or_create(name="Ann Example", email="ann@example.com")
-    return invite_create(candidate=candidate, assessment_version=assessment_version)
 
 
 def test_the_page_shows_the_clone_url_and_credentials_and_records_the_first_opening(client, created, settings):
@@ -50,10 +45,8 @@ def test_the_tokens_are_stored_only_as_hashes(created):
 @pytest.mark.integration
 @pytest.mark.timeout(120)
 def test_the_bundle_clones_and_its_clone_pushes_back_to_the_portal(
-    client, transactional_db, assessment_version, portal_server, tmp_path
+    client, transactional_db, created, portal_server, tmp_path
 ):
-    candidate = candidate_get_or_create(name="Ann Example", email="ann@example.com")
-    created = invite_create(candidate=candidate, assessment_version=assessment_version)
     response = client.get(reverse("invite_bundle", args=[created.link_token]))
     assert response["Content-Disposition"] == 'attachment; filename="library-lending-api.bundle"'
     bundle = tmp_path / "library-lending-api.bundle"
@@ -76,9 +69,12 @@ def test_the_bundle_clones_and_its_clone_pushes_back_to_the_portal(
     assert main_here == main_there
 
 
-def test_the_runs_fragment_lists_pushes_and_polls_only_while_one_is_pending(client, created):
+def test_the_runs_fragment_lists_pushes_and_polls_only_while_one_is_pending(client, created, tmp_path):
     fragment = client.get(reverse("invite_runs", args=[created.link_token])).content.decode()
-    assert "queued" in fragment and 'hx-trigger="every 3s"' in fragment
+    assert "Nothing pushed yet" in fragment and "hx-trigger" not in fragment
+    candidate_commit(created.invite, tmp_path / "work", branch="issue-1")
+    fragment = client.get(reverse("invite_runs", args=[created.link_token])).content.decode()
+    assert "issue-1" in fragment and "queued" in fragment and 'hx-trigger="every 3s"' in fragment
     Run.objects.filter(invite=created.invite).update(status=Run.Status.FAILED)
     fragment = client.get(reverse("invite_runs", args=[created.link_token])).content.decode()
     assert "done" in fragment and "failed" not in fragment

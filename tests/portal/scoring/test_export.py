@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from portal.scoring.services import TreeTooLarge, tree_export
+from portal.scoring.export import TreeTooLarge, tree_export
 
 
 def _repo_with(tmp_path, files: dict[str, str], symlinks: dict[str, str] | None = None) -> tuple:

@@ -10,11 +10,10 @@ from pathlib import Path
 import pytest
 
 from portal.assessments.services import assessment_version_install
-from portal.invites.services import candidate_get_or_create, invite_create
 from portal.scoring.models import Run
-from portal.scoring.services import run_execute, run_queue
 from tests.conftest import ROOT
 from tests.support.candidates import candidate_commit
+from tests.support.factories import make_invite, score_all
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
@@ -22,28 +21,18 @@ PACKAGE = ROOT / "assessment_app"
 ALL_TICKETS = {1, 2, 3, 4, 5, 6}
 
 
-def _invite(version):
-    candidate = candidate_get_or_create(name="Ann Example", email="ann@example.com")
-    return invite_create(candidate=candidate, assessment_version=version).invite
-
-
-def _score(invite, sha: str, branch: str) -> Run:
-    run, _ = run_queue(invite=invite, commit=sha, ref=f"refs/heads/{branch}")
-    return run_execute(run_id=run.pk)
+def _scored(invite, sha: str) -> Run:
+    """Score what the push queued (this commit and the starting point) as workers would; this commit's run."""
+    score_all(invite)
+    return Run.objects.get(invite=invite, commit=sha)
 
 
 def _fixed(run: Run) -> set[int]:
     return {v.ticket for v in run.verdicts.filter(passed=True)}
 
 
-@pytest.fixture
-def invite(assessment_version):
-    return _invite(assessment_version)
-
-
 def _submission(invite, tmp_path, changes: dict[str, str | None], branch="issue-1") -> Run:
-    sha = candidate_commit(invite, tmp_path / "work", branch=branch, changes=changes)
-    return _score(invite, sha, branch)
+    return _scored(invite, candidate_commit(invite, tmp_path / "work", branch=branch, changes=changes))
 
 
 @pytest.mark.parametrize("number", sorted(ALL_TICKETS))
@@ -51,15 +40,18 @@ def test_each_reference_fix_alone_earns_exactly_its_ticket(invite, tmp_path, num
     sha = candidate_commit(
         invite, tmp_path / "work", branch=f"issue-{number}", patch=PACKAGE / "reference" / f"ticket-{number}.patch"
     )
-    run = _score(invite, sha, f"issue-{number}")
+    run = _scored(invite, sha)
     assert run.status == Run.Status.FAILED, run.reason
     assert _fixed(run) == {number}
     assert run.visible["returncode"] == 1
 
 
-def test_the_untouched_template_fixes_nothing(invite):
-    run = Run.objects.get(invite=invite)  # queued when the invite was created
-    run = run_execute(run_id=run.pk)
+def test_the_untouched_template_fixes_nothing(invite, tmp_path):
+    # A push that changes nothing: its commit and the starting point (queued with it) are the template.
+    sha = candidate_commit(invite, tmp_path / "work", branch="issue-1")
+    _scored(invite, sha)
+    run = Run.objects.get(invite=invite, commit=invite.repository.base_commit)
+    assert run.ref == "refs/heads/main"
     assert run.status == Run.Status.FAILED
     assert _fixed(run) == set()
     assert run.verdicts.count() == 6
@@ -169,7 +161,7 @@ def _hanging_app(shipped: Path, body: str) -> str:
 
 
 def test_an_app_that_hangs_on_every_request_fixes_nothing_and_the_run_ends(impatient_version, tmp_path):
-    invite = _invite(impatient_version)
+    invite = make_invite(impatient_version).invite
     hang = (
         "import time as _time\n"
         "@app.middleware('http')\n"
@@ -186,7 +178,7 @@ def test_an_app_that_hangs_on_every_request_fixes_nothing_and_the_run_ends(impat
 
 
 def test_an_app_that_sleeps_until_the_wall_limit_is_stopped(impatient_version, tmp_path):
-    invite = _invite(impatient_version)
+    invite = make_invite(impatient_version).invite
     original = (impatient_version.shipped_dir / "app" / "main.py").read_text()
     run = _submission(invite, tmp_path, {"app/main.py": "import time\ntime.sleep(3600)\n" + original})
     assert run.status == Run.Status.ERROR

@@ -2,21 +2,18 @@
 
 import pytest
 
-from portal.invites.services import candidate_get_or_create, invite_create
+from portal.scoring.analysis import INTEGRATED_REF
 from portal.scoring.models import Run
 from tests.conftest import ROOT
 from tests.support.candidates import push_reference_fix
 from tests.support.git import GitClient, remote_url
 from tests.support.workers import wait_for
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
+# The portal and the worker run in other processes: the invite must be committed for them.
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(240), pytest.mark.django_db(transaction=True)]
 
 
-def test_a_pushed_fix_is_scored_by_a_worker_for_its_ticket_only(
-    transactional_db, assessment_version, portal_server, celery_worker, tmp_path
-):
-    candidate = candidate_get_or_create(name="Ann Example", email="ann@example.com")
-    created = invite_create(candidate=candidate, assessment_version=assessment_version)
+def test_a_pushed_fix_is_scored_by_a_worker_for_its_ticket_only(portal_server, celery_worker, created, tmp_path):
     git = GitClient(tmp_path / "home")
     url = remote_url(portal_server.url, created.invite.public_id, created.invite.public_id, created.git_token)
     work = tmp_path / "work"
@@ -40,13 +37,7 @@ def test_a_pushed_fix_is_scored_by_a_worker_for_its_ticket_only(
     assert created.invite.events.filter(kind="scored", data__commit=sha).exists()
 
 
-def test_two_pushed_ticket_branches_are_also_scored_merged_together(
-    transactional_db, assessment_version, portal_server, celery_worker, tmp_path
-):
-    from portal.scoring.services import INTEGRATED_REF
-
-    candidate = candidate_get_or_create(name="Bo Example", email="bo@example.com")
-    created = invite_create(candidate=candidate, assessment_version=assessment_version)
+def test_two_pushed_ticket_branches_are_also_scored_merged_together(portal_server, celery_worker, created, tmp_path):
     for number in (2, 4):
         push_reference_fix(portal_server.url, created, number, tmp_path / "work")
 
@@ -56,4 +47,4 @@ def test_two_pushed_ticket_branches_are_also_scored_merged_together(
 
     run = wait_for(integrated, timeout=180, interval=0.5, what="the integrated run")
     assert {v.ticket for v in run.verdicts.filter(passed=True)} == {2, 4}
-    assert "Task scoring.integrate" in celery_worker.log()
+    assert "Task analysis.invite" in celery_worker.log()  # the analysis queued the integrated run

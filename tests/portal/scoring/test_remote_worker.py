@@ -2,19 +2,18 @@
 
 import pytest
 
-from portal.invites.services import candidate_get_or_create, invite_create
+from portal.scoring.export import commit_fetch, tree_export
 from portal.scoring.models import Run
-from portal.scoring.services import commit_fetch, run_execute, run_queue, tree_export
 from tests.support.candidates import push_reference_fix
+from tests.support.factories import score_all
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
+# The portal runs in another process: the invite must be committed for it to see it.
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(180), pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def pushed(transactional_db, assessment_version, portal_server, settings, tmp_path):
+def pushed(portal_server, created, settings, tmp_path):
     settings.PORTAL_INTERNAL_URL = portal_server.url
-    candidate = candidate_get_or_create(name="Ann Example", email="ann@example.com")
-    created = invite_create(candidate=candidate, assessment_version=assessment_version)
     return created.invite, push_reference_fix(portal_server.url, created, 6, tmp_path / "work")
 
 
@@ -30,9 +29,12 @@ def test_the_worker_credential_fetches_exactly_the_commit(pushed, tmp_path):
 
 def test_a_run_on_a_host_without_the_repository_scores_the_fetched_commit(pushed, monkeypatch, tmp_path):
     invite, sha = pushed
-    run, _ = run_queue(invite=invite, commit=sha, ref="refs/heads/issue-6")
     # This worker's disk has no repositories (another host); the portal still serves them.
     monkeypatch.setattr("portal.scoring.services.repository_path", lambda _invite: tmp_path / "absent.git")
-    run = run_execute(run_id=run.pk)
+    score_all(invite)  # the runs the push queued: the starting point and issue-6
+    base = Run.objects.get(invite=invite, commit=invite.repository.base_commit)
+    assert base.status == Run.Status.FAILED and base.verdicts.filter(passed=True).count() == 0, base.reason
+    run = Run.objects.get(invite=invite, commit=sha)
+    assert run.ref == "refs/heads/issue-6"
     assert run.status == Run.Status.FAILED, run.reason
     assert {v.ticket for v in run.verdicts.filter(passed=True)} == {6}

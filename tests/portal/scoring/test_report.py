@@ -6,12 +6,13 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from portal.invites.services import candidate_get_or_create, invite_create
+from portal.hosting.services import repository_path
+from portal.scoring.analysis import integration_build
 from portal.scoring.models import Run
 from portal.scoring.selectors import invite_result
-from portal.scoring.services import run_execute, run_queue
 from tests.conftest import ROOT
 from tests.support.candidates import candidate_commit
+from tests.support.factories import make_invite, score_all
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
@@ -21,9 +22,7 @@ PATCHES = ROOT / "assessment_app" / "reference"
 @pytest.fixture
 def scored_invite(assessment_version, tmp_path):
     """Ticket 2 fixed on issue-2; ticket 4's fix on a badly named branch; ticket 1's fix plus 2's on issue-1."""
-    candidate = candidate_get_or_create(name="Ann Example", email="ann@example.com")
-    invite = invite_create(candidate=candidate, assessment_version=assessment_version).invite
-    run_execute(run_id=Run.objects.get(invite=invite).pk)
+    invite = make_invite(assessment_version).invite
     work = tmp_path / "work"
     commits = {
         "issue-2": candidate_commit(
@@ -39,9 +38,7 @@ def scored_invite(assessment_version, tmp_path):
     commits["issue-1"] = candidate_commit(
         invite, work, branch="issue-1", patch=PATCHES / "ticket-2.patch", message="Fix: Resolve issue #1 - and 2"
     )
-    for branch, sha in commits.items():
-        run, _ = run_queue(invite=invite, commit=sha, ref=f"refs/heads/{branch}")
-        run_execute(run_id=run.pk)
+    score_all(invite)
     return invite
 
 
@@ -92,6 +89,7 @@ def test_rescoring_with_the_same_grader_adds_nothing(scored_invite):
     before = Run.objects.filter(invite=scored_invite).count()
     out = StringIO()
     call_command("rescore", "--invite", scored_invite.public_id, stdout=out)
+    # main, issue-1, issue-2, fix-titles; the first issue-1 commit is no branch head any more.
     assert "0 run(s) queued, 4 commit(s) already scored by this grader" in out.getvalue()
     assert Run.objects.filter(invite=scored_invite).count() == before
 
@@ -107,28 +105,28 @@ def test_rescoring_under_a_new_grader_keeps_the_old_runs(scored_invite, monkeypa
 
 
 def test_ticket_branches_merged_together_are_scored_as_one(scored_invite):
-    from portal.scoring.services import integration_queue
-
-    integration, run = integration_queue(invite=scored_invite)
-    assert integration.merged == ("issue-1", "issue-2")
-    assert integration.conflicts == ()
-    run_execute(run_id=run.pk)
     result = invite_result(invite=scored_invite)
-    assert result.integrated.head == integration.commit
+    assert result.integration.merged == ("issue-1", "issue-2")
+    assert result.integration.conflicts == ()
+    run = Run.objects.get(invite=scored_invite, commit=result.integration.commit)
+    assert run.ref == "refs/portal/integrated" and run.finished
+    assert result.integrated.head == result.integration.commit
     assert {n for n, c in result.integrated.cells.items() if c.passed} == {2}
 
 
 def test_branches_that_conflict_are_left_out_of_the_integration_and_reported(assessment_version, tmp_path):
-    from portal.scoring.services import integration_build
-
-    candidate = candidate_get_or_create(name="Bo Example", email="bo@example.com")
-    invite = invite_create(candidate=candidate, assessment_version=assessment_version).invite
+    invite = make_invite(assessment_version, name="Bo Example").invite
     work = tmp_path / "work"
-    candidate_commit(invite, work, branch="issue-1", changes={"NOTES.md": "one\n"}, message="Fix: Resolve issue #1 - a")
-    candidate_commit(invite, work, branch="issue-2", changes={"NOTES.md": "two\n"}, message="Fix: Resolve issue #2 - b")
-    integration = integration_build(invite=invite)
+    one = candidate_commit(
+        invite, work, branch="issue-1", changes={"NOTES.md": "one\n"}, message="Fix: Resolve issue #1 - a"
+    )
+    two = candidate_commit(
+        invite, work, branch="issue-2", changes={"NOTES.md": "two\n"}, message="Fix: Resolve issue #2 - b"
+    )
+    integration = integration_build(path=repository_path(invite), heads={"issue-1": one, "issue-2": two})
     assert integration.commit is None
     assert integration.conflicts == (("issue-2", "NOTES.md"),)
-    result = invite_result(invite=invite, with_quality=False)
+    result = score_all(invite)
     conflict = next(f for f in result.findings if f.kind == "merge_conflict")
     assert conflict.ref == "refs/heads/issue-2" and conflict.paths == ("NOTES.md",)
+    assert result.integrated is None

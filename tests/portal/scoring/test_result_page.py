@@ -3,14 +3,9 @@
 import pytest
 from django.urls import reverse
 
-from portal.invites.services import candidate_get_or_create, invite_create, invite_submit
+from portal.invites.services import invite_submit
 from portal.scoring.models import Run
-
-
-@pytest.fixture
-def invite(assessment_version):
-    candidate = candidate_get_or_create(name="Ann Example", email="ann@example.com")
-    return invite_create(candidate=candidate, assessment_version=assessment_version).invite
+from tests.support.candidates import candidate_commit
 
 
 @pytest.fixture
@@ -34,7 +29,8 @@ def test_anonymous_users_are_sent_to_login(client, invite):
     assert client.get(url).url.startswith(reverse("login"))
 
 
-def test_the_runs_fragment_polls_while_a_run_is_pending(client, invite, reviewer):
+def test_the_runs_fragment_polls_while_a_run_is_pending(client, invite, reviewer, tmp_path):
+    candidate_commit(invite, tmp_path / "work", branch="issue-1")
     client.force_login(reviewer)
     url = reverse("invite_result_runs", args=[invite.public_id])
     assert 'hx-trigger="every 3s"' in client.get(url).content.decode()

@@ -9,8 +9,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from portal.assessments.models import Assessment
-from portal.invites.services import candidate_get_or_create, invite_create
-from portal.invites.views import clone_url
+from portal.hosting.services import clone_url, invite_open
+from portal.invites.services import candidate_get_or_create
 
 
 def _deadline(value: str) -> datetime:
@@ -55,7 +55,7 @@ class Command(BaseCommand):
         deadline = _deadline(options["deadline"]) if options["deadline"] else None
 
         candidate = candidate_get_or_create(name=options["name"].strip(), email=options["email"])
-        created = invite_create(
+        created = invite_open(
             candidate=candidate,
             assessment_version=assessment.latest_version,
             deadline=deadline,

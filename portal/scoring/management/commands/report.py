@@ -13,19 +13,23 @@ def result_json(result: InviteResult) -> dict:
     return {
         "invite_id": result.invite.public_id,
         "candidate": {"name": result.invite.candidate.name, "email": result.invite.candidate.email},
-        "assessment": result.manifest.slug,
+        "assessment": result.invite.assessment_version.assessment.slug,
         "version": result.invite.assessment_version.content_hash,
         "base": result.base,
         "pending": result.pending,
+        "analysis": {
+            "computed_at": result.analysed_at,
+            "pending": result.analysis_pending,
+            "error": result.analysis_error,
+            "branches_left_out": result.branches_left_out,
+        },
         "score": {"total": result.total, "possible": result.possible},
         "tickets": [asdict(t) for t in result.tickets],
         "branches": [
             {
                 "branch": b.branch,
                 "head": b.head,
-                "run": None
-                if b.run is None
-                else {"id": b.run.pk, "status": b.run.status, "reason": b.run.reason, "grader": b.run.grader_version},
+                "run": None if b.run is None else asdict(b.run),
                 "tickets": {str(n): asdict(c) for n, c in b.cells.items()},
                 "regressions": list(b.regressions),
                 "other_tickets_changed": list(b.other_tickets_changed),
@@ -52,7 +56,11 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true")
 
     def handle(self, *args, invite_id: str, json: bool, **options):
-        invite = Invite.objects.select_related("candidate", "assessment_version").filter(public_id=invite_id).first()
+        invite = (
+            Invite.objects.select_related("candidate", "assessment_version__assessment")
+            .filter(public_id=invite_id)
+            .first()
+        )
         if invite is None:
             raise CommandError(f"No invite {invite_id!r}.")
         result = invite_result(invite=invite)
@@ -63,8 +71,10 @@ class Command(BaseCommand):
 
     def _print(self, result: InviteResult) -> None:
         write = self.stdout.write
-        write(f"{result.invite.candidate} - {result.manifest.title} ({result.invite.assessment_version.short_hash})")
+        write(f"{result.invite.candidate} - {result.title} ({result.invite.assessment_version.short_hash})")
         write(f"Score: {result.total}/{result.possible}" + ("  (scoring still in progress)" if result.pending else ""))
+        if not result.analysed:
+            write("No analysis yet: nothing was pushed, or the first analysis is still being computed.")
         write("")
         names = [b.branch for b in result.branches]
         width = max([len(n) for n in names] + [6])

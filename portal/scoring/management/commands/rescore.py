@@ -2,7 +2,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from portal.invites.models import Invite
-from portal.scoring.services import GRADER_VERSION, invite_rescore
+from portal.scoring.services import invite_rescore
+from portal.scoring.version import GRADER_VERSION
 
 
 class Command(BaseCommand):

@@ -1,0 +1,324 @@
+"""An invite's analysis, computed once by a worker and stored; pages, `report` and the API only read it.
+
+analysis_update(invite_id), run by the "analysis.invite" task after every push and every
+finished run (portal.scoring.services.analysis_request):
+
+1. reads the branch heads from the repository and the starting commit from its Repository row;
+2. merges every issue-<n> head, in ticket order, into one commit under a hidden ref
+   (integration_build) and queues the run of it;
+3. builds the ticket x branch matrix from the latest run of each head: verdicts, hidden tests that
+   passed on the starting point and fail on the branch (regressions), other tickets a branch
+   changes (scope creep), and the points earned per ticket;
+4. adds git-hygiene findings and code-quality signals (ruff on changed lines; reused for a branch
+   whose head has not moved since the last analysis);
+5. stores it all as JSON in InviteAnalysis, unless a newer computation got there first.
+
+Work is bounded whatever a candidate pushes: at most MAX_BRANCHES branches are analysed (main
+and the issue-<n> branches first, then by name) and at most MAX_QUALITY_BRANCHES get ruff; a
+finding says how many were left out.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict, dataclass
+
+from django.conf import settings
+from django.db.models import Prefetch
+from django.utils import timezone
+
+import gitplumbing
+from gitplumbing import identity_env
+from grader.manifest import Manifest, load_manifest
+from portal.hosting.models import RefUpdate
+from portal.hosting.services import repository_path
+from portal.invites.models import Invite
+from portal.scoring.hygiene import (
+    ANALYSIS_CAPPED,
+    WARNING,
+    Finding,
+    RefUpdateInfo,
+    branch_ticket,
+    hygiene_findings,
+)
+from portal.scoring.models import InviteAnalysis, Run, TestResult
+from portal.scoring.quality import quality_signals
+from portal.scoring.services import run_queue
+from portal.scoring.version import GRADER_VERSION
+
+logger = logging.getLogger(__name__)
+
+INTEGRATED_REF = "refs/portal/integrated"
+MAX_BRANCHES = 60
+MAX_QUALITY_BRANCHES = 20
+ERROR_CAP = 2_000
+
+
+@dataclass(frozen=True)
+class Integration:
+    """All ticket branches merged together: the commit, and the branches that could not be merged."""
+
+    commit: str | None
+    merged: tuple[str, ...]
+    conflicts: tuple[tuple[str, str], ...]  # (branch, files in conflict)
+
+
+def analysis_update(*, invite_id: int) -> InviteAnalysis | None:
+    """Compute and store the invite's analysis if it was asked for since the last one (idempotent)."""
+    analysis = (
+        InviteAnalysis.objects.select_related("invite__assessment_version", "invite__repository")
+        .filter(invite_id=invite_id)
+        .first()
+    )
+    if analysis is None or not analysis.pending:
+        return analysis
+    wanted = analysis.requested
+    started = time.monotonic()
+    error = ""
+    try:
+        result = analysis_compute(invite=analysis.invite, previous=analysis.result)
+    except Exception as exc:  # a failure of the portal: the previous result stays, the error is shown
+        logger.exception("analysis of invite %s failed", invite_id)
+        result, error = analysis.result, f"{exc.__class__.__name__}: {exc}"[:ERROR_CAP]
+    # A computation that started later may already have stored a newer result: never go back.
+    InviteAnalysis.objects.filter(pk=analysis.pk, computed__lt=wanted).update(
+        computed=wanted,
+        computed_at=timezone.now(),
+        duration=time.monotonic() - started,
+        error=error,
+        result=result,
+    )
+    analysis.refresh_from_db()
+    return analysis
+
+
+def branch_order(name: str) -> tuple[int, int, str]:
+    """main first, then issue-<n> by ticket, then every other branch by name."""
+    if name == "main":
+        return (0, 0, name)
+    ticket = branch_ticket(name)
+    return (1, ticket, name) if ticket is not None else (2, 0, name)
+
+
+def analysis_compute(*, invite: Invite, previous: dict | None = None) -> dict:
+    """The invite's result as JSON-ready data (see the module docstring for the steps)."""
+    manifest = load_manifest(invite.assessment_version.package_dir)
+    path = repository_path(invite)
+    base = invite.repository.base_commit
+    all_heads = gitplumbing.heads(path)
+    names = sorted(all_heads, key=branch_order)
+    heads = {name: all_heads[name] for name in names[:MAX_BRANCHES]}
+    left_out = len(names) - len(heads)
+
+    integration = integration_build(path=path, heads=heads)
+    if integration.commit is not None:
+        run_queue(invite=invite, commit=integration.commit, ref=INTEGRATED_REF)
+
+    commits = {base, *heads.values()} | ({integration.commit} if integration.commit else set())
+    runs = _latest_runs(invite, commits)
+    baseline = runs.get(base)
+    baseline_cells = _cells(baseline, manifest)
+    baseline_passed = _passed_tests(baseline)
+
+    branches = []
+    for name, head in heads.items():
+        run = runs.get(head)
+        cells = _cells(run, manifest)
+        own = branch_ticket(name)
+        changed = [
+            number
+            for number, cell in cells.items()
+            if number != own and cell["passed"] is not None and cell["passed"] != baseline_cells[number]["passed"]
+        ]
+        regressions = sorted(baseline_passed - _passed_tests(run)) if run and run.finished else []
+        branches.append(
+            {
+                "branch": name,
+                "head": head,
+                "run": _run_data(run),
+                "cells": cells,
+                "regressions": regressions,
+                "other_tickets_changed": changed,
+            }
+        )
+
+    by_name = {b["branch"]: b for b in branches}
+    tickets = []
+    for ticket in manifest.tickets:
+        branch = by_name.get(f"issue-{ticket.number}")
+        passed = branch["cells"][ticket.number]["passed"] if branch else None
+        tickets.append(
+            {
+                "number": ticket.number,
+                "title": ticket.title,
+                "points": ticket.points,
+                "branch": branch["branch"] if branch else None,
+                "passed": passed,
+                "earned": ticket.points if passed else 0,
+            }
+        )
+
+    findings = _findings(invite, manifest, path, base, heads, branches, integration, left_out)
+    integrated = None
+    if integration.commit is not None:
+        run = runs.get(integration.commit)
+        integrated = {"head": integration.commit, "run": _run_data(run), "cells": _cells(run, manifest)}
+    return {
+        "grader_version": GRADER_VERSION,
+        "base": base,
+        "baseline": _run_data(baseline),
+        "tickets": tickets,
+        "branches": branches,
+        "branches_left_out": left_out,
+        "integration": {
+            "commit": integration.commit,
+            "merged": list(integration.merged),
+            "conflicts": [list(c) for c in integration.conflicts],
+        },
+        "integrated": integrated,
+        "findings": [asdict(f) for f in findings],
+        "quality": _quality(path, base, heads, (previous or {}).get("quality", [])),
+    }
+
+
+def _latest_runs(invite: Invite, commits: set[str]) -> dict[str, Run]:
+    """The run of each commit under the current grader, else its latest run under any grader."""
+    runs = (
+        Run.objects.filter(invite=invite, commit__in=commits)
+        .prefetch_related(
+            "verdicts", Prefetch("results", queryset=TestResult.objects.only("run", "test_id", "outcome"))
+        )
+        .order_by("queued_at", "id")
+    )
+    latest: dict[str, Run] = {}
+    for run in runs:
+        current = latest.get(run.commit)
+        if current is None or current.grader_version != GRADER_VERSION:
+            latest[run.commit] = run
+    return latest
+
+
+def _run_data(run: Run | None) -> dict | None:
+    if run is None:
+        return None
+    return {"id": run.pk, "status": run.status, "reason": run.reason, "grader": run.grader_version}
+
+
+def _cells(run: Run | None, manifest: Manifest) -> dict[int, dict]:
+    empty = {"passed": None, "tests_passed": 0, "tests_total": 0}
+    if run is None or run.status not in (Run.Status.PASSED, Run.Status.FAILED):
+        return {t.number: dict(empty) for t in manifest.tickets}
+    verdicts = {v.ticket: v for v in run.verdicts.all()}
+    return {
+        t.number: {
+            "passed": verdicts[t.number].passed,
+            "tests_passed": verdicts[t.number].tests_passed,
+            "tests_total": verdicts[t.number].tests_total,
+        }
+        if t.number in verdicts
+        else dict(empty)
+        for t in manifest.tickets
+    }
+
+
+def _passed_tests(run: Run | None) -> set[str]:
+    if run is None:
+        return set()
+    return {r.test_id for r in run.results.all() if r.outcome == "passed"}
+
+
+def _findings(invite, manifest, path, base, heads, branches, integration, left_out) -> list[Finding]:
+    updates = [
+        RefUpdateInfo(ref=u.ref, old_sha=u.old_sha, new_sha=u.new_sha, kind=u.kind, at=u.push.at)
+        for u in RefUpdate.objects.filter(push__invite=invite).select_related("push").order_by("push__at", "id")
+    ]
+    visible_paths = sorted({node.split("::", 1)[0] for t in manifest.tickets for node in t.visible_tests})
+    findings = hygiene_findings(
+        repo_path=path,
+        base=base,
+        branches=heads,
+        tickets=[t.number for t in manifest.tickets],
+        visible_test_paths=visible_paths,
+        ref_updates=updates,
+        scope_creep={b["branch"]: b["other_tickets_changed"] for b in branches if b["other_tickets_changed"]},
+    )
+    findings += [
+        Finding(
+            kind="merge_conflict",
+            severity=WARNING,
+            message=f"{branch} does not merge cleanly with {', '.join(integration.merged) or 'the other branches'}",
+            ref=f"refs/heads/{branch}",
+            ticket=branch_ticket(branch),
+            paths=tuple(p.strip() for p in files.split(",")),
+        )
+        for branch, files in integration.conflicts
+    ]
+    if left_out:
+        findings.append(
+            Finding(
+                kind=ANALYSIS_CAPPED,
+                severity=WARNING,
+                message=f"{left_out} more branches were not analysed; at most {MAX_BRANCHES} are.",
+            )
+        )
+    return findings
+
+
+def _quality(path, base: str, heads: dict[str, str], previous: list[dict]) -> list[dict]:
+    """Quality signals per changed branch; ruff runs only for heads not seen by the last analysis."""
+    known = {(q.get("branch"), q.get("head")): q for q in previous}
+    signals = []
+    for name, head in heads.items():
+        if head == base:
+            continue
+        if len(signals) >= MAX_QUALITY_BRANCHES:
+            break
+        cached = known.get((name, head))
+        if cached is None:
+            cached = {**asdict(quality_signals(repo_path=path, base=base, branch=name, head=head)), "head": head}
+        signals.append(cached)
+    return signals
+
+
+def integration_build(*, path, heads: dict[str, str]) -> Integration:
+    """Merge every issue-<n> branch head, in ticket order, into one commit kept under a hidden ref.
+
+    Built with `git merge-tree --write-tree` (no work tree, no hooks). The commit has a fixed
+    identity and date, so the same heads always give the same commit and the same run.
+    A branch that conflicts with those merged before it is left out and reported.
+    """
+    ticket_heads = sorted(
+        ((branch_ticket(name), name, sha) for name, sha in heads.items() if branch_ticket(name) is not None),
+        key=lambda item: item[0],
+    )
+    if len(ticket_heads) < 2:
+        return Integration(commit=None, merged=tuple(name for _, name, _ in ticket_heads), conflicts=())
+    author = settings.PORTAL_GIT_AUTHOR
+    _, first_name, current = ticket_heads[0]
+    merged, conflicts = [first_name], []
+    for _, name, sha in ticket_heads[1:]:
+        result = gitplumbing.run("merge-tree", "--write-tree", "--name-only", current, sha, git_dir=path, check=False)
+        lines = result.stdout.decode(errors="replace").splitlines()
+        if result.returncode == 1:  # conflicts: the tree, then the conflicted paths up to a blank line
+            files = []
+            for line in lines[1:]:
+                if not line:
+                    break
+                files.append(line)
+            conflicts.append((name, ", ".join(files[:10]) or "conflicting changes"))
+            continue
+        if result.returncode != 0:
+            raise gitplumbing.GitError(f"git merge-tree failed: {result.stderr.decode(errors='replace').strip()}")
+        tree = lines[0]
+        dates = gitplumbing.text("show", "-s", "--format=%ct", current, sha, git_dir=path).split()
+        date = f"{max(int(d) for d in dates)} +0000"
+        current = gitplumbing.text(
+            "commit-tree", tree, "-p", current, "-p", sha, "-m", f"Integrate {', '.join([*merged, name])}",
+            git_dir=path, env=identity_env(*author, date=date),
+        )  # fmt: skip
+        merged.append(name)
+    if len(merged) < 2:
+        return Integration(commit=None, merged=tuple(merged), conflicts=tuple(conflicts))
+    gitplumbing.run("update-ref", f"{INTEGRATED_REF}/{current}", current, git_dir=path)
+    return Integration(commit=current, merged=tuple(merged), conflicts=tuple(conflicts))

@@ -1,0 +1,13 @@
+from django.urls import path
+
+from portal.web import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("recruiter/", views.recruiter_dashboard, name="recruiter_dashboard"),
+    path("reviews/", views.review_queue, name="review_queue"),
+    path("status/", views.system_status, name="system_status"),
+    path("i/<str:token>/", views.invite_page, name="invite_page"),
+    path("i/<str:token>/bundle", views.invite_bundle, name="invite_bundle"),
+    path("i/<str:token>/runs", views.invite_runs, name="invite_runs"),
+]
