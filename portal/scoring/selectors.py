@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from portal.invites.models import Invite
+from portal.scoring.analysis import Integration
 from portal.scoring.hygiene import Finding
 from portal.scoring.models import InviteAnalysis, Run
 from portal.scoring.quality import LintFinding, QualitySignals
@@ -54,13 +55,6 @@ class TicketResult:
     branch: str | None  # the branch dedicated to the ticket
     passed: bool | None
     earned: int
-
-
-@dataclass(frozen=True)
-class Integration:
-    commit: str | None
-    merged: tuple[str, ...]
-    conflicts: tuple[tuple[str, str], ...]
 
 
 @dataclass
