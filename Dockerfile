@@ -16,7 +16,7 @@ RUN apt-get update \
 
 WORKDIR /app
 COPY requirements.txt .
-RUN python3 -m venv /opt/venv && pip install --no-cache-dir -r requirements.txt
+RUN python3 -m venv /opt/venv && pip install --no-cache-dir --require-hashes -r requirements.txt
 
 COPY . .
 RUN DEBUG=false python manage.py collectstatic --no-input \

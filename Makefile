@@ -14,7 +14,7 @@ VAR := var
 RUN_OS_PACKAGES := git:git bwrap:bubblewrap
 TEST_OS_PACKAGES := $(RUN_OS_PACKAGES) chromium:chromium
 
-.PHONY: run test lint format migrations-check bench setup setup-dev os-packages os-packages-test clean
+.PHONY: run test lint format migrations-check bench setup setup-dev lock os-packages os-packages-test clean
 
 define ensure_os_packages
 	@missing=""; \
@@ -71,11 +71,11 @@ $(BIN)/python:
 
 # Stamps make the install step re-run only when the pins change.
 $(VENV)/.installed-run: requirements.txt | $(BIN)/python
-	$(BIN)/pip install --quiet -r requirements.txt
+	$(BIN)/pip install --quiet --require-hashes -r requirements.txt
 	@touch $@
 
 $(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/python
-	$(BIN)/pip install --quiet -r requirements-dev.txt
+	$(BIN)/pip install --quiet --require-hashes -r requirements-dev.txt
 	@touch $@ $(VENV)/.installed-run
 
 setup: os-packages $(VENV)/.installed-run
@@ -104,6 +104,20 @@ format: setup-dev
 
 migrations-check: setup
 	$(BIN)/python manage.py makemigrations --check --dry-run
+
+# requirements.txt and requirements-dev.txt are locks of the whole tree with hashes, compiled from
+# requirements.in and requirements-dev.in by the pip-tools that the dev lock pins; the runtime lock
+# constrains the dev one. Versions already locked are kept: to move one, for example
+#   make lock LOCK_ARGS="--upgrade-package redis"
+PIP_COMPILE = CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/pip-compile --quiet --generate-hashes \
+  --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links $(LOCK_ARGS)
+
+# The grader's own lock (grader/requirements.txt, for authoring without the portal) is compiled
+# at the portal's versions.
+lock: $(VENV)/.installed-dev
+	$(PIP_COMPILE) --output-file=requirements.txt requirements.in
+	$(PIP_COMPILE) --output-file=requirements-dev.txt requirements-dev.in
+	$(PIP_COMPILE) --output-file=grader/requirements.txt grader/requirements.in
 
 # lighttpd serves git http-backend over plain CGI: the baseline of bench/git_transport.py.
 BENCH_OS_PACKAGES := lighttpd:lighttpd
