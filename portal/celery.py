@@ -5,10 +5,16 @@ broker is embedded: kombu's SQLAlchemy transport on a SQLite file under var/,
 consumed by a real worker process, so a laptop run behaves like production.
 """
 
+import contextlib
+import logging
 import os
+import pwd
+import socket
 import sys
+import threading
+from datetime import UTC, datetime
 
-from celery import Celery
+from celery import Celery, bootsteps
 from celery.signals import worker_process_init
 
 from portal.env import ConfigError
@@ -48,6 +54,117 @@ def _leave_the_process_group(**_kwargs) -> None:
     a stuck pool process's whole group, including what its task started.
     """
     os.setpgid(0, 0)
+
+
+logger = logging.getLogger(__name__)
+
+# How long a warm shutdown waits for the heartbeat thread to record that the worker stopped.
+HEARTBEAT_STOP_TIMEOUT = 10.0
+
+
+class HeartbeatStep(bootsteps.StartStopStep):
+    """Every worker reports itself for the status page, whatever queues it consumes.
+
+    A beat task would reach one worker only, and never one that consumes only the
+    scoring queue. So each worker's main process runs a thread that records the
+    worker's node name, queues, concurrency and user every PORTAL_HEARTBEAT_SECONDS,
+    and marks the worker stopped on shutdown.
+    """
+
+    # Started after the pool has forked its first processes.
+    requires = {"celery.worker.components:Pool"}
+
+    def create(self, worker):
+        return _Heartbeat(worker)
+
+
+app.steps["worker"].add(HeartbeatStep)
+
+
+class _Heartbeat:
+    """The heartbeat thread of one worker.
+
+    It alone touches the database in the worker's main process, and closes its connection
+    after each write. Django's connections belong to the thread that opened them, so the pool
+    processes, forked from the main thread, never inherit one to use; should a fork copy this
+    thread's connection in the milliseconds of a write, the child drops it unused, and psycopg
+    leaves the server connection to the process that opened it.
+    """
+
+    def __init__(self, worker):
+        self.worker = worker
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="portal-heartbeat", daemon=True)
+        self._failing = False
+
+    def start(self) -> None:
+        from django.conf import settings
+
+        self.interval = settings.PORTAL_HEARTBEAT_SECONDS
+        self.started_at = datetime.now(UTC)
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._thread.is_alive():
+            self._stopping.set()
+            self._thread.join(HEARTBEAT_STOP_TIMEOUT)
+
+    def _run(self) -> None:
+        # Models can be imported only once Django is set up, which Celery's Django fix-up does
+        # when the worker starts; this module is imported before that, by portal/__init__.py.
+        from portal.core import services
+
+        name = self.worker.hostname
+        uid = os.getuid()
+        try:
+            username = pwd.getpwuid(uid).pw_name
+        except KeyError:  # a container may run as a uid with no passwd entry
+            username = ""
+
+        def report() -> services.WorkerReport:
+            return services.WorkerReport(
+                name=name,
+                hostname=socket.gethostname(),
+                pid=os.getpid(),
+                # Read at each beat: remote control (add_consumer, cancel_consumer) changes them.
+                queues=sorted(self.worker.app.amqp.queues.consume_from),
+                concurrency=self.worker.concurrency,
+                uid=uid,
+                username=username,
+                started_at=self.started_at,
+            )
+
+        logger.info("Recording the heartbeat of %s every %s s.", name, self.interval)
+        pruned = False
+        while True:
+            if self._write(lambda: services.worker_heartbeat_record(report=report())) and not pruned:
+                pruned = self._write(services.worker_heartbeat_prune)
+            if self._stopping.wait(self.interval):
+                break
+        self._write(lambda: services.worker_heartbeat_stop(name=name))
+
+    def _write(self, action) -> bool:
+        """Run one database write; a failure (database down) is logged, and the next beat tries again."""
+        from django.db import DatabaseError, connection
+
+        try:
+            action()
+        except Exception as exc:
+            # The traceback once, not at every beat of an outage.
+            logger.warning(
+                "Could not record the heartbeat of %s: %s", self.worker.hostname, exc, exc_info=not self._failing
+            )
+            self._failing = True
+            return False
+        else:
+            if self._failing:
+                logger.info("Recorded the heartbeat of %s again.", self.worker.hostname)
+            self._failing = False
+            return True
+        finally:
+            # A broken connection fails to close but is dropped all the same.
+            with contextlib.suppress(DatabaseError):
+                connection.close()
 
 
 # The SQLAlchemy transport passes every broker_transport_options key to

@@ -227,12 +227,14 @@ if CELERY_BROKER_URL.startswith(("redis", "rediss")):
 # Where the scheduler embedded in `make run`'s worker (--beat) keeps its state.
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
-    "worker-heartbeat": {"task": "core.heartbeat", "schedule": 30.0},
     "prune-auth-failures": {"task": "hosting.prune_auth_failures", "schedule": 3600.0},
     "reap-stuck-runs": {"task": "scoring.reap_stuck", "schedule": 60.0},
 }
-# How long after its last heartbeat a worker is reported missing on the status page.
+# How long after its last heartbeat the status page reports a worker silent, and how often
+# each worker records one (portal/celery.py): at least twice in that time, so that one late
+# beat does not make a worker look silent.
 PORTAL_WORKER_STALE_AFTER = envint("PORTAL_WORKER_STALE_AFTER", 120, minimum=30)
+PORTAL_HEARTBEAT_SECONDS = envint("PORTAL_HEARTBEAT_SECONDS", 30, minimum=1, maximum=PORTAL_WORKER_STALE_AFTER // 2)
 
 # --- Logging ----------------------------------------------------------------
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")

@@ -1,11 +1,11 @@
-import os
-import socket
+from dataclasses import dataclass
+from datetime import datetime
 
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from portal.core.models import TaskAttempt, WorkerHeartbeat
+from portal.core.models import STOPPED_WORKERS_KEPT_FOR, TaskAttempt, WorkerHeartbeat
 
 
 class AttemptsExhausted(Exception):
@@ -18,12 +18,49 @@ class AttemptsExhausted(Exception):
         self.attempts = attempts
 
 
-def heartbeat_record() -> WorkerHeartbeat:
+@dataclass(frozen=True)
+class WorkerReport:
+    """What a worker process says about itself with each heartbeat."""
+
+    name: str  # the Celery node name, such as worker@host
+    hostname: str
+    pid: int
+    queues: list[str]
+    concurrency: int
+    uid: int
+    username: str
+    started_at: datetime
+
+
+def worker_heartbeat_record(*, report: WorkerReport) -> WorkerHeartbeat:
+    """Record that the worker named in ``report`` is alive now (and running again, if it had stopped)."""
     beat, _ = WorkerHeartbeat.objects.update_or_create(
-        hostname=socket.gethostname(),
-        defaults={"pid": os.getpid(), "seen_at": timezone.now()},
+        name=report.name,
+        defaults={
+            "hostname": report.hostname,
+            "pid": report.pid,
+            "queues": report.queues,
+            "concurrency": report.concurrency,
+            "uid": report.uid,
+            "username": report.username,
+            "started_at": report.started_at,
+            "seen_at": timezone.now(),
+            "stopped_at": None,
+        },
     )
     return beat
+
+
+def worker_heartbeat_stop(*, name: str) -> None:
+    """Record that worker ``name`` is shutting down, so the status page tells stopped from silent."""
+    now = timezone.now()
+    WorkerHeartbeat.objects.filter(name=name).update(seen_at=now, stopped_at=now)
+
+
+def worker_heartbeat_prune() -> int:
+    """Delete the rows of workers that stopped more than STOPPED_WORKERS_KEPT_FOR ago; returns how many."""
+    deleted, _ = WorkerHeartbeat.objects.filter(stopped_at__lt=timezone.now() - STOPPED_WORKERS_KEPT_FOR).delete()
+    return deleted
 
 
 @transaction.atomic

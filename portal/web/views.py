@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET
 
 from portal.accounts.decorators import role_required, staff_required
 from portal.accounts.roles import RECRUITER, REVIEWER
-from portal.core.selectors import worker_status_list
+from portal.core.selectors import queues_without_worker, worker_status_list
 from portal.hosting.services import bundle_path, clone_url
 from portal.invites.models import Invite
 from portal.invites.selectors import invite_by_link_token, invite_git_token, submitted_invites
@@ -42,7 +42,9 @@ def review_queue(request):
 
 @staff_required
 def system_status(request):
-    return render(request, "core/system_status.html", {"workers": worker_status_list()})
+    workers = worker_status_list()
+    context = {"workers": workers, "queues_without_worker": queues_without_worker(workers=workers)}
+    return render(request, "core/system_status.html", context)
 
 
 # The candidate's side: reached only through the secret link in the invitation.

@@ -4,49 +4,43 @@ On the embedded defaults the broker is kombu's SQLAlchemy transport on SQLite; t
 CI leg runs this module again with CELERY_BROKER_URL on Redis.
 """
 
-import os
 import uuid
-from pathlib import Path
 
 import pytest
 from django.conf import settings
 from django.db import transaction
 
+from portal.celery import app
 from portal.core.dispatch import UnknownTask, send_on_commit
-from portal.core.models import TaskAttempt, WorkerHeartbeat
-from portal.core.tasks import heartbeat
+from portal.core.models import TaskAttempt
 from tests.support.celery_tasks import crash_until
 from tests.support.workers import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
 
-def _parent_pid(pid: int) -> int:
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    return int(stat.rsplit(")", 1)[1].split()[1])
-
-
-def test_a_task_sent_on_commit_runs_in_a_real_worker_process(transactional_db, celery_worker):
+def test_a_task_sent_on_commit_runs_in_a_real_worker_process(transactional_db, celery_worker, tmp_path):
+    log_path, key = tmp_path / "attempts.log", uuid.uuid4().hex
     with transaction.atomic():
-        send_on_commit("core.heartbeat")
-        assert WorkerHeartbeat.objects.count() == 0
-    beat = wait_for(WorkerHeartbeat.objects.first, timeout=30, what="the heartbeat row")
-    assert beat.pid != os.getpid()
-    assert _parent_pid(beat.pid) == celery_worker.process.pid
-    assert "Task core.heartbeat" in celery_worker.log()
+        send_on_commit("tests.crash_until", key=key, log_path=str(log_path), succeed_on=1, max_attempts=1)
+        assert not TaskAttempt.objects.filter(key=key).exists()
+    wait_for(lambda: log_path.exists() and "done" in log_path.read_text(), timeout=30, what="the task")
+    assert TaskAttempt.objects.get(task="tests.crash_until", key=key).attempts == 1
+    assert "Task tests.crash_until" in celery_worker.log()
 
 
-def test_nothing_is_sent_when_the_transaction_rolls_back(transactional_db, celery_worker):
+def test_nothing_is_sent_when_the_transaction_rolls_back(transactional_db, celery_worker, tmp_path):
+    leaked_log, leaked_key = tmp_path / "leaked.log", uuid.uuid4().hex
     with pytest.raises(RuntimeError), transaction.atomic():
-        send_on_commit(heartbeat)  # a real task, so a leak would show as a row
+        send_on_commit(crash_until, key=leaked_key, log_path=str(leaked_log), succeed_on=1, max_attempts=1)
         raise RuntimeError("rolled back")
     # A task sent now is processed after anything already queued, so once it has run
-    # a leaked heartbeat would have run too.
-    WorkerHeartbeat.objects.all().delete()
-    log_path = celery_worker.log_path.parent / f"{uuid.uuid4().hex}.log"
-    send_on_commit(crash_until, key=uuid.uuid4().hex, log_path=str(log_path), succeed_on=1, max_attempts=1)
-    wait_for(lambda: log_path.exists() and "done" in log_path.read_text(), timeout=30, what="the probe task")
-    assert WorkerHeartbeat.objects.count() == 0
+    # a leaked task would have run too.
+    probe_log = tmp_path / "probe.log"
+    send_on_commit(crash_until, key=uuid.uuid4().hex, log_path=str(probe_log), succeed_on=1, max_attempts=1)
+    wait_for(lambda: probe_log.exists() and "done" in probe_log.read_text(), timeout=30, what="the probe task")
+    assert not leaked_log.exists()
+    assert not TaskAttempt.objects.filter(key=leaked_key).exists()
 
 
 def test_a_task_whose_worker_was_killed_is_redelivered_and_counted(transactional_db, celery_worker, tmp_path):
@@ -67,8 +61,8 @@ def test_a_task_that_always_kills_its_worker_stops_after_its_attempts(transactio
 def test_scoring_tasks_are_routed_to_their_own_queue():
     route = settings.CELERY_TASK_ROUTES["scoring.*"]
     assert route == {"queue": "scoring"}
-    assert heartbeat.app.amqp.router.route({}, "scoring.run")["queue"].name == "scoring"
-    assert heartbeat.app.amqp.router.route({}, "core.heartbeat")["queue"].name == "default"
+    assert app.amqp.router.route({}, "scoring.run")["queue"].name == "scoring"
+    assert app.amqp.router.route({}, "hosting.prune_auth_failures")["queue"].name == "default"
 
 
 def test_a_task_is_sent_by_its_name_and_an_unknown_name_fails_in_the_sender(db):
