@@ -1,0 +1,16 @@
+from django.contrib.auth import views as auth_views
+from django.shortcuts import redirect
+
+from portal.accounts.services import password_reset_request
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """Django's reset form, but the email is sent by the same service the operators' command uses.
+
+    Django's own form builds the link from the request's Host header and skips users who
+    have no usable password yet; password_reset_request uses PORTAL_BASE_URL and includes them.
+    """
+
+    def form_valid(self, form):
+        password_reset_request(email=form.cleaned_data["email"])
+        return redirect(self.get_success_url())
