@@ -10,12 +10,15 @@ BIN := $(VENV)/bin
 VAR := var
 
 # OS packages as command:package pairs. The portal needs git (hosting) and bubblewrap (sandbox);
-# the browser tests also need Debian's chromium.
+# the browser tests also need Debian's chromium, and the reverse-proxy test nginx and openssl.
 RUN_OS_PACKAGES := git:git bwrap:bubblewrap
-TEST_OS_PACKAGES := $(RUN_OS_PACKAGES) chromium:chromium
+TEST_OS_PACKAGES := $(RUN_OS_PACKAGES) chromium:chromium nginx:nginx openssl:openssl
 
 .PHONY: run test lint format migrations-check bench setup setup-dev lock os-packages os-packages-test clean
 
+# Debian starts the service of a package it installs (nginx would listen on port 80) unless
+# /usr/sbin/policy-rc.d exits 101; where there is none (no systemd, as in a container), one is
+# put there for the install and removed afterwards. An existing one is left alone.
 define ensure_os_packages
 	@missing=""; \
 	for pair in $(1); do \
@@ -25,8 +28,15 @@ define ensure_os_packages
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
 	    echo "Installing OS packages:$$missing"; \
+	    policy=""; \
+	    if [ ! -e /usr/sbin/policy-rc.d ]; then \
+	      printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d && policy=ours; \
+	    fi; \
 	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	    status=$$?; \
+	    if [ "$$policy" = ours ]; then rm -f /usr/sbin/policy-rc.d; fi; \
+	    [ $$status = 0 ] || exit $$status; \
 	  else \
 	    echo "Missing OS packages:$$missing"; \
 	    echo "Install them first, for example: sudo apt-get install$$missing"; \

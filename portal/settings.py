@@ -36,12 +36,6 @@ _base = urlsplit(PORTAL_BASE_URL)
 PORTAL_HTTPS = _base.scheme == "https"
 PORTAL_DATA_DIR = envpath("PORTAL_DATA_DIR", VAR_DIR / "data")
 
-_default_hosts = [_base.hostname or "127.0.0.1"]
-if DEBUG:
-    _default_hosts += ["127.0.0.1", "localhost", "[::1]", "testserver"]
-ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", sorted(set(_default_hosts)))
-CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", [f"{_base.scheme}://{_base.netloc}"])
-
 INSTALLED_APPS = [
     "portal.accounts",
     "portal.core",
@@ -59,6 +53,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so that everything after it sees the client's address rather than the proxy's.
+    "portal.core.middleware.ClientAddressMiddleware",
+    # The https redirect for public requests on the paths exempted below for internal ones.
+    "portal.core.middleware.PublicHttpsRedirectMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -182,6 +180,19 @@ else:
     EMAIL_BACKEND = "portal.core.mail.ConsoleOutboxBackend"
 
 # --- Security ---------------------------------------------------------------
+# Besides the public host, the names that reach gunicorn directly: loopback for the container's
+# health check, and the internal URL's host for scoring workers on other hosts. (ALLOWED_HOSTS
+# spells IPv6 addresses in brackets, which urlsplit's hostname drops.)
+_url_hosts = [urlsplit(url).hostname or "127.0.0.1" for url in (PORTAL_BASE_URL, PORTAL_INTERNAL_URL) if url]
+_default_hosts = [f"[{host}]" if ":" in host else host for host in _url_hosts] + ["127.0.0.1", "localhost", "[::1]"]
+if DEBUG:
+    _default_hosts.append("testserver")
+ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", sorted(set(_default_hosts)))
+CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", [f"{_base.scheme}://{_base.netloc}"])
+# How many reverse proxies append to X-Forwarded-For in front of the portal (0: none, so
+# REMOTE_ADDR is the client); see portal/core/middleware.py. Never more than there are: the
+# client could then choose its own address.
+PORTAL_TRUSTED_PROXIES = envint("PORTAL_TRUSTED_PROXIES", 0, minimum=0)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = PORTAL_HTTPS
 CSRF_COOKIE_SECURE = PORTAL_HTTPS
@@ -193,8 +204,10 @@ if envbool("TRUST_X_FORWARDED_PROTO", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 if PORTAL_HTTPS and not DEBUG:
     SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", True)
-    # Health checks come over plain HTTP from inside the container network.
-    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    # Health checks come over plain HTTP, and so do scoring workers at PORTAL_INTERNAL_URL for
+    # git and /internal/ (portal.core.middleware.INTERNAL_PATHS). Django exempts by path only:
+    # PublicHttpsRedirectMiddleware still redirects public requests for those two by Host.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^git/", r"^internal/"]
     SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 31536000, minimum=0)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
     SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", False)

@@ -6,18 +6,26 @@ from django.conf import settings
 from django.core.checks import Error, Tags, register
 
 
+def secret_key_error() -> Error | None:
+    """The portal.E001 decision, shared by the system check and by `python -m portal.serve`
+    (gunicorn runs no system checks, so without the latter it would serve with the placeholder).
+
+    An empty SECRET_KEY counts as unset in portal/env.py, so it is the placeholder here too.
+    """
+    if settings.DEBUG or settings.SECRET_KEY != settings.PLACEHOLDER_SECRET_KEY:
+        return None
+    return Error(
+        "SECRET_KEY is the built-in placeholder while DEBUG is off.",
+        hint="Set SECRET_KEY (or SECRET_KEY_FILE) to a long random value, for example the output of "
+        "python -c 'import secrets; print(secrets.token_urlsafe(50))'.",
+        id="portal.E001",
+    )
+
+
 @register(Tags.security, deploy=False)
 def check_secret_key(app_configs, **kwargs):
-    if settings.DEBUG or settings.SECRET_KEY != settings.PLACEHOLDER_SECRET_KEY:
-        return []
-    return [
-        Error(
-            "SECRET_KEY is the built-in placeholder while DEBUG is off.",
-            hint="Set SECRET_KEY (or SECRET_KEY_FILE) to a long random value, for example the output of "
-            "python -c 'import secrets; print(secrets.token_urlsafe(50))'.",
-            id="portal.E001",
-        )
-    ]
+    error = secret_key_error()
+    return [] if error is None else [error]
 
 
 @register()
