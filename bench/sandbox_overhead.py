@@ -91,9 +91,9 @@ def main() -> int:
         print("The sandbox (and so this benchmark) needs root.")
         return 1
 
-    data_dir = Path(os.environ.get("PORTAL_DATA_DIR") or REPO / "var" / "test-data")
+    cache_dir = Path(os.environ.get("PORTAL_CACHE_DIR") or REPO / "var" / "test-cache")
     print("Building (or reusing) a runtime with pytest...", flush=True)
-    runtime = runtime_build(requirements=["pytest==9.2.0"], root=data_dir / "runtimes")
+    runtime = runtime_build(requirements=["pytest==9.2.0"], root=cache_dir / "runtimes")
     config = SandboxConfig.from_env()
     limits = Limits(wall_time=600, cpu_time=600)
     pytest_args = ["-m", "pytest", "-q", "-p", "no:cacheprovider"]

@@ -15,6 +15,9 @@ Why each rule:
 * No prompt ever waits for a terminal, output is in the C locale, and every command has a
   timeout: a stuck git fails one request or task, never holds a thread forever.
 * Commits the portal writes carry its own identity, passed explicitly (:func:`identity_env`).
+* Root acts as the owner of the repository it works on (gitplumbing.ownership), so objects,
+  refs and logs it writes stay usable by the web server that owns the data directory; and a
+  repository is trusted by path (``safe.directory``) when another user owns it.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from gitplumbing.ownership import popen_user
 
 ZERO_SHA = "0" * 40
 DEFAULT_TIMEOUT = 120.0
@@ -99,7 +104,8 @@ def command(*args: str, git_dir: Path | str | None = None) -> list[str]:
     for key, value in SAFE_CONFIG:
         argv += ["-c", f"{key}={value}"]
     if git_dir is not None:
-        argv += ["--git-dir", str(git_dir)]
+        # Explicit: a repository another user owns is used, never refused as "dubious".
+        argv += ["-c", f"safe.directory={Path(git_dir).absolute()}", "--git-dir", str(git_dir)]
     return [*argv, *args]
 
 
@@ -112,15 +118,27 @@ def run(
     timeout: float = DEFAULT_TIMEOUT,
     check: bool = True,
     inherit_env: bool = False,
+    writes_to: Path | str | None = None,
 ) -> Result:
-    """Run one git command; raise GitError when it fails (``check``) or times out."""
+    """Run one git command; raise GitError when it fails (``check``) or times out.
+
+    Run by root, git acts as the owner of ``writes_to`` (by default ``git_dir``, else ``cwd``).
+    """
     full_env = dict(os.environ) if inherit_env else base_env()
     if inherit_env:
         full_env.update({k: v for k, v in base_env().items() if k not in ("PATH", "HOME")})
     full_env.update(env or {})
     argv = command(*args, git_dir=git_dir)
     try:
-        completed = subprocess.run(argv, cwd=cwd, env=full_env, input=input, capture_output=True, timeout=timeout)
+        completed = subprocess.run(
+            argv,
+            cwd=cwd,
+            env=full_env,
+            input=input,
+            capture_output=True,
+            timeout=timeout,
+            **popen_user(writes_to or git_dir or cwd),
+        )
     except subprocess.TimeoutExpired as exc:
         raise GitError(f"git {_describe(args)} timed out after {timeout:g} s", args=args) from exc
     result = Result(completed.returncode, completed.stdout, completed.stderr)

@@ -17,11 +17,13 @@ _ENV.pop("HOME")
 
 def open_repository(path: Path) -> git.Repo:
     """A GitPython Repo on ``path`` (bare or not) whose git calls ignore user and system config."""
+    # A repository another user owns (the data directory's owner, read by root) is trusted by path.
+    config = (*SAFE_CONFIG, ("safe.directory", str(Path(path).absolute())))
     repo = git.Repo(path)
     repo.git.update_environment(
         **_ENV,
-        GIT_CONFIG_COUNT=str(len(SAFE_CONFIG)),
-        **{f"GIT_CONFIG_KEY_{i}": key for i, (key, _v) in enumerate(SAFE_CONFIG)},
-        **{f"GIT_CONFIG_VALUE_{i}": value for i, (_k, value) in enumerate(SAFE_CONFIG)},
+        GIT_CONFIG_COUNT=str(len(config)),
+        **{f"GIT_CONFIG_KEY_{i}": key for i, (key, _v) in enumerate(config)},
+        **{f"GIT_CONFIG_VALUE_{i}": value for i, (_k, value) in enumerate(config)},
     )
     return repo

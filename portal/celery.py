@@ -15,7 +15,7 @@ import threading
 from datetime import UTC, datetime
 
 from celery import Celery, bootsteps
-from celery.signals import worker_process_init
+from celery.signals import celeryd_after_setup, worker_process_init
 
 from portal.env import ConfigError
 
@@ -37,6 +37,21 @@ def _load_settings(**_kwargs) -> None:
         settings.INSTALLED_APPS  # noqa: B018 - the first read imports portal/settings.py
     except ConfigError as exc:
         sys.exit(f"Configuration error: {exc}")
+
+
+@celeryd_after_setup.connect
+def _refuse_work_it_cannot_do(sender, instance, **_kwargs) -> None:
+    """A worker without the data directory scores only: the default queue's tasks (the analysis,
+    which reads and merges the repositories) need it. Said at start-up, not at the first task."""
+    from django.conf import settings
+
+    consumed = set(instance.app.amqp.queues.consume_from or instance.app.amqp.queues)
+    if settings.PORTAL_DATA_DIR is None and settings.CELERY_TASK_DEFAULT_QUEUE in consumed:
+        sys.exit(
+            f"Configuration error: this worker has no data directory (PORTAL_DATA_DIR is empty), so it can only "
+            f"score: start it with --queues scoring, and run the {settings.CELERY_TASK_DEFAULT_QUEUE!r} queue where "
+            "the data directory is."
+        )
 
 
 @worker_process_init.connect

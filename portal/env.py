@@ -132,6 +132,14 @@ def envpath(name: str, default: Path, *, environ: Mapping[str, str] | None = Non
     return path
 
 
+def envpath_or_none(name: str, default: Path, *, environ: Mapping[str, str] | None = None) -> Path | None:
+    """Like :func:`envpath`, but set and empty means "none here" (None)."""
+    value = (environ if environ is not None else os.environ).get(name)
+    if value is not None and value.strip() == "":
+        return None
+    return envpath(name, default, environ=environ)
+
+
 def envaddress(name: str, default: str, *, environ: Mapping[str, str] | None = None) -> str:
     """An address for gunicorn to listen on: host:port, [ipv6]:port or unix:/absolute/path."""
     value = _raw(name, environ)

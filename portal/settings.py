@@ -16,6 +16,7 @@ from portal.env import (
     envint,
     envlist,
     envpath,
+    envpath_or_none,
     envsecret,
     envstr,
     envtimezone,
@@ -34,7 +35,11 @@ SECRET_KEY = envsecret("SECRET_KEY", PLACEHOLDER_SECRET_KEY)
 PORTAL_BASE_URL = envurl("PORTAL_BASE_URL", "http://127.0.0.1:8000")
 _base = urlsplit(PORTAL_BASE_URL)
 PORTAL_HTTPS = _base.scheme == "https"
-PORTAL_DATA_DIR = envpath("PORTAL_DATA_DIR", VAR_DIR / "data")
+# The data directory: repositories, bundles, assessment snapshots. One owner (the web server's
+# user); empty on a scoring worker of another host, which fetches what it scores over HTTP.
+PORTAL_DATA_DIR = envpath_or_none("PORTAL_DATA_DIR", VAR_DIR / "data")
+# This host's own cache: sandbox runtimes, and the packages and commits a worker fetched. Safe to delete.
+PORTAL_CACHE_DIR = envpath("PORTAL_CACHE_DIR", VAR_DIR / "cache")
 
 INSTALLED_APPS = [
     "portal.accounts",

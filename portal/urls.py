@@ -16,6 +16,7 @@ admin.site.site_title = "Assessment Portal"
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("portal.accounts.urls")),
+    path("", include("portal.assessments.urls")),
     path("", include("portal.hosting.urls"), {"on_push": push_score}),
     path("", include("portal.scoring.urls")),
     path("", include("portal.web.urls")),

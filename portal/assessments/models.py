@@ -1,5 +1,3 @@
-from pathlib import Path
-
 from django.db import models
 
 
@@ -23,14 +21,17 @@ class AssessmentVersion(models.Model):
 
     The version is the content hash of the package, so an invite keeps exactly the
     project, hidden tests and fixes it was created with, whatever changes later.
-    The snapshot lives under PORTAL_DATA_DIR and is never edited in place.
+    The snapshot lives in the data directory and is never edited in place; workers without
+    that directory fetch it by content hash (portal.assessments.services.version_package).
     """
 
     assessment = models.ForeignKey(Assessment, on_delete=models.PROTECT, related_name="versions")
     content_hash = models.CharField(max_length=64)
     label = models.CharField(max_length=50, help_text="The version the package's manifest declares.")
     manifest = models.JSONField(help_text="assessment.toml as loaded.")
-    package_dir = models.CharField(max_length=500, help_text="Absolute path of the snapshot.")
+    package_dir = models.CharField(
+        max_length=500, help_text="Where the snapshot is, relative to the data directory (PORTAL_DATA_DIR)."
+    )
     shipped_subdir = models.CharField(max_length=200, help_text="The folder inside the package candidates receive.")
     validation = models.JSONField(default=dict, blank=True, help_text="The checks validation ran, and their results.")
     validated_at = models.DateTimeField(null=True, blank=True)
@@ -47,7 +48,3 @@ class AssessmentVersion(models.Model):
     @property
     def short_hash(self) -> str:
         return self.content_hash[:12]
-
-    @property
-    def shipped_dir(self) -> Path:
-        return Path(self.package_dir) / self.shipped_subdir

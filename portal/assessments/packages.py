@@ -9,6 +9,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from gitplumbing.ownership import give_tree, owned_mkdir, owner_to_act_as
+
 # Never part of a package's identity or snapshot: caches and local databases that
 # running the project or its tests leaves behind.
 IGNORED_DIRS = {"__pycache__", ".pytest_cache", ".ruff_cache", ".mypy_cache", ".venv", "venv", ".git"}
@@ -38,16 +40,21 @@ def package_hash(root: Path) -> str:
 
 
 def package_snapshot(root: Path, destination: Path) -> Path:
-    """Copy the package to ``destination`` once; concurrent callers end with the same copy."""
+    """Copy the package to ``destination`` once; concurrent callers end with the same copy.
+
+    Run by root (a command in the worker's container), the copy goes to the owner of the folder.
+    """
     if destination.exists():
         return destination
-    destination.parent.mkdir(parents=True, exist_ok=True)
+    owned_mkdir(destination.parent)
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=destination.parent))
     try:
         for relative in package_files(root):
             target = staging / relative
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(root / relative, target)
+        staging.chmod(0o755)
+        give_tree(staging, owner_to_act_as(destination.parent))
         try:
             staging.rename(destination)
         except OSError:

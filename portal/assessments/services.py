@@ -1,3 +1,10 @@
+import fcntl
+import io
+import shutil
+import tarfile
+import tempfile
+import urllib.error
+import urllib.request
 from dataclasses import asdict
 from pathlib import Path
 
@@ -8,11 +15,21 @@ from django.utils import timezone
 from grader.manifest import Manifest, load_manifest
 from grader.validate import ValidationReport, validate
 from portal.assessments.models import Assessment, AssessmentVersion
-from portal.assessments.packages import package_hash, package_snapshot
+from portal.assessments.packages import package_files, package_hash, package_snapshot
 from portal.assessments.runner import SandboxRunner, manifest_runtime
+from portal.core.archives import UnsafeArchive, extract_tar
+from portal.core.datadir import cache_dir, data_dir, has_data_dir
+from portal.core.workers import internal_url, worker_authorization
 from sandbox import Runtime
 
 BUILT_IN_PACKAGE = settings.BASE_DIR / "assessment_app"
+# A package a worker downloads is refused past this size (packages are small: code and tests).
+MAX_PACKAGE_BYTES = 100 * 1024 * 1024
+FETCH_TIMEOUT = 60
+
+
+class PackageFetchError(RuntimeError):
+    """A worker could not get an assessment version from the portal; the message says why."""
 
 
 class AssessmentInvalid(Exception):
@@ -33,9 +50,96 @@ def _manifest_json(manifest: Manifest) -> dict:
     return data
 
 
+def snapshot_relpath(*, slug: str, content_hash: str) -> str:
+    """Where a version's snapshot lives inside the data directory (stored as is on the version)."""
+    return f"assessments/{slug}/{content_hash}"
+
+
+def version_snapshot(version: AssessmentVersion) -> Path:
+    """The version's snapshot in this host's data directory (NoDataDirectory on a host without one)."""
+    return data_dir() / version.package_dir
+
+
+def version_shipped_dir(version: AssessmentVersion) -> Path:
+    """The folder of the snapshot that candidates receive (their repository's starting point)."""
+    return version_snapshot(version) / version.shipped_subdir
+
+
+def version_package(version: AssessmentVersion) -> Path:
+    """A folder holding exactly the version's package, on any host.
+
+    The snapshot in the data directory where there is one; otherwise a copy fetched from the
+    web server by content hash (with the worker credential), checked against that hash and
+    kept in this host's cache.
+    """
+    if has_data_dir():
+        local = version_snapshot(version)
+        if local.is_dir():
+            return local
+    return package_fetch(content_hash=version.content_hash)
+
+
+def package_archive(folder: Path) -> bytes:
+    """The package in ``folder`` as a gzipped tar of exactly the files its content hash covers."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for relative in package_files(folder):
+            tar.add(folder / relative, arcname=relative.as_posix(), recursive=False)
+    return buffer.getvalue()
+
+
+def package_fetch(*, content_hash: str) -> Path:
+    """Download the package with this content hash into the cache once; verify it before use."""
+    destination = cache_dir() / "assessments" / content_hash
+    if destination.is_dir():
+        return destination
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    with open(destination.parent / f"{content_hash}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if destination.is_dir():  # another process fetched it while this one waited
+            return destination
+        data = _download(f"{internal_url()}/internal/assessments/{content_hash}.tar.gz")
+        staging = Path(tempfile.mkdtemp(prefix=".fetch-", dir=destination.parent))
+        try:
+            with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+                extract_tar(tar, staging)
+            actual = package_hash(staging)
+            if actual != content_hash:
+                raise PackageFetchError(
+                    f"the package fetched for version {content_hash[:12]} has content hash {actual[:12]}; refused"
+                )
+            staging.chmod(0o755)
+            staging.rename(destination)
+        except (tarfile.TarError, UnsafeArchive, OSError, ValueError) as exc:
+            raise PackageFetchError(f"the package for version {content_hash[:12]} is unusable: {exc}") from exc
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    return destination
+
+
+def _download(url: str) -> bytes:
+    # The portal's own http(s) URL (settings validate the scheme), never a candidate's.
+    request = urllib.request.Request(url, headers={"Authorization": worker_authorization()})  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=FETCH_TIMEOUT) as response:  # noqa: S310
+            data = response.read(MAX_PACKAGE_BYTES + 1)
+    except urllib.error.HTTPError as exc:
+        raise PackageFetchError(f"{url} answered {exc.code} {exc.reason}") from exc
+    except (urllib.error.URLError, OSError) as exc:
+        raise PackageFetchError(f"{url} could not be reached: {exc}") from exc
+    if len(data) > MAX_PACKAGE_BYTES:
+        raise PackageFetchError(f"{url} sent more than {MAX_PACKAGE_BYTES // 1024 // 1024} MB; refused")
+    return data
+
+
+def version_manifest(version: AssessmentVersion) -> Manifest:
+    """The version's manifest, read from its package on this host (fetched if need be)."""
+    return load_manifest(version_package(version))
+
+
 def assessment_runtime(*, manifest: Manifest) -> Runtime:
-    """Build (once per requirements hash) or find the runtime the assessment's code runs with."""
-    return manifest_runtime(manifest, runtimes_dir=settings.PORTAL_DATA_DIR / "runtimes")
+    """Build (once per requirements hash, on this host) or find the runtime the assessment's code runs with."""
+    return manifest_runtime(manifest, runtimes_dir=cache_dir() / "runtimes")
 
 
 def assessment_validate(*, package_dir: Path, progress=None) -> ValidationReport:
@@ -65,7 +169,8 @@ def assessment_version_install(*, package_dir: Path, report: ValidationReport | 
     source = Path(package_dir).resolve()
     manifest = load_manifest(source)
     content_hash = package_hash(source)
-    snapshot = package_snapshot(source, settings.PORTAL_DATA_DIR / "assessments" / manifest.slug / content_hash)
+    relpath = snapshot_relpath(slug=manifest.slug, content_hash=content_hash)
+    package_snapshot(source, data_dir() / relpath)
     with transaction.atomic():
         assessment, created = Assessment.objects.get_or_create(slug=manifest.slug, defaults={"title": manifest.title})
         if not created and assessment.title != manifest.title:
@@ -77,7 +182,7 @@ def assessment_version_install(*, package_dir: Path, report: ValidationReport | 
             defaults={
                 "label": manifest.version,
                 "manifest": _manifest_json(manifest),
-                "package_dir": str(snapshot),
+                "package_dir": relpath,
                 "shipped_subdir": manifest.shipped_dir.relative_to(manifest.root).as_posix(),
             },
         )
@@ -95,13 +200,15 @@ def assessment_load(*, package_dir: Path, progress=None) -> AssessmentVersion:
     """
     source = Path(package_dir).resolve()
     manifest = load_manifest(source)
+    content_hash = package_hash(source)
+    # Written first, also for a version known already: the data directory must hold what invites use.
+    snapshot = package_snapshot(source, data_dir() / snapshot_relpath(slug=manifest.slug, content_hash=content_hash))
     existing = AssessmentVersion.objects.filter(
-        assessment__slug=manifest.slug, content_hash=package_hash(source), validated_at__isnull=False
+        assessment__slug=manifest.slug, content_hash=content_hash, validated_at__isnull=False
     ).first()
     if existing is not None and existing.validation.get("ok"):
         return existing
     # Validate the snapshot, not the source: what is proven is exactly what invites will use.
-    snapshot = package_snapshot(source, settings.PORTAL_DATA_DIR / "assessments" / manifest.slug / package_hash(source))
     report = assessment_validate(package_dir=snapshot, progress=progress)
     if not report.ok:
         raise AssessmentInvalid(report)

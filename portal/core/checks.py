@@ -5,6 +5,8 @@ import os
 from django.conf import settings
 from django.core.checks import Error, Tags, register
 
+from gitplumbing.ownership import nearest_existing
+
 
 def secret_key_error() -> Error | None:
     """The portal.E001 decision, shared by the system check and by `python -m portal.serve`
@@ -31,16 +33,27 @@ def check_secret_key(app_configs, **kwargs):
 @register()
 def check_data_dir(app_configs, **kwargs):
     data_dir = settings.PORTAL_DATA_DIR
-    # The directory is created on first use, so the nearest existing ancestor must be writable.
-    probe = data_dir
-    while not probe.exists() and probe != probe.parent:
-        probe = probe.parent
-    if probe.is_dir() and os.access(probe, os.W_OK | os.X_OK):
+    if data_dir is None:  # a scoring worker of another host: it fetches what it scores
         return []
-    return [
-        Error(
-            f"PORTAL_DATA_DIR {data_dir} is not writable (repositories, bundles and runtimes live there).",
-            hint="Create the directory and give the user running the portal write access to it.",
-            id="portal.E002",
-        )
-    ]
+    # The directory is created on first use, so the nearest existing ancestor must be writable.
+    probe = nearest_existing(data_dir)
+    if not (probe.is_dir() and os.access(probe, os.W_OK | os.X_OK)):
+        return [
+            Error(
+                f"PORTAL_DATA_DIR {data_dir} is not writable (repositories, bundles and snapshots live there).",
+                hint="Create the directory and give the user running the portal write access to it.",
+                id="portal.E002",
+            )
+        ]
+    owner = probe.stat().st_uid
+    if os.geteuid() not in (0, owner):
+        # Files this process wrote would belong to the wrong user and break the web server's pushes.
+        return [
+            Error(
+                f"PORTAL_DATA_DIR {data_dir} belongs to uid {owner}, but this process runs as uid {os.geteuid()}.",
+                hint=f"The data directory has one owner: run the portal's processes as uid {owner} "
+                "(root works too: it writes as the owner), or give the directory to this user.",
+                id="portal.E003",
+            )
+        ]
+    return []

@@ -5,12 +5,12 @@ Framework-free: works on paths and runs the real git client.
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import gitplumbing
 from gitplumbing import ZERO_SHA, identity_env
+from gitplumbing.ownership import owned_mkdir
 
 # Refs under this prefix are the portal's: hidden from every candidate fetch and push.
 HIDDEN_PREFIX = "refs/portal/"
@@ -31,8 +31,8 @@ def repository_init(path: Path, *, shipped_dir: Path, policy: RepoPolicy, author
     The commit is built with plumbing from a temporary index, so nothing from the
     source folder but the files themselves (as its .gitignore filters them) is used.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    gitplumbing.run("init", "--quiet", "--bare", "--initial-branch=main", str(path))
+    owned_mkdir(path.parent)
+    gitplumbing.run("init", "--quiet", "--bare", "--initial-branch=main", str(path), writes_to=path)
     for key, value in (
         ("receive.fsckObjects", "true"),
         ("receive.maxInputSize", str(policy.max_input_bytes)),
@@ -51,10 +51,14 @@ def repository_init(path: Path, *, shipped_dir: Path, policy: RepoPolicy, author
         gitplumbing.run("config", key, value, git_dir=path)
 
     name, email = author
-    with tempfile.TemporaryDirectory() as scratch:
-        index_env = {"GIT_INDEX_FILE": str(Path(scratch) / "index")}
+    # A throwaway index inside the new repository: git writes it as the repository's owner.
+    index = path / "portal-init.index"
+    index_env = {"GIT_INDEX_FILE": str(index)}
+    try:
         gitplumbing.run("--work-tree", str(shipped_dir), "add", "--all", ".", git_dir=path, env=index_env)
         tree = gitplumbing.text("write-tree", git_dir=path, env=index_env)
+    finally:
+        index.unlink(missing_ok=True)
     commit = gitplumbing.text("commit-tree", tree, "-m", message, git_dir=path, env=identity_env(name, email))
     gitplumbing.run("update-ref", "refs/heads/main", commit, ZERO_SHA, git_dir=path)
     keep_commits(path, [commit])
@@ -69,9 +73,9 @@ def keep_commits(path: Path, shas: list[str]) -> None:
 
 def bundle_create(path: Path, bundle_path: Path) -> None:
     """A bundle of main and HEAD (without HEAD a clone says 'remote HEAD refers to nonexistent ref')."""
-    bundle_path.parent.mkdir(parents=True, exist_ok=True)
+    owned_mkdir(bundle_path.parent)
     partial = bundle_path.with_suffix(".partial")
-    gitplumbing.run("bundle", "create", str(partial), "HEAD", "refs/heads/main", git_dir=path)
+    gitplumbing.run("bundle", "create", str(partial), "HEAD", "refs/heads/main", git_dir=path, writes_to=partial)
     partial.replace(bundle_path)
 
 

@@ -1,6 +1,5 @@
 import fcntl
-import hashlib
-import hmac
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -12,6 +11,8 @@ from django.utils import timezone
 
 from gitplumbing import ZERO_SHA, is_ancestor
 from portal.assessments.models import AssessmentVersion
+from portal.assessments.services import version_shipped_dir
+from portal.core.datadir import data_dir
 from portal.hosting.gitrepo import RepoPolicy, bundle_create, repository_init
 from portal.hosting.models import AuthFailure, Push, RefUpdate, Repository
 from portal.invites.models import Candidate, Event, Invite
@@ -19,38 +20,38 @@ from portal.invites.services import InviteCreated, event_record, invite_create
 
 
 def repository_path(invite: Invite) -> Path:
-    # Derived from the database row, never from a URL.
-    return settings.PORTAL_DATA_DIR / "repos" / f"{invite.public_id}.git"
+    # Derived from the database row, never from a URL, nor stored: the data directory can move.
+    return data_dir() / "repos" / f"{invite.public_id}.git"
 
 
 def bundle_path(invite: Invite) -> Path:
-    return settings.PORTAL_DATA_DIR / "bundles" / f"{invite.public_id}.bundle"
+    return data_dir() / "bundles" / f"{invite.public_id}.bundle"
 
 
 def clone_url(invite: Invite) -> str:
     return f"{settings.PORTAL_BASE_URL}/git/{invite.public_id}.git"
 
 
-def worker_git_token() -> str:
-    if settings.PORTAL_WORKER_GIT_TOKEN:
-        return settings.PORTAL_WORKER_GIT_TOKEN
-    return hmac.new(settings.SECRET_KEY.encode(), b"portal worker git token", hashlib.sha256).hexdigest()
-
-
 def repository_create(*, invite: Invite) -> Repository:
     """Create the invite's bare repository and bundle from its assessment version."""
     path = repository_path(invite)
-    commit = repository_init(
-        path,
-        shipped_dir=invite.assessment_version.shipped_dir,
-        policy=RepoPolicy(
-            max_input_bytes=settings.PORTAL_GIT_MAX_PUSH_MB * 1024 * 1024,
-            max_objects=settings.PORTAL_GIT_MAX_OBJECTS,
-        ),
-        author=settings.PORTAL_GIT_AUTHOR,
-        message=f"{invite.assessment_version.assessment.title}: starting point",
-    )
-    bundle_create(path, bundle_path(invite))
+    try:
+        commit = repository_init(
+            path,
+            shipped_dir=version_shipped_dir(invite.assessment_version),
+            policy=RepoPolicy(
+                max_input_bytes=settings.PORTAL_GIT_MAX_PUSH_MB * 1024 * 1024,
+                max_objects=settings.PORTAL_GIT_MAX_OBJECTS,
+            ),
+            author=settings.PORTAL_GIT_AUTHOR,
+            message=f"{invite.assessment_version.assessment.title}: starting point",
+        )
+        bundle_create(path, bundle_path(invite))
+    except BaseException:
+        # Nothing half-made stays behind: the caller's transaction drops the rows.
+        shutil.rmtree(path, ignore_errors=True)
+        bundle_path(invite).unlink(missing_ok=True)
+        raise
     return Repository.objects.create(invite=invite, base_commit=commit)
 
 

@@ -1,9 +1,6 @@
 """Git smart HTTP for invite repositories: authenticate, authorize, then hand over to
 `git http-backend` and stream both ways (see backend.py for the mechanics)."""
 
-import base64
-import binascii
-import hmac
 import logging
 import os
 import re
@@ -19,7 +16,9 @@ from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.csrf import csrf_exempt
 
+from portal.core.workers import basic_credentials, is_worker
 from portal.hosting.backend import BackendError, BackendRequest, run_backend
+from portal.hosting.gitrepo import HOOKS_DIR
 from portal.hosting.services import (
     auth_blocked,
     auth_failure_record,
@@ -28,7 +27,6 @@ from portal.hosting.services import (
     push_record,
     push_refusal,
     repository_path,
-    worker_git_token,
 )
 from portal.invites.models import Invite
 from portal.invites.selectors import invite_for_git_credentials
@@ -37,7 +35,6 @@ logger = logging.getLogger(__name__)
 
 PUBLIC_ID = re.compile(r"^[a-z2-7]{16}$")
 SERVICES = {"git-upload-pack", "git-receive-pack"}
-WORKER_USER = "worker"
 REALM = 'Basic realm="Assessment Portal", charset="UTF-8"'
 # http-backend's own caching headers are replaced by Django's never-cache set.
 DROPPED_HEADERS = {"cache-control", "expires", "pragma"}
@@ -49,18 +46,6 @@ def _plain(message: str, status: int, **headers: str) -> HttpResponse:
         response[name.replace("_", "-")] = value
     add_never_cache_headers(response)
     return response
-
-
-def _basic_credentials(request) -> tuple[str, str] | None:
-    header = request.META.get("HTTP_AUTHORIZATION", "")
-    scheme, _, encoded = header.partition(" ")
-    if scheme.lower() != "basic" or not encoded:
-        return None
-    try:
-        user, sep, password = base64.b64decode(encoded.strip(), validate=True).decode("utf-8").partition(":")
-    except (binascii.Error, UnicodeDecodeError):
-        return None
-    return (user, password) if sep else None
 
 
 def _service(request, service_path: str) -> str:
@@ -83,7 +68,7 @@ def git_http(request, public_id: str, service_path: str, *, on_push: Callable[..
         raise Http404("No such repository.")
     service = _service(request, service_path)
     address = request.META.get("REMOTE_ADDR")
-    credentials = _basic_credentials(request)
+    credentials = basic_credentials(request)
     if credentials is None:
         return _plain("Authentication required.", 401, WWW_Authenticate=REALM)
     user, password = credentials
@@ -92,9 +77,9 @@ def git_http(request, public_id: str, service_path: str, *, on_push: Callable[..
             "Too many failed sign-ins; try again later.", 429, Retry_After=str(settings.PORTAL_GIT_AUTH_WINDOW)
         )
 
-    is_worker = user == WORKER_USER and _constant_time_equal(password, worker_git_token())
+    worker = is_worker(user, password)
     invite = None
-    if is_worker:
+    if worker:
         invite = Invite.objects.select_related("assessment_version").filter(public_id=public_id).first()
         if invite is None or service != "git-upload-pack":
             raise Http404("No such repository.")
@@ -104,16 +89,10 @@ def git_http(request, public_id: str, service_path: str, *, on_push: Callable[..
         # Wrong password, unknown invite and another invite's credentials look the same.
         auth_failure_record(address=address, username=public_id)
         return _plain("Invalid credentials for this repository.", 401, WWW_Authenticate=REALM)
-    if not is_worker and invite.status == Invite.Status.REVOKED:
+    if not worker and invite.status == Invite.Status.REVOKED:
         return _plain("This invite has been revoked.", 403)
 
-    return _serve(
-        request, invite=invite, service=service, service_path=service_path, is_worker=is_worker, on_push=on_push
-    )
-
-
-def _constant_time_equal(a: str, b: str) -> bool:
-    return hmac.compare_digest(a.encode(), b.encode())
+    return _serve(request, invite=invite, service=service, service_path=service_path, is_worker=worker, on_push=on_push)
 
 
 def _serve(request, *, invite: Invite, service: str, service_path: str, is_worker: bool, on_push):
@@ -123,11 +102,16 @@ def _serve(request, *, invite: Invite, service: str, service_path: str, is_worke
     # protocol v2 then makes one or more POSTs, so those are not what is counted.
     is_fetch_start = service_path == "info/refs" and service == "git-upload-pack"
     extra_env = {"PORTAL_PYTHON": sys.executable}
+    # The hooks of this installation, whatever path the repository was created with: the code
+    # and the data directory may each move (an upgrade, a restore) without touching every repository.
+    config = [("core.hooksPath", str(HOOKS_DIR))]
     if is_worker:
         # Workers fetch commits by id, including ones only hidden refs keep.
-        extra_env.update(
-            {"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "uploadpack.allowAnySHA1InWant", "GIT_CONFIG_VALUE_0": "true"}
-        )
+        config.append(("uploadpack.allowAnySHA1InWant", "true"))
+    extra_env["GIT_CONFIG_COUNT"] = str(len(config))
+    for index, (key, value) in enumerate(config):
+        extra_env[f"GIT_CONFIG_KEY_{index}"] = key
+        extra_env[f"GIT_CONFIG_VALUE_{index}"] = value
     log_path = None
     if is_push_body:
         extra_env["PORTAL_PUSH_REFUSED"] = push_refusal(invite=invite) or ""

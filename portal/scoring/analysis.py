@@ -30,7 +30,8 @@ from django.utils import timezone
 
 import gitplumbing
 from gitplumbing import identity_env
-from grader.manifest import Manifest, load_manifest
+from grader.manifest import Manifest
+from portal.assessments.services import version_manifest
 from portal.hosting.models import RefUpdate
 from portal.hosting.services import repository_path
 from portal.invites.models import Invite
@@ -103,7 +104,7 @@ def branch_order(name: str) -> tuple[int, int, str]:
 
 def analysis_compute(*, invite: Invite, previous: dict | None = None) -> dict:
     """The invite's result as JSON-ready data (see the module docstring for the steps)."""
-    manifest = load_manifest(invite.assessment_version.package_dir)
+    manifest = version_manifest(invite.assessment_version)
     path = repository_path(invite)
     base = invite.repository.base_commit
     all_heads = gitplumbing.heads(path)

@@ -5,17 +5,18 @@ Part of the grader version (portal.scoring.version): a change here can change wh
 
 from __future__ import annotations
 
+import fcntl
 import io
 import os
-import shutil
 import tarfile
-from pathlib import Path, PurePosixPath
-from urllib.parse import quote, urlsplit
+from pathlib import Path
 
 from django.conf import settings
 
 import gitplumbing
-from portal.hosting.services import worker_git_token
+from gitplumbing.ownership import owned_mkdir
+from portal.core.archives import UnsafeArchive, extract_tar
+from portal.core.workers import internal_url, worker_authorization
 from portal.invites.models import Invite
 
 
@@ -37,49 +38,35 @@ def tree_export(*, repo: Path, commit: str, destination: Path) -> None:
             f"at most {settings.PORTAL_SCORING_MAX_TREE_MB} MB are scored"
         )
     with tarfile.open(fileobj=io.BytesIO(gitplumbing.archive(repo, commit))) as tar:
-        _extract(tar, destination)
+        try:
+            extract_tar(tar, destination)
+        except UnsafeArchive as exc:
+            raise TreeTooLarge(f"the commit {exc}") from exc
 
 
 def commit_fetch(*, invite: Invite, commit: str, destination: Path) -> Path:
-    """Fetch one commit of the invite's repository over HTTP as the worker git user.
+    """Fetch one commit of the invite's repository over HTTP as the worker git user, into ``destination``.
 
     For scoring workers that do not share the portal's disk; the worker credential may
     fetch any commit by id (including ones only hidden refs keep) and may not push.
+    ``destination`` is a bare repository kept as a cache: a commit already there is not
+    fetched again. Concurrent calls for one destination take turns.
     """
-    base = urlsplit(settings.PORTAL_INTERNAL_URL or settings.PORTAL_BASE_URL)
-    url = f"{base.scheme}://worker:{quote(worker_git_token(), safe='')}@{base.netloc}/git/{invite.public_id}.git"
-    gitplumbing.run("init", "--quiet", "--bare", str(destination))
-    gitplumbing.run("fetch", "--quiet", "--depth", "1", url, commit, git_dir=destination)
+    owned_mkdir(destination.parent)
+    with open(destination.parent / f"{destination.name}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not destination.exists():
+            staging = destination.with_name(f".{destination.name}.{os.getpid()}")
+            gitplumbing.run("init", "--quiet", "--bare", str(staging), writes_to=staging)
+            staging.rename(destination)
+        present = gitplumbing.run("cat-file", "-e", f"{commit}^{{commit}}", git_dir=destination, check=False).ok
+        if not present:
+            # The credential goes in the environment (readable by this user only), not in argv.
+            header = {
+                "GIT_CONFIG_COUNT": "1",
+                "GIT_CONFIG_KEY_0": "http.extraHeader",
+                "GIT_CONFIG_VALUE_0": f"Authorization: {worker_authorization()}",
+            }
+            url = f"{internal_url()}/git/{invite.public_id}.git"
+            gitplumbing.run("fetch", "--quiet", "--depth", "1", url, commit, git_dir=destination, env=header)
     return destination
-
-
-def _extract(tar: tarfile.TarFile, destination: Path) -> None:
-    """Write the archive's directories, files and symlinks under ``destination`` and nothing else.
-
-    Written by hand rather than with ``extractall(filter="data")``, which Debian's Python
-    3.11.2 lacks: no absolute or ``..`` paths, nothing written through a symlink, files
-    created fresh (never opened through an existing link), no devices or hard links.
-    Symlinks are kept as symlinks; the sandbox copies them in without following them.
-    """
-    root = destination
-    for member in tar.getmembers():
-        parts = PurePosixPath(member.name).parts
-        if not parts or member.name.startswith("/") or ".." in parts:
-            raise TreeTooLarge(f"the commit holds an unsafe path: {member.name!r}")
-        parent = root
-        for part in parts[:-1]:
-            parent = parent / part
-            if parent.is_symlink():
-                raise TreeTooLarge(f"the commit writes through a symbolic link: {member.name!r}")
-        target = root.joinpath(*parts)
-        if member.isdir():
-            target.mkdir(parents=True, exist_ok=True)
-        elif member.issym():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.symlink(member.linkname, target)
-        elif member.isfile():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            source = tar.extractfile(member)
-            with source, open(target, "xb") as sink:
-                shutil.copyfileobj(source, sink)
-            target.chmod(0o755 if member.mode & 0o111 else 0o644)

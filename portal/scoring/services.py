@@ -25,11 +25,11 @@ from django.utils import timezone
 
 import gitplumbing
 from grader.local import AppStartError
-from grader.manifest import Manifest, load_manifest
 from grader.run import GraderError, run_hidden_tests
 from grader.verdicts import ticket_verdicts
 from portal.assessments.runner import SandboxRunner
-from portal.assessments.services import assessment_runtime
+from portal.assessments.services import PackageFetchError, assessment_runtime, version_manifest
+from portal.core.datadir import cache_dir, has_data_dir
 from portal.core.dispatch import send_on_commit
 from portal.core.services import AttemptsExhausted, task_attempt_begin
 from portal.hosting.models import Push
@@ -92,10 +92,6 @@ def analysis_request(*, invite: Invite) -> None:
     send_on_commit(TASK_ANALYSE, invite_id=invite.pk)
 
 
-def _manifest(run: Run) -> Manifest:
-    return load_manifest(run.assessment_version.package_dir)
-
-
 def _claim(run_id: int) -> Run | None:
     """Move a queued (or reaped) run to running; None if another worker has it or it is done."""
     with transaction.atomic():
@@ -145,19 +141,29 @@ def run_execute(*, run_id: int) -> Run | None:
         raise
 
 
+def _repository(run: Run) -> Path:
+    """The repository holding the run's commit: the invite's own, or this host's fetched copy."""
+    if has_data_dir():
+        local = repository_path(run.invite)
+        if local.exists():
+            return local
+    # A worker without the data directory: fetch the commit from the web server (kept in the cache).
+    destination = cache_dir() / "repos" / f"{run.invite.public_id}.git"
+    return commit_fetch(invite=run.invite, commit=run.commit, destination=destination)
+
+
 def _score(run: Run) -> Run:
-    manifest = _manifest(run)
+    try:
+        manifest = version_manifest(run.assessment_version)
+    except PackageFetchError as exc:
+        return _finish(run, status=Run.Status.ERROR, reason=f"the assessment could not be fetched: {exc}")
     timings: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="score-") as scratch:
         tree = Path(scratch) / "tree"
         tree.mkdir()
         started = time.monotonic()
         try:
-            repo = repository_path(run.invite)
-            if not repo.exists():
-                # A worker on another host: fetch the commit from the portal's remote.
-                repo = commit_fetch(invite=run.invite, commit=run.commit, destination=Path(scratch) / "fetched.git")
-            tree_export(repo=repo, commit=run.commit, destination=tree)
+            tree_export(repo=_repository(run), commit=run.commit, destination=tree)
         except TreeTooLarge as exc:
             return _finish(run, status=Run.Status.ERROR, reason=str(exc))
         timings["export"] = time.monotonic() - started

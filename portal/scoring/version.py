@@ -19,9 +19,10 @@ import grader.manifest
 import grader.run
 import grader.verdicts
 import portal.assessments.runner
+import portal.core.archives
 import portal.scoring.export
 
-# What a run sees (export), how the app is started and the visible tests run (runner, local),
+# What a run sees (export, archives), how the app is started and the visible tests run (runner, local),
 # how the hidden tests are run and read (run, junit, manifest), and the verdict rule (verdicts).
 VERDICT_MODULES: tuple[ModuleType, ...] = (
     grader.junit,
@@ -30,6 +31,7 @@ VERDICT_MODULES: tuple[ModuleType, ...] = (
     grader.run,
     grader.verdicts,
     portal.assessments.runner,
+    portal.core.archives,
     portal.scoring.export,
 )
 

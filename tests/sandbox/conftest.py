@@ -96,5 +96,5 @@ def sandboxed(workdir: Path) -> Sandboxed:
 @pytest.fixture(scope="session")
 def runtime() -> Runtime:
     """A small runtime (Debian's Python with pytest), built once and kept in var/test-data."""
-    data_dir = Path(os.environ.get("PORTAL_DATA_DIR") or REPO / "var" / "test-data")
-    return runtime_build(requirements=["pytest==9.2.0"], root=data_dir / "runtimes")
+    cache_dir = Path(os.environ.get("PORTAL_CACHE_DIR") or REPO / "var" / "test-cache")
+    return runtime_build(requirements=["pytest==9.2.0"], root=cache_dir / "runtimes")

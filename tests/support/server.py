@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.support.workers import ROOT, free_port, wait_for
+from tests.support.workers import ROOT, as_user, free_port, wait_for
 
 
 @dataclass
@@ -35,7 +35,9 @@ def _up(url: str) -> bool:
 
 
 @contextmanager
-def running_portal(*, db_url: str, log_dir: Path, env: dict[str, str] | None = None) -> Iterator[PortalServer]:
+def running_portal(
+    *, db_url: str, log_dir: Path, env: dict[str, str] | None = None, user: tuple[int, int] | None = None
+) -> Iterator[PortalServer]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     server_env = {
@@ -54,6 +56,7 @@ def running_portal(*, db_url: str, log_dir: Path, env: dict[str, str] | None = N
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            **as_user(user),
         )
     server = PortalServer(url=url, process=process, log_path=log_path)
     try:

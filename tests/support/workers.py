@@ -48,6 +48,14 @@ def wait_for(probe: Callable[[], T], *, timeout: float, interval: float = 0.05, 
         time.sleep(interval)
 
 
+def as_user(user: tuple[int, int] | None) -> dict:
+    """Popen keywords that start a process as ``(uid, gid)`` with no supplementary groups; {} for the current user."""
+    if user is None:
+        return {}
+    uid, gid = user
+    return {"user": uid, "group": gid, "extra_groups": []}
+
+
 @dataclass
 class WorkerProcess:
     process: subprocess.Popen
@@ -59,9 +67,16 @@ class WorkerProcess:
 
 @contextmanager
 def running_worker(
-    *, db_url: str, log_dir: Path, include: str | None = None, queues: str = "default,scoring"
+    *,
+    db_url: str,
+    log_dir: Path,
+    include: str | None = None,
+    queues: str = "default,scoring",
+    env: dict[str, str] | None = None,
+    user: tuple[int, int] | None = None,
 ) -> Iterator[WorkerProcess]:
-    env = {**os.environ, "DATABASE_URL": db_url}
+    """A `celery worker` on the test broker; ``env`` adds to (or, as "", empties) variables, ``user`` is (uid, gid)."""
+    env = {**os.environ, "DATABASE_URL": db_url, **(env or {})}
     log_path = log_dir / f"worker-{uuid.uuid4().hex[:8]}.log"
     argv = [
         sys.executable, "-m", "celery", "-A", "portal", "worker",
@@ -74,7 +89,7 @@ def running_worker(
         argv += ["--include", include]
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, **as_user(user)
         )
     worker = WorkerProcess(process=process, log_path=log_path)
     try:

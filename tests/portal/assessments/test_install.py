@@ -2,7 +2,7 @@ import shutil
 
 from portal.assessments.models import AssessmentVersion
 from portal.assessments.packages import package_hash
-from portal.assessments.services import assessment_version_install
+from portal.assessments.services import assessment_version_install, version_shipped_dir
 from tests.conftest import ROOT
 
 
@@ -21,8 +21,8 @@ def test_a_changed_package_is_a_new_version_and_the_old_snapshot_is_untouched(db
     (package / "project" / "tickets.md").write_text("changed\n")
     new = assessment_version_install(package_dir=package)
     assert new != old and new.content_hash != old.content_hash
-    assert (old.shipped_dir / "tickets.md").read_text() != "changed\n"
-    assert (new.shipped_dir / "tickets.md").read_text() == "changed\n"
+    assert (version_shipped_dir(old) / "tickets.md").read_text() != "changed\n"
+    assert (version_shipped_dir(new) / "tickets.md").read_text() == "changed\n"
     assert AssessmentVersion.objects.filter(assessment__slug=old.assessment.slug).count() == 2
 
 

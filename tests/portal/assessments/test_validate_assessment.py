@@ -94,14 +94,15 @@ def test_a_package_without_a_manifest_is_refused_at_once(db, tmp_path):
         call_command("validate_assessment", str(tmp_path), stdout=StringIO())
 
 
-def test_the_built_in_package_validates_with_the_data_directory_under_a_closed_folder(db, settings, tmp_path):
+def test_the_built_in_package_validates_with_the_data_directory_and_cache_under_a_closed_folder(db, settings, tmp_path):
     # pytest's temporary folders are 0700, like a home directory or `mktemp -d`: the slot users
     # of the sandbox may not enter them, yet the runtime built there must still serve.
     closed = tmp_path / "closed"
     closed.mkdir(mode=0o700)
     assert closed.stat().st_mode & 0o777 == 0o700
     settings.PORTAL_DATA_DIR = closed / "data"
+    settings.PORTAL_CACHE_DIR = closed / "cache"
     ok, table = _validate(ROOT / "assessment_app")
     assert ok, table
-    assert (closed / "data" / "runtimes").is_dir()
+    assert (closed / "cache" / "runtimes").is_dir()
     assert closed.stat().st_mode & 0o777 == 0o700

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
+from portal.assessments.services import version_shipped_dir, version_snapshot
 from portal.hosting.gitrepo import KEEP_PREFIX, all_objects
 from portal.hosting.models import Push, RefUpdate
 from portal.hosting.services import repository_path
@@ -39,15 +40,17 @@ def test_a_clone_holds_one_portal_commit_with_the_shipped_project(git, portal_se
     work = _clone(git, portal_server, created, tmp_path / "work")
     log = git.run("log", "--format=%an <%ae>|%s", cwd=work).stdout.splitlines()
     assert log == ["Assessment Portal <portal@localhost>|Library lending API: starting point"]
-    shipped = sorted(p.name for p in created.invite.assessment_version.shipped_dir.iterdir())
+    shipped = sorted(p.name for p in version_shipped_dir(created.invite.assessment_version).iterdir())
     assert sorted(p.name for p in work.iterdir() if p.name != ".git") == shipped
     assert git.run("branch", "-r", cwd=work).stdout.split() == ["origin/HEAD", "->", "origin/main", "origin/main"]
 
 
 def test_nothing_unshipped_is_reachable_or_stored_in_the_repository(created, assessment_version):
     repo = repository_path(created.invite)
-    package = Path(assessment_version.package_dir)
-    unshipped = [p for p in package.rglob("*") if p.is_file() and assessment_version.shipped_dir not in p.parents]
+    package = version_snapshot(assessment_version)
+    unshipped = [
+        p for p in package.rglob("*") if p.is_file() and version_shipped_dir(assessment_version) not in p.parents
+    ]
     assert unshipped, "the package should have hidden tests, fixes and a manifest"
     unshipped_ids = {
         subprocess.run(["git", "hash-object", str(p)], capture_output=True, text=True, check=True).stdout.strip()
@@ -289,7 +292,7 @@ def test_concurrent_pushes_to_one_repository_are_all_recorded(git, portal_server
 
 
 def test_the_worker_credential_fetches_a_commit_only_a_hidden_ref_keeps(git, portal_server, created, tmp_path):
-    from portal.hosting.services import worker_git_token
+    from portal.core.workers import worker_token
 
     work = _clone(git, portal_server, created, tmp_path / "work")
     git.run("checkout", "-q", "-b", "gone", cwd=work)
@@ -298,7 +301,7 @@ def test_the_worker_credential_fetches_a_commit_only_a_hidden_ref_keeps(git, por
     git.run("push", "-q", "origin", ":gone", cwd=work)
     fetcher = tmp_path / "worker"
     git.run("init", "-q", str(fetcher))
-    worker_url = remote_url(portal_server.url, created.invite.public_id, "worker", worker_git_token())
+    worker_url = remote_url(portal_server.url, created.invite.public_id, "worker", worker_token())
     git.run("fetch", "-q", worker_url, sha, cwd=fetcher)
     assert git.run("cat-file", "-t", sha, cwd=fetcher).stdout.strip() == "commit"
     push = git.run("push", worker_url, f"{sha}:refs/heads/x", cwd=fetcher, check=False)

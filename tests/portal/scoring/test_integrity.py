@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from portal.assessments.services import assessment_version_install
+from portal.assessments.services import assessment_version_install, version_shipped_dir
 from portal.scoring.models import Run
 from tests.conftest import ROOT
 from tests.support.candidates import candidate_commit
@@ -87,7 +87,7 @@ def test_interpreter_start_up_hooks_change_nothing(invite, tmp_path, changes):
 
 def test_exiting_with_success_at_import_is_an_app_that_never_started(invite, tmp_path):
     main = tmp_path / "main.py"
-    original = (invite.assessment_version.shipped_dir / "app" / "main.py").read_text()
+    original = (version_shipped_dir(invite.assessment_version) / "app" / "main.py").read_text()
     main.write_text("import os\nos._exit(0)\n" + original)
     run = _submission(invite, tmp_path, {"app/main.py": main.read_text()})
     assert run.status == Run.Status.ERROR
@@ -97,7 +97,7 @@ def test_exiting_with_success_at_import_is_an_app_that_never_started(invite, tmp
 
 def test_an_app_that_prints_a_fake_pytest_summary_and_writes_fake_reports_changes_nothing(invite, tmp_path):
     fake = '<testsuites><testsuite name="pytest" tests="33" failures="0" errors="0"></testsuite></testsuites>'
-    original = (invite.assessment_version.shipped_dir / "app" / "main.py").read_text()
+    original = (version_shipped_dir(invite.assessment_version) / "app" / "main.py").read_text()
     noise = (
         "import pathlib, tempfile\n"
         "print('========== 33 passed in 0.50s ==========', flush=True)\n"
@@ -111,7 +111,7 @@ def test_an_app_that_prints_a_fake_pytest_summary_and_writes_fake_reports_change
 
 
 def test_objects_that_equal_everything_cannot_cross_http(invite, tmp_path):
-    original = (invite.assessment_version.shipped_dir / "app" / "main.py").read_text()
+    original = (version_shipped_dir(invite.assessment_version) / "app" / "main.py").read_text()
     trick = (
         "class AlwaysEqual:\n"
         "    def __eq__(self, other):\n"
@@ -170,7 +170,7 @@ def test_an_app_that_hangs_on_every_request_fixes_nothing_and_the_run_ends(impat
         "        _time.sleep(3600)\n"
         "    return await call_next(request)\n"
     )
-    run = _submission(invite, tmp_path, {"app/main.py": _hanging_app(impatient_version.shipped_dir, hang)})
+    run = _submission(invite, tmp_path, {"app/main.py": _hanging_app(version_shipped_dir(impatient_version), hang)})
     assert run.finished
     assert _fixed(run) == set()
     assert run.timings["hidden"] < 20
@@ -179,7 +179,7 @@ def test_an_app_that_hangs_on_every_request_fixes_nothing_and_the_run_ends(impat
 
 def test_an_app_that_sleeps_until_the_wall_limit_is_stopped(impatient_version, tmp_path):
     invite = make_invite(impatient_version).invite
-    original = (impatient_version.shipped_dir / "app" / "main.py").read_text()
+    original = (version_shipped_dir(impatient_version) / "app" / "main.py").read_text()
     run = _submission(invite, tmp_path, {"app/main.py": "import time\ntime.sleep(3600)\n" + original})
     assert run.status == Run.Status.ERROR
     assert "the app did not start" in run.reason

@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from grader.manifest import ManifestError, load_manifest
 from portal.assessments.models import Assessment
-from portal.assessments.services import assessment_runtime
+from portal.assessments.services import PackageFetchError, assessment_runtime, version_package
 from sandbox import SandboxError
 
 
@@ -20,9 +20,10 @@ class Command(BaseCommand):
             loaded = Assessment.objects.filter(slug=assessment).first()
             if loaded is None or loaded.latest_version is None:
                 raise CommandError(f"{assessment!r} is neither a loaded assessment's slug nor a package folder.")
-            package = Path(loaded.latest_version.package_dir)
         try:
+            if not (package / "assessment.toml").is_file():
+                package = version_package(loaded.latest_version)
             runtime = assessment_runtime(manifest=load_manifest(package))
-        except (ManifestError, SandboxError) as exc:
+        except (ManifestError, SandboxError, PackageFetchError) as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(f"Runtime ready: {runtime.path}")

@@ -5,10 +5,13 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.core.validators import validate_email
+from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from gitplumbing import GitError
 from portal.assessments.models import Assessment
+from portal.core.datadir import NoDataDirectory
 from portal.hosting.services import clone_url, invite_open
 from portal.invites.services import candidate_get_or_create
 
@@ -54,13 +57,17 @@ class Command(BaseCommand):
             time_limit = timedelta(hours=options["time_limit_hours"])
         deadline = _deadline(options["deadline"]) if options["deadline"] else None
 
-        candidate = candidate_get_or_create(name=options["name"].strip(), email=options["email"])
-        created = invite_open(
-            candidate=candidate,
-            assessment_version=assessment.latest_version,
-            deadline=deadline,
-            time_limit=time_limit,
-        )
+        try:
+            with transaction.atomic():  # a failure leaves no candidate, invite or repository behind
+                candidate = candidate_get_or_create(name=options["name"].strip(), email=options["email"])
+                created = invite_open(
+                    candidate=candidate,
+                    assessment_version=assessment.latest_version,
+                    deadline=deadline,
+                    time_limit=time_limit,
+                )
+        except (GitError, NoDataDirectory, OSError) as exc:
+            raise CommandError(f"The invite could not be created: {exc}") from exc
         invite = created.invite
         result = {
             "invite_id": invite.public_id,

@@ -1,0 +1,390 @@
+"""The production topology, started by hand as docker-compose.yml starts it, on PostgreSQL and Redis.
+
+- migrate, web and beat run as an unprivileged user (nobody here, `portal` in the image) that
+  owns the data directory;
+- a scoring worker runs as root with the data directory (compose's `worker`);
+- a second worker runs as root on "another host": no data directory, a cache of its own, only
+  the database, the broker and the portal's internal URL.
+
+The environment is the documented production `.env`: DEBUG off, a real SECRET_KEY, an https
+PORTAL_BASE_URL behind a proxy, and PORTAL_INTERNAL_URL for the workers. The test invites,
+clones, pushes, scores on both workers and integrates; then backs up the database and the data
+directory and restores them elsewhere (another database, another path), where the portal still
+serves the repository, takes a push and creates invites.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import tarfile
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from portal.hosting.models import Push
+from portal.invites.models import Invite
+from portal.scoring.analysis import INTEGRATED_REF
+from portal.scoring.models import InviteAnalysis, Run
+from tests.conftest import ROOT
+from tests.support.compose import compose_config
+from tests.support.git import GitClient
+from tests.support.image import Image, build_image, open_folder
+from tests.support.workers import as_user, database_url, free_port, wait_for
+
+OWNER = (65534, 65534)  # nobody:nogroup: the web server's user
+PATCHES = ROOT / "assessment_app" / "reference"
+
+
+def _production_stack() -> bool:
+    return (
+        os.geteuid() == 0
+        and Path("/usr/bin/python3.11").exists()
+        and connection.vendor == "postgresql"
+        and settings.CELERY_BROKER_URL.startswith("redis")
+    )
+
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.timeout(1200),
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(
+        not _production_stack(),
+        reason="the production topology runs on PostgreSQL and Redis, as root (CI's second leg)",
+    ),
+]
+
+
+@dataclass
+class Deployment:
+    root: Path
+    image: Image
+    env: dict[str, str]
+    port: int
+    logs: Path
+    services: dict  # docker-compose.yml's services: each process runs its service's command and user
+    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    def argv(self, service: str, **options: str) -> list[str]:
+        """The service's command from the compose file, run with the image's programs; ``options``
+        replace the values of its --options (queues="scoring")."""
+        command = list(self.services[service]["command"])
+        command[0] = {"python": self.image.python, "celery": self.image.bin("celery")}[command[0]]
+        for name, value in options.items():
+            command[command.index(f"--{name}") + 1] = value
+        return command
+
+    def user(self, service: str):
+        """root where compose says so, else the image's unprivileged user (the data directory's owner)."""
+        return None if self.services[service].get("user") == "root" else OWNER
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def command(self, *argv: str, user=None, env: dict[str, str] | None = None, timeout: float = 600) -> str:
+        """Run a one-off command (`docker compose run --rm ...`); its output, or a failure with it."""
+        done = subprocess.run(
+            [self.image.python, *argv],
+            cwd=self.image.app,
+            env={**self.env, **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            **as_user(user),
+        )
+        assert done.returncode == 0, f"{' '.join(argv)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}"
+        return done.stdout
+
+    def start(self, name: str, argv: list[str], *, user=None, env: dict[str, str] | None = None) -> None:
+        log = (self.logs / f"{name}.log").open("ab")
+        self.processes[name] = subprocess.Popen(
+            argv,
+            cwd=self.image.app,
+            env={**self.env, **(env or {})},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            **as_user(user),
+        )
+        log.close()
+
+    def log(self, name: str) -> str:
+        return (self.logs / f"{name}.log").read_text(errors="replace")
+
+    def stop(self, name: str) -> None:
+        process = self.processes.pop(name)
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=10)
+
+    def stop_all(self) -> None:
+        for name in list(self.processes):
+            self.stop(name)
+
+    def start_web(self, name: str = "web", env: dict[str, str] | None = None, port: int | None = None) -> str:
+        port = port or self.port
+        self.start(
+            name,
+            self.argv("web"),
+            user=self.user("web"),
+            env={"PORTAL_BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": "2", **(env or {})},
+        )
+        url = f"http://127.0.0.1:{port}"
+        wait_for(lambda: self._exited(name) or _healthy(url), timeout=60, what=name)
+        assert not self._exited(name), self.log(name)
+        return url
+
+    def start_worker(self, name: str, *, queues: str | None = None, env: dict[str, str] | None = None) -> None:
+        options = {"concurrency": "1", "hostname": f"{name}@%h", **({"queues": queues} if queues else {})}
+        argv = self.argv("worker", **options)
+        self.start(name, argv, user=self.user("worker"), env=env)
+        wait_for(lambda: self._exited(name) or " ready." in self.log(name), timeout=90, what=name)
+        assert not self._exited(name), self.log(name)
+
+    def _exited(self, name: str) -> bool:
+        return self.processes[name].poll() is not None
+
+
+def _healthy(url: str) -> bool:
+    # Straight to gunicorn, as compose's health check does: Host 127.0.0.1, plain http.
+    try:
+        with urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def _owned_folder(path: Path, owner=OWNER, mode: int = 0o700) -> Path:
+    path.mkdir(mode=mode, parents=True)
+    path.chmod(mode)
+    os.chown(path, *owner)
+    return path
+
+
+def _foreign_files(root: Path) -> list[str]:
+    wrong = []
+    for directory, dirnames, filenames in os.walk(root):
+        for name in [*dirnames, *filenames]:
+            info = os.lstat(Path(directory) / name)
+            if (info.st_uid, info.st_gid) != OWNER:
+                wrong.append(f"{Path(directory, name).relative_to(root)} ({info.st_uid}:{info.st_gid})")
+    return wrong
+
+
+@contextmanager
+def deployment(tmp_path: Path) -> Iterator[Deployment]:
+    root = open_folder("topology-")
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    with ExitStack() as stack:
+        stack.callback(shutil.rmtree, root, ignore_errors=True)
+        image = build_image(root / "app")
+        port = free_port()
+        env = {
+            "PATH": "/usr/local/bin:/usr/bin:/bin",
+            "HOME": "/nonexistent",
+            "LANG": "C.UTF-8",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            # The documented production .env, unchanged in kind.
+            "DEBUG": "false",
+            "SECRET_KEY": secrets.token_urlsafe(50),
+            "PORTAL_BASE_URL": "https://assessments.example.com",
+            "TRUST_X_FORWARDED_PROTO": "true",
+            "PORTAL_INTERNAL_URL": f"http://127.0.0.1:{port}",
+            "DATABASE_URL": database_url(connection.settings_dict),
+            "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+            "PORTAL_DATA_DIR": str(_owned_folder(root / "data")),
+            "PORTAL_VAR_DIR": str(_owned_folder(root / "var", mode=0o755)),
+            # The runtime the suite built already: the worker with the data directory reuses it.
+            "PORTAL_CACHE_DIR": str(settings.PORTAL_CACHE_DIR),
+        }
+        services = compose_config()["services"]
+        deployed = Deployment(root=root, image=image, env=env, port=port, logs=logs, services=services)
+        stack.callback(deployed.stop_all)
+        yield deployed
+
+
+def _remote_worker_env(deployed: Deployment) -> dict[str, str]:
+    cache = deployed.root / "remote-cache"
+    return {
+        "PORTAL_DATA_DIR": "",  # another host: no data directory
+        "PORTAL_CACHE_DIR": str(cache),
+        "PORTAL_VAR_DIR": str(_owned_folder(deployed.root / "remote-var", owner=(0, 0), mode=0o755)),
+    }
+
+
+def _wait_scored(invite: Invite, commits: set[str], timeout: float = 300) -> dict[str, Run]:
+    def done():
+        runs = {r.commit: r for r in Run.objects.filter(invite=invite, commit__in=commits)}
+        if len(runs) == len(commits) and all(r.finished for r in runs.values()):
+            return runs
+        return None
+
+    return wait_for(done, timeout=timeout, interval=0.5, what=f"runs of {sorted(c[:7] for c in commits)}")
+
+
+def _wait_analysed(invite: Invite, timeout: float = 120) -> dict:
+    def done():
+        analysis = InviteAnalysis.objects.filter(invite=invite).first()
+        return analysis if analysis is not None and not analysis.pending and analysis.result else None
+
+    return wait_for(done, timeout=timeout, interval=0.5, what="the analysis").result
+
+
+def _push_fix(git: GitClient, work: Path, ticket: int) -> str:
+    git.run("checkout", "-q", "-B", f"issue-{ticket}", "origin/main", cwd=work)
+    git.run("apply", str(PATCHES / f"ticket-{ticket}.patch"), cwd=work)
+    git.run("commit", "-q", "-am", f"Fix: Resolve issue #{ticket} - reference fix", cwd=work)
+    git.run("push", "-q", "origin", f"issue-{ticket}", cwd=work)
+    return git.run("rev-parse", "HEAD", cwd=work).stdout.strip()
+
+
+def test_the_compose_topology_invites_clones_pushes_scores_integrates_and_restores(tmp_path):
+    with deployment(tmp_path) as deployed:
+        # migrate as the web user; the assessment loaded in the worker's container (root), as documented.
+        deployed.command(*deployed.argv("migrate")[1:], user=deployed.user("migrate"))
+        loaded = deployed.command("manage.py", "load_assessment", "assessment_app", user=deployed.user("worker"))
+        assert "Loaded" in loaded
+        assert _foreign_files(Path(deployed.env["PORTAL_DATA_DIR"])) == []
+
+        deployed.start_web()
+        deployed.start(
+            "beat", deployed.argv("beat", schedule=str(deployed.root / "var" / "beat")), user=deployed.user("beat")
+        )
+        deployed.start_worker("worker", queues=deployed.argv("worker")[deployed.argv("worker").index("--queues") + 1])
+
+        # An invite made from the web server's container.
+        made = json.loads(
+            deployed.command(
+                "manage.py", "invite", "--assessment", "library-lending-api", "--name", "Ann Example",
+                "--email", "ann@example.com", "--json", user=deployed.user("web"),
+            )
+        )  # fmt: skip
+        assert made["clone_url"].startswith("https://assessments.example.com/git/")
+        invite = Invite.objects.get(public_id=made["invite_id"])
+
+        # The candidate clones and pushes (through the internal address: no proxy in this test).
+        git = GitClient(tmp_path / "home")
+        remote = f"http://{made['git_username']}:{made['git_password']}@127.0.0.1:{deployed.port}/git/{made['invite_id']}.git"
+        work = tmp_path / "work"
+        git.run("clone", "-q", remote, str(work))
+        first = _push_fix(git, work, 1)
+
+        runs = _wait_scored(invite, {invite.repository.base_commit, first})
+        assert {r.status for r in runs.values()} <= {Run.Status.PASSED, Run.Status.FAILED}, [
+            (r.ref, r.status, r.reason) for r in runs.values()
+        ]
+        assert {v.ticket for v in runs[first].verdicts.filter(passed=True)} == {1}
+
+        # Now only the worker of another host scores; the one with the data directory keeps the
+        # default queue (analysis, integration), as a scaled-out deployment would run them.
+        deployed.stop("worker")
+        deployed.start_worker("worker-default", queues="default")
+        remote_env = _remote_worker_env(deployed)
+        deployed.start_worker("remote", queues="scoring", env=remote_env)
+
+        second = _push_fix(git, work, 2)
+        result = wait_for(
+            lambda: (r := _wait_analysed(invite))["integrated"] and r["integrated"]["head"] and r,
+            timeout=120,
+            interval=0.5,
+            what="the integration",
+        )
+        integrated = result["integrated"]["head"]
+        runs = _wait_scored(invite, {second, integrated})
+        assert {r.status for r in runs.values()} <= {Run.Status.PASSED, Run.Status.FAILED}, [
+            (r.ref, r.status, r.reason) for r in runs.values()
+        ]
+        assert runs[integrated].ref == INTEGRATED_REF
+        assert {v.ticket for v in runs[second].verdicts.filter(passed=True)} == {2}
+        assert {v.ticket for v in runs[integrated].verdicts.filter(passed=True)} == {1, 2}
+        # The remote worker scored them from what it fetched: the package by hash, the commits by id.
+        cache = Path(remote_env["PORTAL_CACHE_DIR"])
+        assert (cache / "assessments" / invite.assessment_version.content_hash / "assessment.toml").is_file()
+        assert (cache / "repos" / f"{invite.public_id}.git").is_dir()
+        assert (cache / "runtimes").is_dir()  # built on first use
+        assert "Task scoring.run[" in deployed.log("remote")  # the only worker on the scoring queue now
+        assert "Task scoring.run[" not in deployed.log("worker-default")
+
+        # One owner: everything root wrote in the data directory (snapshot, integration objects
+        # and refs) belongs to the web server's user, which still serves every ref.
+        data = Path(deployed.env["PORTAL_DATA_DIR"])
+        assert _foreign_files(data) == []
+        git.run("fetch", "-q", "origin", cwd=work)
+        report = json.loads(deployed.command("manage.py", "report", invite.public_id, "--json"))
+        assert report["analysis"]["error"] == ""  # hygiene and quality read the repository as root
+        assert [t["passed"] for t in report["tickets"]][:2] == [True, True]
+
+        _backup_and_restore_elsewhere(deployed, invite, made, tmp_path)
+
+
+def _backup_and_restore_elsewhere(deployed: Deployment, invite: Invite, made: dict, tmp_path: Path) -> None:
+    """docs/operations.md's backup and restore: pg_dump plus the data directory, restored to
+    another database and another path, then used by a web server there."""
+    deployed.stop_all()
+    db = connection.settings_dict
+    pg = ["-h", db["HOST"] or "127.0.0.1", "-p", str(db["PORT"] or 5432), "-U", db["USER"] or "postgres"]
+    dump = tmp_path / "portal.dump"
+    subprocess.run(["pg_dump", *pg, "--format=custom", "--file", str(dump), db["NAME"]], check=True, timeout=120)
+    archive = tmp_path / "data.tar"
+    with tarfile.open(archive, "w") as tar:
+        tar.add(deployed.env["PORTAL_DATA_DIR"], arcname="data")
+
+    restored_db = f"restore_{uuid.uuid4().hex[:10]}"
+    subprocess.run(["createdb", *pg, restored_db], check=True, timeout=60)
+    try:
+        subprocess.run(["pg_restore", *pg, "--no-owner", "--dbname", restored_db, str(dump)], check=True, timeout=120)
+        elsewhere = _owned_folder(deployed.root / "restored", mode=0o755)
+        with tarfile.open(archive) as tar:
+            tar.extractall(elsewhere, numeric_owner=True)  # noqa: S202 - our own archive
+        shutil.rmtree(deployed.env["PORTAL_DATA_DIR"])  # the old place is gone
+        deployed.env["PORTAL_DATA_DIR"] = str(elsewhere / "data")
+        deployed.env["DATABASE_URL"] = deployed.env["DATABASE_URL"].rsplit("/", 1)[0] + f"/{restored_db}"
+        url = deployed.start_web(name="restored-web")
+
+        git = GitClient(tmp_path / "home-restored")
+        remote = f"http://{made['git_username']}:{made['git_password']}@{url.removeprefix('http://')}/git/{made['invite_id']}.git"
+        work = tmp_path / "work-restored"
+        git.run("clone", "-q", remote, str(work))
+        branches = git.run("branch", "-r", cwd=work).stdout
+        assert "origin/issue-1" in branches and "origin/issue-2" in branches
+        _push_fix(git, work, 4)  # the hooks and the push log work in the new place
+        # As the TLS proxy forwards it (candidate pages are served over https only).
+        page = made["link"].removeprefix(deployed.env["PORTAL_BASE_URL"])
+        request = urllib.request.Request(f"{url}{page}bundle", headers={"X-Forwarded-Proto": "https"})
+        with urllib.request.urlopen(request, timeout=10) as bundle:
+            assert bundle.read(20).startswith(b"# v2 git bundle")
+        # The version's snapshot is found in the new place: a new invite is made from it.
+        again = json.loads(
+            deployed.command(
+                "manage.py", "invite", "--assessment", "library-lending-api", "--name", "Bo Example",
+                "--email", "bo@example.com", "--json", user=deployed.user("web"),
+            )
+        )  # fmt: skip
+        assert (elsewhere / "data" / "repos" / f"{again['invite_id']}.git").is_dir()
+        deployed.stop_all()
+        # The push went to the restored database, not the original one.
+        assert Push.objects.filter(invite=invite).count() == 2
+    finally:
+        deployed.stop_all()
+        connection.close()
+        time.sleep(0.5)
+        subprocess.run(["dropdb", *pg, "--if-exists", "--force", restored_db], check=False, timeout=60)
