@@ -15,12 +15,13 @@ import shutil
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 import gitplumbing
@@ -31,7 +32,7 @@ from portal.assessments.runner import SandboxRunner
 from portal.assessments.services import PackageFetchError, assessment_runtime, version_manifest
 from portal.core.datadir import cache_dir, has_data_dir
 from portal.core.dispatch import send_on_commit
-from portal.core.services import AttemptsExhausted, task_attempt_begin
+from portal.core.services import AttemptsExhausted, task_attempt_begin, task_attempt_clear
 from portal.hosting.models import Push
 from portal.hosting.services import repository_path
 from portal.invites.models import Event, Invite
@@ -133,6 +134,14 @@ def run_execute(*, run_id: int) -> Run | None:
     run = _claim(run_id)
     if run is None:
         return Run.objects.filter(pk=run_id).first()
+    if run.grader_version != GRADER_VERSION:
+        # A worker of another release: its verdicts would carry a grader version they do not have.
+        return _finish(
+            run,
+            status=Run.Status.ERROR,
+            reason=f"this worker runs grader {GRADER_VERSION}, the run needs grader {run.grader_version}: "
+            "upgrade the worker, then retry (rescore --errors)",
+        )
     try:
         return _score(run)
     except Exception as exc:  # a failure of the portal, not of the candidate: recorded, then raised for the logs
@@ -277,18 +286,80 @@ def runs_reap(*, now=None) -> int:
     return reaped
 
 
-def invite_rescore(*, invite: Invite) -> tuple[int, int]:
+class Retry:
+    """Which finished runs of the current grader ``invite_rescore`` queues again."""
+
+    NONE = "none"  # score new commits only
+    ERRORS = "errors"  # and every run that ended in an error (the sandbox was down, a fetch failed...)
+    ALL = "all"  # and every finished run of a current head, the starting point and the integration
+    CHOICES = (NONE, ERRORS, ALL)
+
+
+@dataclass(frozen=True)
+class Rescore:
+    queued: int  # commits scored for the first time by this grader
+    retried: int  # finished runs queued again
+    kept: int  # commits already scored by this grader, left as they are
+
+    def __str__(self) -> str:
+        return (
+            f"Grader {GRADER_VERSION}: {self.queued} run(s) queued, {self.retried} run(s) retried, "
+            f"{self.kept} commit(s) already scored by this grader."
+        )
+
+
+def run_requeue(*, run: Run) -> bool:
+    """Queue a finished run again from scratch (its results are cleared); False if it is not finished."""
+    with transaction.atomic():
+        updated = Run.objects.filter(pk=run.pk, status__in=Run.FINISHED).update(
+            status=Run.Status.QUEUED,
+            reason="",
+            queued_at=timezone.now(),
+            started_at=None,
+            finished_at=None,
+            timings={},
+            sandbox={},
+            visible={},
+            log="",
+        )
+        if not updated:
+            return False
+        TestResult.objects.filter(run=run).delete()
+        TicketVerdict.objects.filter(run=run).delete()
+        # A fresh start: the attempts that ended it before do not count against the retry.
+        task_attempt_clear(task=TASK_RUN, key=str(run.pk))
+        send_on_commit(TASK_RUN, run_id=run.pk)
+    return True
+
+
+def invite_rescore(*, invite: Invite, retry: str = Retry.NONE) -> Rescore:
     """Queue runs under the current grader for every branch head and the starting point.
 
-    Returns (queued, already scored by this grader).
+    With ``retry``, finished runs of this grader are queued again as well (see Retry).
     """
+    if retry not in Retry.CHOICES:
+        raise ValueError(f"retry must be one of {', '.join(Retry.CHOICES)}, not {retry!r}")
     targets = {invite.repository.base_commit: MAIN_REF}
     for branch, head in gitplumbing.heads(repository_path(invite)).items():
         targets.setdefault(head, f"refs/heads/{branch}")
-    queued = 0
+    queued = retried = 0
     with transaction.atomic():
+        fresh = set()
         for commit, ref in targets.items():
-            _run, created = run_queue(invite=invite, commit=commit, ref=ref)
+            run, created = run_queue(invite=invite, commit=commit, ref=ref)
             queued += created
+            if created:
+                fresh.add(run.pk)
+        current = Run.objects.filter(invite=invite, grader_version=GRADER_VERSION).exclude(pk__in=fresh)
+        if retry == Retry.ERRORS:
+            again = current.filter(status=Run.Status.ERROR)
+        elif retry == Retry.ALL:
+            again = current.filter(status__in=Run.FINISHED).filter(
+                Q(commit__in=targets) | Q(status=Run.Status.ERROR) | Q(ref__startswith="refs/portal/")
+            )
+        else:
+            again = Run.objects.none()
+        for run in again:
+            retried += run_requeue(run=run)
         analysis_request(invite=invite)
-    return queued, len(targets) - queued
+    return Rescore(queued=queued, retried=retried, kept=len(targets) - queued)

@@ -7,7 +7,7 @@ from portal.accounts.decorators import role_required
 from portal.accounts.roles import REVIEWER
 from portal.invites.models import Invite
 from portal.scoring.selectors import invite_result, invite_run_statuses, runs_pending
-from portal.scoring.services import invite_rescore
+from portal.scoring.services import Retry, invite_rescore
 from portal.scoring.version import GRADER_VERSION
 
 
@@ -45,8 +45,9 @@ def invite_rescore_view(request, public_id: str):
     if not request.user.is_staff:
         raise PermissionDenied("Rescoring is for administrators.")
     invite = _invite(public_id)
-    queued, existing = invite_rescore(invite=invite)
-    messages.success(
-        request, f"Grader {GRADER_VERSION}: {queued} run(s) queued, {existing} commit(s) already scored by it."
-    )
+    retry = request.POST.get("retry", Retry.NONE)
+    if retry not in Retry.CHOICES:
+        messages.error(request, f"Unknown rescore choice {retry[:40]!r}; nothing was queued.")
+    else:
+        messages.success(request, str(invite_rescore(invite=invite, retry=retry)))
     return redirect("invite_result", public_id=invite.public_id)

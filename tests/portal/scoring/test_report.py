@@ -90,7 +90,7 @@ def test_rescoring_with_the_same_grader_adds_nothing(scored_invite):
     out = StringIO()
     call_command("rescore", "--invite", scored_invite.public_id, stdout=out)
     # main, issue-1, issue-2, fix-titles; the first issue-1 commit is no branch head any more.
-    assert "0 run(s) queued, 4 commit(s) already scored by this grader" in out.getvalue()
+    assert "0 run(s) queued, 0 run(s) retried, 4 commit(s) already scored by this grader" in out.getvalue()
     assert Run.objects.filter(invite=scored_invite).count() == before
 
 

@@ -2,8 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from portal.invites.models import Invite
-from portal.scoring.services import invite_rescore
-from portal.scoring.version import GRADER_VERSION
+from portal.scoring.services import Rescore, Retry, invite_rescore
 
 
 class Command(BaseCommand):
@@ -16,8 +15,23 @@ class Command(BaseCommand):
         target = parser.add_mutually_exclusive_group(required=True)
         target.add_argument("--invite", help="One invite's id.")
         target.add_argument("--assessment", help="Every invite of an assessment (by slug).")
+        again = parser.add_mutually_exclusive_group()
+        again.add_argument(
+            "--errors",
+            action="store_const",
+            const=Retry.ERRORS,
+            dest="retry",
+            help="Also queue again every run of this grader that ended in an error.",
+        )
+        again.add_argument(
+            "--force",
+            action="store_const",
+            const=Retry.ALL,
+            dest="retry",
+            help="Also score again every finished run of this grader (current heads, starting point, integration).",
+        )
 
-    def handle(self, *args, invite: str | None, assessment: str | None, **options):
+    def handle(self, *args, invite: str | None, assessment: str | None, retry: str | None, **options):
         invites = Invite.objects.select_related("assessment_version")
         invites = (
             invites.filter(public_id=invite)
@@ -26,12 +40,11 @@ class Command(BaseCommand):
         )
         if not invites.exists():
             raise CommandError(f"No invite {invite!r}." if invite else f"No invites for assessment {assessment!r}.")
-        queued = existing = 0
+        total = Rescore(queued=0, retried=0, kept=0)
         for one in invites:
             with transaction.atomic():
-                new, old = invite_rescore(invite=one)
-            queued += new
-            existing += old
-        self.stdout.write(
-            f"Grader {GRADER_VERSION}: {queued} run(s) queued, {existing} commit(s) already scored by this grader."
-        )
+                done = invite_rescore(invite=one, retry=retry or Retry.NONE)
+            total = Rescore(
+                queued=total.queued + done.queued, retried=total.retried + done.retried, kept=total.kept + done.kept
+            )
+        self.stdout.write(str(total))
