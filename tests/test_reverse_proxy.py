@@ -16,7 +16,6 @@ import os
 import re
 import secrets
 import shutil
-import signal
 import socket
 import ssl
 import struct
@@ -35,6 +34,7 @@ from portal.accounts.models import User
 from portal.hosting.models import Push
 from portal.invites.models import Event
 from tests.support.git import GitClient, remote_url
+from tests.support.processes import stop_group
 from tests.support.server import PortalServer, running_portal
 from tests.support.workers import ROOT, database_url, free_port, wait_for
 
@@ -175,13 +175,7 @@ def _running_nginx(nginx: str, tmp: Path, config: Path, port: int) -> Iterator[s
             raise RuntimeError(f"nginx exited with {process.returncode}:\n{(tmp / 'error.log').read_text()}")
         yield process
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)  # nginx's fast shutdown, master and workers
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=10)
+        stop_group(process, timeout=15)  # SIGTERM: nginx's fast shutdown, master and workers
 
 
 def _listening(port: int) -> bool:

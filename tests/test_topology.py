@@ -19,7 +19,6 @@ import json
 import os
 import secrets
 import shutil
-import signal
 import subprocess
 import tarfile
 import time
@@ -41,10 +40,11 @@ from portal.scoring.models import InviteAnalysis, Run
 from tests.conftest import ROOT
 from tests.support.compose import compose_config
 from tests.support.git import GitClient
-from tests.support.image import Image, build_image, open_folder
+from tests.support.image import OWNER, Image, build_image, foreign_files, open_folder
+from tests.support.processes import stop_group
+from tests.support.server import healthy
 from tests.support.workers import as_user, database_url, free_port, wait_for
 
-OWNER = (65534, 65534)  # nobody:nogroup: the web server's user
 PATCHES = ROOT / "assessment_app" / "reference"
 
 
@@ -126,14 +126,7 @@ class Deployment:
         return (self.logs / f"{name}.log").read_text(errors="replace")
 
     def stop(self, name: str) -> None:
-        process = self.processes.pop(name)
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=10)
+        stop_group(self.processes.pop(name))
 
     def stop_all(self) -> None:
         for name in list(self.processes):
@@ -148,7 +141,7 @@ class Deployment:
             env={"PORTAL_BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": "2", **(env or {})},
         )
         url = f"http://127.0.0.1:{port}"
-        wait_for(lambda: self._exited(name) or _healthy(url), timeout=60, what=name)
+        wait_for(lambda: self._exited(name) or healthy(url), timeout=60, what=name)
         assert not self._exited(name), self.log(name)
         return url
 
@@ -163,30 +156,11 @@ class Deployment:
         return self.processes[name].poll() is not None
 
 
-def _healthy(url: str) -> bool:
-    # Straight to gunicorn, as compose's health check does: Host 127.0.0.1, plain http.
-    try:
-        with urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
-
-
 def _owned_folder(path: Path, owner=OWNER, mode: int = 0o700) -> Path:
     path.mkdir(mode=mode, parents=True)
     path.chmod(mode)
     os.chown(path, *owner)
     return path
-
-
-def _foreign_files(root: Path) -> list[str]:
-    wrong = []
-    for directory, dirnames, filenames in os.walk(root):
-        for name in [*dirnames, *filenames]:
-            info = os.lstat(Path(directory) / name)
-            if (info.st_uid, info.st_gid) != OWNER:
-                wrong.append(f"{Path(directory, name).relative_to(root)} ({info.st_uid}:{info.st_gid})")
-    return wrong
 
 
 @contextmanager
@@ -263,7 +237,7 @@ def test_the_compose_topology_invites_clones_pushes_scores_integrates_and_restor
         deployed.command(*deployed.argv("migrate")[1:], user=deployed.user("migrate"))
         loaded = deployed.command("manage.py", "load_assessment", "assessment_app", user=deployed.user("worker"))
         assert "Loaded" in loaded
-        assert _foreign_files(Path(deployed.env["PORTAL_DATA_DIR"])) == []
+        assert foreign_files(Path(deployed.env["PORTAL_DATA_DIR"])) == []
 
         deployed.start_web()
         deployed.start(
@@ -327,7 +301,7 @@ def test_the_compose_topology_invites_clones_pushes_scores_integrates_and_restor
         # One owner: everything root wrote in the data directory (snapshot, integration objects
         # and refs) belongs to the web server's user, which still serves every ref.
         data = Path(deployed.env["PORTAL_DATA_DIR"])
-        assert _foreign_files(data) == []
+        assert foreign_files(data) == []
         git.run("fetch", "-q", "origin", cwd=work)
         report = json.loads(deployed.command("manage.py", "report", invite.public_id, "--json"))
         assert report["analysis"]["error"] == ""  # hygiene and quality read the repository as root

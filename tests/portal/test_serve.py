@@ -5,7 +5,6 @@ the default ALLOWED_HOSTS let the health check and the scoring workers' internal
 import os
 import runpy
 import secrets
-import signal
 import subprocess
 import sys
 import urllib.request
@@ -13,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.processes import stop_group
 from tests.support.workers import free_port, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -97,9 +97,7 @@ def test_it_serves_the_health_check_on_loopback_with_a_production_configuration(
         wait_for(lambda: process.poll() is not None or _healthz(port) == 200, timeout=60, what="portal.serve")
         assert process.poll() is None, log_path.read_text()
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=30)
+        stop_group(process)
     assert "Warning: PORTAL_BASE_URL" not in log_path.read_text()
 
 

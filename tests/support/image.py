@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import os
 import shutil
 import subprocess
 import tempfile
@@ -19,6 +20,9 @@ from pathlib import Path
 from tests.support.workers import ROOT
 
 SYSTEM_PYTHON = Path("/usr/bin/python3.11")
+# The unprivileged user the image's processes run as (`portal` in the image): nobody:nogroup,
+# present on every Debian system.
+OWNER = (65534, 65534)
 # What the Dockerfile's `COPY . .` brings that the processes use.
 PROJECT = [
     "manage.py",
@@ -93,3 +97,14 @@ def open_folder(prefix: str) -> Path:
     folder = Path(tempfile.mkdtemp(prefix=prefix))
     folder.chmod(0o755)
     return folder
+
+
+def foreign_files(root: Path, owner: tuple[int, int] = OWNER) -> list[str]:
+    """Every path under ``root`` not owned by ``owner`` (uid, gid), with its owner."""
+    wrong = []
+    for directory, dirnames, filenames in os.walk(root):
+        for name in [*dirnames, *filenames]:
+            info = os.lstat(Path(directory) / name)
+            if (info.st_uid, info.st_gid) != owner:
+                wrong.append(f"{Path(directory, name).relative_to(root)} ({info.st_uid}:{info.st_gid})")
+    return wrong

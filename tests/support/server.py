@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import urllib.request
@@ -13,6 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.support.processes import stop_group
 from tests.support.workers import ROOT, as_user, free_port, wait_for
 
 
@@ -26,7 +26,8 @@ class PortalServer:
         return self.log_path.read_text(errors="replace")
 
 
-def _up(url: str) -> bool:
+def healthy(url: str) -> bool:
+    """Whether the portal at ``url`` answers /healthz with 200 (as compose's health check asks it)."""
     try:
         with urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:
             return response.status == 200
@@ -60,15 +61,9 @@ def running_portal(
         )
     server = PortalServer(url=url, process=process, log_path=log_path)
     try:
-        wait_for(lambda: process.poll() is not None or _up(url), timeout=60, what="gunicorn")
+        wait_for(lambda: process.poll() is not None or healthy(url), timeout=60, what="gunicorn")
         if process.poll() is not None:
             raise RuntimeError(f"gunicorn exited with {process.returncode}:\n{server.log()}")
         yield server
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=10)
+        stop_group(process)

@@ -7,8 +7,6 @@ here belongs to an unprivileged user, like the web server's in production.
 import os
 import shutil
 import subprocess
-import tempfile
-from pathlib import Path
 
 import pytest
 
@@ -19,9 +17,7 @@ from portal.assessments.services import assessment_version_install
 from portal.hosting.services import bundle_path, repository_path
 from tests.conftest import ROOT
 from tests.support.factories import make_invite
-from tests.support.image import build_image
-
-OWNER = (65534, 65534)  # nobody:nogroup, present on every Debian system
+from tests.support.image import OWNER, build_image, foreign_files, open_folder
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="acting as another user needs root, as the worker has")
 
@@ -29,8 +25,7 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="acting as another use
 @pytest.fixture
 def open_tmp():
     """A folder other users may pass through (pytest's own are under a 0700 folder of root's)."""
-    folder = Path(tempfile.mkdtemp(prefix="ownership-"))
-    folder.chmod(0o755)
+    folder = open_folder("ownership-")
     yield folder
     shutil.rmtree(folder, ignore_errors=True)
 
@@ -44,28 +39,17 @@ def owned_data(settings, open_tmp):
     return data
 
 
-def _foreign(root: Path) -> list[str]:
-    """Every path under ``root`` not owned by OWNER."""
-    wrong = []
-    for directory, dirnames, filenames in os.walk(root):
-        for name in [*dirnames, *filenames]:
-            info = os.lstat(Path(directory) / name)
-            if (info.st_uid, info.st_gid) != OWNER:
-                wrong.append(f"{Path(directory, name).relative_to(root)} ({info.st_uid}:{info.st_gid})")
-    return wrong
-
-
 def test_root_acts_as_the_owner_of_the_folder_it_writes_into(owned_data):
     assert owner_to_act_as(owned_data / "not" / "yet") == OWNER
     made = owned_mkdir(owned_data / "a" / "b")
-    assert made.is_dir() and _foreign(owned_data) == []
+    assert made.is_dir() and foreign_files(owned_data) == []
 
 
 def test_an_invite_made_by_root_leaves_everything_to_the_owner(owned_data, db):
     version = assessment_version_install(package_dir=ROOT / "assessment_app")
     invite = make_invite(version).invite
     assert repository_path(invite).is_dir() and bundle_path(invite).is_file()
-    assert _foreign(owned_data) == []
+    assert foreign_files(owned_data) == []
 
 
 def test_objects_and_refs_root_writes_in_a_repository_belong_to_the_owner(owned_data, db):
@@ -74,7 +58,7 @@ def test_objects_and_refs_root_writes_in_a_repository_belong_to_the_owner(owned_
     blob = gitplumbing.text("hash-object", "-w", "--stdin", git_dir=repo, input=b"written by root\n")
     gitplumbing.run("update-ref", "refs/portal/test", gitplumbing.text("rev-parse", "main", git_dir=repo), git_dir=repo)
     assert (repo / "objects" / blob[:2] / blob[2:]).is_file()
-    assert _foreign(owned_data) == []
+    assert foreign_files(owned_data) == []
 
 
 def test_root_reads_history_of_a_repository_another_user_owns(owned_data, db):
