@@ -15,6 +15,13 @@ from django.conf import settings
 class NoDataDirectory(RuntimeError):
     """This process has no data directory; the message says where to run the task instead."""
 
+    @classmethod
+    def for_command(cls, name: str) -> NoDataDirectory:
+        return cls(
+            f"This host has no data directory (PORTAL_DATA_DIR is empty): run `manage.py {name}` where the web "
+            "server's data directory is mounted (in compose: the web or worker service)."
+        )
+
 
 def data_dir() -> Path:
     """PORTAL_DATA_DIR, or NoDataDirectory on a host configured without it."""

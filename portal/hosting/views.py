@@ -151,6 +151,11 @@ def _serve(request, *, invite: Invite, service: str, service_path: str, is_worke
         raise
     # Closing the response (always done by the server, even if the body was never
     # read) stops the backend and releases the lock; ExitStack runs each step once.
+    if backend.status >= 500:
+        # Registered before close, so it runs after it (last in, first out): git's own words once
+        # it has exited, for example "detected dubious ownership" when the data directory has
+        # another owner than the web server's user.
+        cleanup.callback(_log_backend_failure, invite, backend)
     cleanup.callback(backend.close)
 
     address = request.META.get("REMOTE_ADDR")
@@ -188,6 +193,11 @@ def _serve(request, *, invite: Invite, service: str, service_path: str, is_worke
             response[name] = value
     add_never_cache_headers(response)
     return response
+
+
+def _log_backend_failure(invite: Invite, backend) -> None:
+    stderr = bytes(backend.stderr_tail).decode(errors="replace").strip()
+    logger.error("git http-backend answered %s for %s: %s", backend.status, invite.public_id, stderr or "(no message)")
 
 
 def _read_push_log(path: Path) -> list[tuple[str, str, str]]:

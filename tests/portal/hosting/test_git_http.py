@@ -306,3 +306,21 @@ def test_the_worker_credential_fetches_a_commit_only_a_hidden_ref_keeps(git, por
     assert git.run("cat-file", "-t", sha, cwd=fetcher).stdout.strip() == "commit"
     push = git.run("push", worker_url, f"{sha}:refs/heads/x", cwd=fetcher, check=False)
     assert push.returncode != 0
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving the repository to another user needs root")
+def test_a_repository_the_web_server_may_not_use_fails_with_git_s_reason_in_the_log(
+    git, portal_server, created, tmp_path
+):
+    # The web server must run as the data directory's owner; when it does not, git refuses
+    # the repository and the operator reads why in the log, not only "500".
+    repo = repository_path(created.invite)
+    subprocess.run(["chown", "-R", "65534:65534", str(repo)], check=True)
+    try:
+        result = git.run("clone", "-q", _url(portal_server, created), str(tmp_path / "c"), check=False)
+        assert result.returncode != 0
+        wait_for_log = portal_server.log
+        assert "git http-backend answered 500" in wait_for_log()
+        assert "dubious ownership" in wait_for_log()
+    finally:
+        subprocess.run(["chown", "-R", "0:0", str(repo)], check=True)

@@ -5,8 +5,10 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
+from io import StringIO
 
 import pytest
+from django.core.management import CommandError, call_command
 
 from portal.assessments.services import PackageFetchError, version_package, version_snapshot
 from portal.core.workers import worker_authorization
@@ -96,3 +98,12 @@ def test_a_worker_without_data_refuses_the_default_queue_at_start(tmp_path):
     started = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert started.returncode != 0
     assert "this worker has no data directory (PORTAL_DATA_DIR is empty), so it can only score" in started.stderr
+
+
+@pytest.mark.parametrize(
+    "command", [["load_assessment", str(ROOT / "assessment_app")], ["rescore", "--assessment", "library-lending-api"]]
+)
+def test_commands_that_need_the_data_say_so_on_a_host_without_it(command, created, settings):
+    settings.PORTAL_DATA_DIR = None
+    with pytest.raises(CommandError, match=r"This host has no data directory \(PORTAL_DATA_DIR is empty\)"):
+        call_command(*command, stdout=StringIO())

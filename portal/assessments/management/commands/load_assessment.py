@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from grader.manifest import ManifestError
 from portal.assessments.services import AssessmentInvalid, assessment_load
+from portal.core.datadir import NoDataDirectory
 from sandbox import SandboxError
 
 
@@ -21,7 +22,7 @@ class Command(BaseCommand):
         except AssessmentInvalid as exc:
             self.stdout.write(exc.report.table())
             raise CommandError(f"Refused: {exc}") from exc
-        except (ManifestError, SandboxError) as exc:
+        except (ManifestError, SandboxError, NoDataDirectory) as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(
             f"Loaded {version.assessment.title} {version.label} as version {version.short_hash} "

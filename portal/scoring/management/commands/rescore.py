@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from portal.core.datadir import NoDataDirectory, has_data_dir
 from portal.invites.models import Invite
 from portal.scoring.services import Rescore, Retry, invite_rescore
 
@@ -40,6 +41,8 @@ class Command(BaseCommand):
         )
         if not invites.exists():
             raise CommandError(f"No invite {invite!r}." if invite else f"No invites for assessment {assessment!r}.")
+        if not has_data_dir():
+            raise CommandError(str(NoDataDirectory.for_command("rescore")))
         total = Rescore(queued=0, retried=0, kept=0)
         for one in invites:
             with transaction.atomic():
