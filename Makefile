@@ -10,9 +10,10 @@ BIN := $(VENV)/bin
 VAR := var
 
 # OS packages as command:package pairs. The portal needs git (hosting) and bubblewrap (sandbox);
-# the browser tests also need Debian's chromium, and the reverse-proxy test nginx and openssl.
+# the browser tests also need Debian's chromium, the reverse-proxy test nginx and openssl, and the
+# topology test's backup and restore PostgreSQL's client tools.
 RUN_OS_PACKAGES := git:git bwrap:bubblewrap
-TEST_OS_PACKAGES := $(RUN_OS_PACKAGES) chromium:chromium nginx:nginx openssl:openssl
+TEST_OS_PACKAGES := $(RUN_OS_PACKAGES) chromium:chromium nginx:nginx openssl:openssl pg_dump:postgresql-client
 
 .PHONY: run test lint format migrations-check bench setup setup-dev lock os-packages os-packages-test clean
 
