@@ -15,36 +15,16 @@ from __future__ import annotations
 
 import os
 import statistics
-import sys
 import tempfile
 import time
 from io import StringIO
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from _common import ROOT, p95, setup_django, timed
+
 SIZES = (3, 30, 300)
 PAGE_REQUESTS = int(os.environ.get("BENCH_PAGE_REQUESTS", "40"))
 REPORT_CALLS = int(os.environ.get("BENCH_REPORT_CALLS", "15"))
-
-
-def setup_django(tmp: Path) -> None:
-    sys.path.insert(0, str(ROOT))
-    os.environ.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "portal.settings",
-            "PORTAL_VAR_DIR": str(tmp / "var"),
-            "PORTAL_DATA_DIR": str(tmp / "data"),
-            "DATABASE_URL": f"sqlite:///{tmp / 'portal.sqlite3'}",
-            "CELERY_BROKER_URL": f"sqla+sqlite:///{tmp / 'broker.sqlite3'}",
-            "PORTAL_BASE_URL": "http://127.0.0.1:8000",
-        }
-    )
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
 
 
 def make_invite(version, branches: int):
@@ -58,26 +38,6 @@ def make_invite(version, branches: int):
     started = time.monotonic()
     store_verdicts(invite)
     return invite, time.monotonic() - started
-
-
-def timed(call, repeat: int) -> tuple[list[float], int]:
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
-    call()  # warm caches (templates, the first connection)
-    times = []
-    queries = 0
-    for _ in range(repeat):
-        with CaptureQueriesContext(connection) as captured:
-            started = time.perf_counter()
-            call()
-            times.append((time.perf_counter() - started) * 1000)
-        queries = len(captured.captured_queries)
-    return times, queries
-
-
-def p95(values: list[float]) -> float:
-    return statistics.quantiles(values, n=20)[18] if len(values) >= 2 else values[0]
 
 
 def main() -> None:

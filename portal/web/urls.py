@@ -1,10 +1,10 @@
 from django.urls import path
 
-from portal.web import views
+from portal.web import dashboard, views
 
 urlpatterns = [
     path("", views.home, name="home"),
-    path("recruiter/", views.recruiter_dashboard, name="recruiter_dashboard"),
+    path("recruiter/", dashboard.recruiter_dashboard, name="recruiter_dashboard"),
     path("reviews/", views.review_queue, name="review_queue"),
     path("status/", views.system_status, name="system_status"),
     path("i/<str:token>/", views.invite_page, name="invite_page"),

@@ -30,11 +30,6 @@ def home(request):
     return render(request, "core/no_role.html")
 
 
-@role_required(RECRUITER)
-def recruiter_dashboard(request):
-    return render(request, "core/recruiter_dashboard.html")
-
-
 @role_required(REVIEWER)
 def review_queue(request):
     return render(request, "core/review_queue.html", {"submitted": submitted_invites()})
