@@ -247,6 +247,7 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "prune-auth-failures": {"task": "hosting.prune_auth_failures", "schedule": 3600.0},
     "reap-stuck-runs": {"task": "scoring.reap_stuck", "schedule": 60.0},
+    "close-expired-invites": {"task": "invites.close_expired", "schedule": 60.0},
 }
 # How long after its last heartbeat the status page reports a worker silent, and how often
 # each worker records one (portal/celery.py): at least twice in that time, so that one late

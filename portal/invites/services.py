@@ -2,6 +2,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from portal.assessments.models import AssessmentVersion
@@ -65,15 +66,28 @@ def invite_opened_record(*, invite: Invite) -> None:
 
 
 @transaction.atomic
-def invite_submit(*, invite: Invite) -> Invite:
+def invite_submit(*, invite: Invite, automatic: bool = False) -> Invite:
+    """The candidate submits (or, ``automatic``, time ran out): pushes close, the work goes to review.
+
+    An automatic submission is dated when the invite closed, not when it was noticed.
+    """
     invite = Invite.objects.select_for_update().get(pk=invite.pk)
     if invite.status != Invite.Status.ACTIVE:
         return invite
     invite.status = Invite.Status.SUBMITTED
-    invite.submitted_at = timezone.now()
+    invite.submitted_at = (invite.closes_at if automatic else None) or timezone.now()
     invite.save(update_fields=["status", "submitted_at"])
-    event_record(invite=invite, kind=Event.Kind.SUBMITTED)
+    event_record(invite=invite, kind=Event.Kind.SUBMITTED, at=invite.submitted_at, data={"automatic": automatic})
     return invite
+
+
+def invites_close_expired(*, now: datetime | None = None) -> list[Invite]:
+    """Submit every active invite whose deadline or time limit has passed (beat, every minute)."""
+    now = now or timezone.now()
+    timed = Invite.objects.filter(status=Invite.Status.ACTIVE).filter(
+        Q(deadline__isnull=False) | Q(time_limit__isnull=False, started_at__isnull=False)
+    )
+    return [invite_submit(invite=invite, automatic=True) for invite in timed.iterator() if invite.is_expired(now)]
 
 
 @transaction.atomic
