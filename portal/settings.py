@@ -156,6 +156,8 @@ PORTAL_GIT_TIMEOUT = envint("PORTAL_GIT_TIMEOUT", 600, minimum=10)
 PORTAL_GIT_AUTH_WINDOW = envint("PORTAL_GIT_AUTH_WINDOW", 600, minimum=10)
 PORTAL_GIT_AUTH_MAX_PER_ADDRESS = envint("PORTAL_GIT_AUTH_MAX_PER_ADDRESS", 20, minimum=1)
 PORTAL_GIT_AUTH_MAX_PER_INVITE = envint("PORTAL_GIT_AUTH_MAX_PER_INVITE", 50, minimum=1)
+# Wrong or revoked invitation links allowed per address in the same window before 429.
+PORTAL_LINK_MAX_FAILURES_PER_ADDRESS = envint("PORTAL_LINK_MAX_FAILURES_PER_ADDRESS", 30, minimum=1)
 # Scoring workers on other hosts fetch commits with user "worker" and this token;
 # by default it is derived from SECRET_KEY.
 PORTAL_WORKER_GIT_TOKEN = envsecret("PORTAL_WORKER_GIT_TOKEN", "")

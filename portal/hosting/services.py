@@ -146,16 +146,35 @@ def fetch_record(*, invite: Invite, address: str | None) -> Event:
     return event_record(invite=invite, kind=kind, data={"address": address})
 
 
+# Wrong invite links are recorded as refused sign-ins under this name (no invite's public id looks
+# like it); they count against the address for links only, never for git.
+LINK_FAILURE = "link"
+
+
 def auth_failure_record(*, address: str | None, username: str) -> None:
     AuthFailure.objects.create(at=timezone.now(), address=address, username=username[:64])
 
 
 def auth_blocked(*, address: str | None, username: str, now: datetime | None = None) -> bool:
+    """Whether git sign-ins from this address, or for this invite, are refused for now."""
     since = (now or timezone.now()) - timedelta(seconds=settings.PORTAL_GIT_AUTH_WINDOW)
-    recent = AuthFailure.objects.filter(at__gte=since)
+    recent = AuthFailure.objects.filter(at__gte=since).exclude(username=LINK_FAILURE)
     if address and recent.filter(address=address).count() >= settings.PORTAL_GIT_AUTH_MAX_PER_ADDRESS:
         return True
     return bool(username) and recent.filter(username=username).count() >= settings.PORTAL_GIT_AUTH_MAX_PER_INVITE
+
+
+def link_failure_record(*, address: str | None) -> None:
+    auth_failure_record(address=address, username=LINK_FAILURE)
+
+
+def link_guessing_blocked(*, address: str | None, now: datetime | None = None) -> bool:
+    """Whether invite links from this address are refused for now (too many wrong ones)."""
+    if not address:
+        return False
+    since = (now or timezone.now()) - timedelta(seconds=settings.PORTAL_GIT_AUTH_WINDOW)
+    failures = AuthFailure.objects.filter(address=address, username=LINK_FAILURE, at__gte=since).count()
+    return failures >= settings.PORTAL_LINK_MAX_FAILURES_PER_ADDRESS
 
 
 def auth_failures_prune(*, now: datetime | None = None) -> int:

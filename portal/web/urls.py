@@ -10,4 +10,5 @@ urlpatterns = [
     path("i/<str:token>/", views.invite_page, name="invite_page"),
     path("i/<str:token>/bundle", views.invite_bundle, name="invite_bundle"),
     path("i/<str:token>/runs", views.invite_runs, name="invite_runs"),
+    path("i/<str:token>/submit", views.invite_submit_page, name="invite_submit"),
 ]

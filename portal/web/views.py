@@ -4,20 +4,28 @@ An entry point above the domain apps (accounts, core <- assessments <- invites <
 each view loads through a selector and renders; writes go through one service.
 """
 
+import functools
+from datetime import datetime, timedelta
+
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_http_methods
 
 from portal.accounts.decorators import role_required, staff_required
 from portal.accounts.roles import RECRUITER, REVIEWER
+from portal.assessments.services import version_manifest, version_shipped_dir
 from portal.core.selectors import queues_without_worker, worker_status_list
-from portal.hosting.services import bundle_path, clone_url
+from portal.hosting.models import RefUpdate
+from portal.hosting.services import bundle_path, clone_url, link_failure_record, link_guessing_blocked
 from portal.invites.models import Invite
 from portal.invites.selectors import invite_by_link_token, invite_git_token, submitted_invites
-from portal.invites.services import invite_opened_record
+from portal.invites.services import invite_opened_record, invite_submit
 from portal.scoring.selectors import invite_run_statuses, runs_pending
+from portal.web.markdown import document_html
 
 
 @login_required
@@ -45,33 +53,117 @@ def system_status(request):
 # The candidate's side: reached only through the secret link in the invitation.
 
 
-def _invite_or_404(token: str) -> Invite:
-    invite = invite_by_link_token(token=token)
-    if invite is None or invite.status == Invite.Status.REVOKED:
-        raise Http404("This invitation link is not valid.")
-    return invite
+def candidate_link(view):
+    """Open the view to the holder of a live invite's link; the same 404 for any other token.
+
+    Unknown and revoked links get the same page, so a link tells nothing about an invite. Every
+    refused link counts against the client's address; past the limit, that address gets 429 for
+    all invite links, right or wrong, until the window has passed.
+    """
+
+    @functools.wraps(view)
+    def wrapper(request, token: str):
+        address = request.META.get("REMOTE_ADDR")
+        if link_guessing_blocked(address=address):
+            response = render(request, "invites/link_blocked.html", status=429)
+            response["Retry-After"] = str(settings.PORTAL_GIT_AUTH_WINDOW)
+            return response
+        invite = invite_by_link_token(token=token)
+        if invite is None or invite.status == Invite.Status.REVOKED:
+            link_failure_record(address=address)
+            return render(request, "invites/link_invalid.html", status=404)
+        return view(request, invite, token)
+
+    return wrapper
+
+
+def _plural(count: int, unit: str) -> str:
+    return f"{count} {unit}" if count == 1 else f"{count} {unit}s"
+
+
+def duration_words(duration: timedelta) -> str:
+    """A duration in its two largest units, rounded down: "2 days 3 hours", "40 minutes"."""
+    minutes = int(duration.total_seconds() // 60)
+    days, minutes = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(minutes, 60)
+    parts = [_plural(n, unit) for n, unit in ((days, "day"), (hours, "hour"), (minutes, "minute")) if n]
+    return " ".join(parts[:2]) if parts else "less than a minute"
+
+
+def time_left_words(closes_at: datetime, now: datetime) -> str:
+    """How long until ``closes_at``, for a clock that has not run out: "2 days 3 hours left"."""
+    remaining = closes_at - now
+    if remaining < timedelta(hours=1):
+        return f"closes in {duration_words(remaining)}"
+    return f"{duration_words(remaining)} left"
+
+
+def _time_context(invite: Invite) -> dict:
+    now = timezone.now()
+    closes_at = invite.closes_at
+    expired = invite.is_expired(now)
+    return {
+        "closes_at": closes_at,
+        "expired": expired,
+        "time_left": time_left_words(closes_at, now) if closes_at and not expired else "",
+        # A time limit whose clock starts with the first clone.
+        "time_limit": duration_words(invite.time_limit) if invite.time_limit and not invite.started_at else "",
+    }
+
+
+def _pushed_branches(invite: Invite) -> list[str]:
+    """The branches the candidate's pushes left in their repository, by name."""
+    last_kind = {}
+    for ref, kind in (
+        RefUpdate.objects.filter(push__invite=invite, ref__startswith="refs/heads/")
+        .order_by("id")
+        .values_list("ref", "kind")
+    ):
+        last_kind[ref.removeprefix("refs/heads/")] = kind
+    return sorted(branch for branch, kind in last_kind.items() if kind != RefUpdate.Kind.DELETED)
 
 
 @never_cache
 @require_GET
-def invite_page(request, token: str):
-    invite = _invite_or_404(token)
+@candidate_link
+def invite_page(request, invite: Invite, token: str):
     invite_opened_record(invite=invite)
+    version = invite.assessment_version
+    shipped = version_shipped_dir(version)
     context = {
         "invite": invite,
         "token": token,
         "clone_url": clone_url(invite),
         "git_user": invite.public_id,
         "git_password": invite_git_token(invite=invite, link_token=token),
+        "readme_html": document_html(shipped, "README.md", content_hash=version.content_hash),
+        "tickets_html": document_html(shipped, "tickets.md", content_hash=version.content_hash),
+        "tickets": version_manifest(version).tickets,
+        **_time_context(invite),
     }
     return render(request, "invites/invite_page.html", context)
 
 
 @never_cache
+@require_http_methods(["GET", "POST"])
+@candidate_link
+def invite_submit_page(request, invite: Invite, token: str):
+    """Confirm, then submit. Once submitted, or once time is over, both lead back to the invite page."""
+    expired = invite.is_expired(timezone.now())
+    if invite.status != Invite.Status.ACTIVE or expired:
+        return redirect("invite_page", token=token)
+    if request.method == "POST":
+        invite_submit(invite=invite)
+        return redirect("invite_page", token=token)
+    context = {"invite": invite, "token": token, "branches": _pushed_branches(invite), **_time_context(invite)}
+    return render(request, "invites/invite_submit.html", context)
+
+
+@never_cache
 @require_GET
-def invite_runs(request, token: str):
+@candidate_link
+def invite_runs(request, invite: Invite, token: str):
     """The scoring status of the candidate's pushes; the page polls it (htmx) while any is pending."""
-    invite = _invite_or_404(token)
     statuses = invite_run_statuses(invite=invite)
     pending = runs_pending(statuses)
     return render(request, "invites/_runs.html", {"statuses": statuses, "pending": pending, "token": token})
@@ -79,8 +171,8 @@ def invite_runs(request, token: str):
 
 @never_cache
 @require_GET
-def invite_bundle(request, token: str):
-    invite = _invite_or_404(token)
+@candidate_link
+def invite_bundle(request, invite: Invite, token: str):
     path = bundle_path(invite)
     if not path.exists():
         raise Http404("The bundle for this invitation is missing; contact the recruiter.")
