@@ -71,7 +71,11 @@ class Event(models.Model):
     class Kind(models.TextChoices):
         INVITED = "invited", "Invited"
         EMAILED = "emailed", "Emailed"
+        EMAIL_FAILED = "email_failed", "Email failed"
+        REMINDED = "reminded", "Reminded"
+        LINK_RENEWED = "link_renewed", "New link"
         OPENED = "opened", "Opened"
+        STARTED = "started", "Started"
         CLONED = "cloned", "Cloned"
         FETCHED = "fetched", "Fetched"
         PUSHED = "pushed", "Pushed"
@@ -81,6 +85,7 @@ class Event(models.Model):
         REVIEWED = "reviewed", "Reviewed"
         EXTENDED = "extended", "Extended"
         REVOKED = "revoked", "Revoked"
+        REOPENED = "reopened", "Reopened"
 
     invite = models.ForeignKey(Invite, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=20, choices=Kind.choices)

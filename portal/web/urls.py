@@ -1,9 +1,12 @@
-from django.urls import path
+from django.urls import include, path
 
 from portal.web import dashboard, views
 
 urlpatterns = [
     path("", views.home, name="home"),
+    # The recruiter's workspace (portal.web.recruiter) and pull requests (portal.web.pulls).
+    path("", include("portal.web.urls_recruiter")),
+    path("", include("portal.web.urls_pulls")),
     path("recruiter/", dashboard.recruiter_dashboard, name="recruiter_dashboard"),
     path("reviews/", views.review_queue, name="review_queue"),
     path("status/", views.system_status, name="system_status"),
