@@ -4,7 +4,9 @@ from portal.web import dashboard, views
 
 urlpatterns = [
     path("", views.home, name="home"),
-    # The recruiter's workspace (portal.web.recruiter) and pull requests (portal.web.pulls).
+    # The recruiter's workspace (inviting: portal.web.inviting; following an invite: portal.web.recruiter)
+    # and pull requests (portal.web.pulls).
+    path("", include("portal.web.urls_invite")),
     path("", include("portal.web.urls_recruiter")),
     path("", include("portal.web.urls_pulls")),
     path("recruiter/", dashboard.recruiter_dashboard, name="recruiter_dashboard"),
