@@ -13,5 +13,7 @@ class AssessmentVersionInline(admin.TabularInline):
 
 @admin.register(Assessment)
 class AssessmentAdmin(admin.ModelAdmin):
-    list_display = ("title", "slug", "created_at")
+    list_display = ("title", "slug", "candidate_results", "created_at")
+    fields = ("title", "slug", "candidate_results")
+    readonly_fields = ("slug",)
     inlines = [AssessmentVersionInline]

@@ -4,8 +4,24 @@ from django.db import models
 class Assessment(models.Model):
     """An assessment as recruiters know it: one slug, many versions over time."""
 
+    class CandidateResults(models.TextChoices):
+        """What a candidate sees of their own runs while they work; each level adds to the one before.
+
+        Never the hidden tests themselves: at most, per ticket, whether its hidden tests passed.
+        """
+
+        NOTHING = "nothing", "Nothing: only whether each push is scored yet"
+        VISIBLE = "visible", "Their visible tests: how many of their own tests pass"
+        TICKETS = "tickets", "Their visible tests and, per ticket, pass or fail"
+
     slug = models.SlugField(max_length=100, unique=True)
     title = models.CharField(max_length=200)
+    candidate_results = models.CharField(
+        max_length=10,
+        choices=CandidateResults.choices,
+        default=CandidateResults.VISIBLE,
+        help_text="What candidates see of the scoring of their pushes while they work.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:

@@ -1,4 +1,5 @@
 import fcntl
+import functools
 import io
 import shutil
 import tarfile
@@ -133,8 +134,16 @@ def _download(url: str) -> bytes:
 
 
 def version_manifest(version: AssessmentVersion) -> Manifest:
-    """The version's manifest, read from its package on this host (fetched if need be)."""
-    return load_manifest(version_package(version))
+    """The version's manifest, read from its package on this host (fetched if need be).
+
+    A version never changes (it is its content hash), so each is parsed once per process.
+    """
+    return _manifest(version.content_hash, str(version_package(version)))
+
+
+@functools.lru_cache(maxsize=32)
+def _manifest(content_hash: str, package_dir: str) -> Manifest:
+    return load_manifest(Path(package_dir))
 
 
 def assessment_runtime(*, manifest: Manifest) -> Runtime:

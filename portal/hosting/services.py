@@ -134,16 +134,39 @@ def push_record(
     return push
 
 
+def _clock_start(invite: Invite) -> tuple[Invite, bool]:
+    """Lock the invite's row and start its clock if it has not started; whether this call started it.
+
+    Every invite records when work began (the dashboard's "cloned" stage reads it); for a time
+    limit it is also when the time starts to run. Call inside a transaction.
+    """
+    invite = Invite.objects.select_for_update().get(pk=invite.pk)
+    if invite.started_at is not None:
+        return invite, False
+    invite.started_at = timezone.now()
+    invite.save(update_fields=["started_at"])
+    return invite, True
+
+
 @transaction.atomic
 def fetch_record(*, invite: Invite, address: str | None) -> Event:
     """A clone or fetch: the first one starts a time-limited invite's clock."""
-    invite = Invite.objects.select_for_update().get(pk=invite.pk)
-    first = invite.started_at is None
-    if first:
-        invite.started_at = timezone.now()
-        invite.save(update_fields=["started_at"])
+    invite, first = _clock_start(invite)
     kind = Event.Kind.CLONED if first else Event.Kind.FETCHED
     return event_record(invite=invite, kind=kind, data={"address": address})
+
+
+@transaction.atomic
+def invite_start(*, invite: Invite, via: str, address: str | None = None) -> Invite:
+    """The candidate pressed Start, or took the code another way than git (``via``: "button", "bundle").
+
+    Starts the clock once, like a first clone; later calls change nothing. Refused invites are the
+    caller's concern: the candidate's pages only offer this while the invite is open.
+    """
+    invite, first = _clock_start(invite)
+    if first:
+        event_record(invite=invite, kind=Event.Kind.STARTED, data={"via": via, "address": address})
+    return invite
 
 
 # Wrong invite links are recorded as refused sign-ins under this name (no invite's public id looks

@@ -13,7 +13,7 @@ from datetime import datetime
 from portal.invites.models import Invite
 from portal.scoring.analysis import Integration
 from portal.scoring.hygiene import Finding
-from portal.scoring.models import InviteAnalysis, Run
+from portal.scoring.models import InviteAnalysis, Run, TicketVerdict
 from portal.scoring.quality import LintFinding, QualitySignals
 
 # More columns than this make the matrix unreadable; `report --json` has every analysed branch.
@@ -192,28 +192,61 @@ class RunStatus:
     status: str
     queued_at: object
     reason: str = ""
+    # Filled only when asked for (see invite_run_statuses): the candidate's own tests, and the
+    # hidden tests' verdict per ticket as (ticket, passed) pairs.
+    visible_passed: int | None = None
+    visible_total: int | None = None
+    visible_failed: tuple[str, ...] = ()
+    tickets: tuple[tuple[int, bool], ...] = ()
+
+    @property
+    def finished(self) -> bool:
+        return self.status not in (Run.Status.QUEUED, Run.Status.RUNNING)
 
 
 def runs_pending(statuses: list[RunStatus]) -> bool:
     return any(s.status in (Run.Status.QUEUED, Run.Status.RUNNING) for s in statuses)
 
 
-def invite_run_statuses(*, invite: Invite, limit: int = 20) -> list[RunStatus]:
+def invite_run_statuses(
+    *, invite: Invite, limit: int = 20, visible: bool = False, tickets: bool = False
+) -> list[RunStatus]:
     """The latest runs of an invite, newest first: what was pushed and whether it is scored yet.
 
-    Only the state of each run, not its results: candidates see that their push is being
-    scored, never the hidden tests' outcomes.
+    By default only the state of each run. ``visible`` adds how the candidate's own tests did;
+    ``tickets`` adds, per ticket, whether its hidden tests passed (one more query). Never the
+    hidden tests' names, messages or output: what a candidate may see is the assessment's
+    choice (Assessment.candidate_results), made by the caller.
     """
     # The integrated run is the portal's own merge, not something the candidate pushed.
     runs = Run.objects.filter(invite=invite).exclude(ref__startswith="refs/portal/").order_by("-queued_at", "-id")
-    runs = runs[:limit]
-    return [
-        RunStatus(
-            ref=r.ref.removeprefix("refs/heads/"),
-            commit=r.commit,
-            status=r.status,
-            queued_at=r.queued_at,
-            reason=r.reason,
+    runs = list(runs[:limit])
+    verdicts: dict[int, list[tuple[int, bool]]] = {}
+    if tickets and runs:
+        for run_id, ticket, passed in (
+            TicketVerdict.objects.filter(run__in=[r.pk for r in runs])
+            .order_by("ticket")
+            .values_list("run_id", "ticket", "passed")
+        ):
+            verdicts.setdefault(run_id, []).append((ticket, passed))
+    statuses = []
+    for r in runs:
+        shown = {}
+        if visible and r.visible:
+            shown = {
+                "visible_passed": r.visible.get("passed"),
+                "visible_total": r.visible.get("total"),
+                "visible_failed": tuple(r.visible.get("failed", ())),
+            }
+        statuses.append(
+            RunStatus(
+                ref=r.ref.removeprefix("refs/heads/"),
+                commit=r.commit,
+                status=r.status,
+                queued_at=r.queued_at,
+                reason=r.reason,
+                tickets=tuple(verdicts.get(r.pk, ())),
+                **shown,
+            )
         )
-        for r in runs
-    ]
+    return statuses

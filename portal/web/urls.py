@@ -16,4 +16,5 @@ urlpatterns = [
     path("i/<str:token>/bundle", views.invite_bundle, name="invite_bundle"),
     path("i/<str:token>/runs", views.invite_runs, name="invite_runs"),
     path("i/<str:token>/submit", views.invite_submit_page, name="invite_submit"),
+    path("i/<str:token>/start", views.invite_start_page, name="invite_start"),
 ]

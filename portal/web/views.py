@@ -17,10 +17,11 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from portal.accounts.decorators import role_required, staff_required
 from portal.accounts.roles import RECRUITER, REVIEWER
+from portal.assessments.models import Assessment
 from portal.assessments.services import version_manifest, version_shipped_dir
 from portal.core.selectors import queues_without_worker, worker_status_list
 from portal.hosting.models import RefUpdate
-from portal.hosting.services import bundle_path, clone_url, link_failure_record, link_guessing_blocked
+from portal.hosting.services import bundle_path, clone_url, invite_start, link_failure_record, link_guessing_blocked
 from portal.invites.models import Invite
 from portal.invites.selectors import invite_by_link_token, invite_git_token, submitted_invites
 from portal.invites.services import invite_opened_record, invite_submit
@@ -102,12 +103,14 @@ def _time_context(invite: Invite) -> dict:
     now = timezone.now()
     closes_at = invite.closes_at
     expired = invite.is_expired(now)
+    waiting = bool(invite.time_limit and not invite.started_at)
     return {
         "closes_at": closes_at,
         "expired": expired,
         "time_left": time_left_words(closes_at, now) if closes_at and not expired else "",
-        # A time limit whose clock starts with the first clone.
-        "time_limit": duration_words(invite.time_limit) if invite.time_limit and not invite.started_at else "",
+        # A time limit whose clock has not started: it starts with Start, the first clone or the bundle.
+        "time_limit": duration_words(invite.time_limit) if waiting else "",
+        "can_start": waiting and invite.status == Invite.Status.ACTIVE and not expired,
     }
 
 
@@ -127,21 +130,34 @@ def _pushed_branches(invite: Invite) -> list[str]:
 @require_GET
 @candidate_link
 def invite_page(request, invite: Invite, token: str):
+    """The candidate's page. Before a time limit starts it shows only what the time is and a Start
+    button: the instructions, tickets and repository appear once the clock runs, so nobody reads the
+    tickets on time that is not counted."""
     invite_opened_record(invite=invite)
     version = invite.assessment_version
-    shipped = version_shipped_dir(version)
-    context = {
-        "invite": invite,
-        "token": token,
-        "clone_url": clone_url(invite),
-        "git_user": invite.public_id,
-        "git_password": invite_git_token(invite=invite, link_token=token),
-        "readme_html": document_html(shipped, "README.md", content_hash=version.content_hash),
-        "tickets_html": document_html(shipped, "tickets.md", content_hash=version.content_hash),
-        "tickets": version_manifest(version).tickets,
-        **_time_context(invite),
-    }
+    times = _time_context(invite)
+    context = {"invite": invite, "token": token, **times}
+    if not times["can_start"]:
+        shipped = version_shipped_dir(version)
+        context |= {
+            "clone_url": clone_url(invite),
+            "git_user": invite.public_id,
+            "git_password": invite_git_token(invite=invite, link_token=token),
+            "readme_html": document_html(shipped, "README.md", content_hash=version.content_hash),
+            "tickets_html": document_html(shipped, "tickets.md", content_hash=version.content_hash),
+            "tickets": version_manifest(version).tickets,
+        }
     return render(request, "invites/invite_page.html", context)
+
+
+@never_cache
+@require_http_methods(["POST"])
+@candidate_link
+def invite_start_page(request, invite: Invite, token: str):
+    """Start the clock of a time limit (once; a second press, or a closed invite, changes nothing)."""
+    if invite.status == Invite.Status.ACTIVE and not invite.is_expired(timezone.now()):
+        invite_start(invite=invite, via="button", address=request.META.get("REMOTE_ADDR"))
+    return redirect("invite_page", token=token)
 
 
 @never_cache
@@ -164,9 +180,14 @@ def invite_submit_page(request, invite: Invite, token: str):
 @candidate_link
 def invite_runs(request, invite: Invite, token: str):
     """The scoring status of the candidate's pushes; the page polls it (htmx) while any is pending."""
-    statuses = invite_run_statuses(invite=invite)
+    shown = invite.assessment_version.assessment.candidate_results
+    levels = Assessment.CandidateResults
+    statuses = invite_run_statuses(
+        invite=invite, visible=shown in (levels.VISIBLE, levels.TICKETS), tickets=shown == levels.TICKETS
+    )
     pending = runs_pending(statuses)
-    return render(request, "invites/_runs.html", {"statuses": statuses, "pending": pending, "token": token})
+    context = {"statuses": statuses, "pending": pending, "token": token, "shown": shown}
+    return render(request, "invites/_runs.html", context)
 
 
 @never_cache
@@ -176,5 +197,8 @@ def invite_bundle(request, invite: Invite, token: str):
     path = bundle_path(invite)
     if not path.exists():
         raise Http404("The bundle for this invitation is missing; contact the recruiter.")
+    if invite.status == Invite.Status.ACTIVE:
+        # The code is in the candidate's hands: a time limit starts now, as with a clone.
+        invite_start(invite=invite, via="bundle", address=request.META.get("REMOTE_ADDR"))
     slug = invite.assessment_version.assessment.slug
     return FileResponse(path.open("rb"), as_attachment=True, filename=f"{slug}.bundle")

@@ -63,10 +63,11 @@ def test_in_the_last_hour_it_counts_the_minutes(client, created):
     assert "closes in 40 minutes" in _page(client, created)
 
 
-def test_a_time_limit_not_started_says_how_long_and_that_the_first_clone_starts_it(client, created):
+def test_a_time_limit_not_started_says_how_long_and_offers_start(client, created):
     _set(created.invite, time_limit=timedelta(hours=3))
     html = _page(client, created)
-    assert "You will have <strong>3 hours</strong>; the clock starts with your first clone." in html
+    assert "You will have <strong>3 hours</strong> from the moment you start." in html
+    assert reverse("invite_start", args=[created.link_token]) in html
     assert "left</strong>" not in html
 
 
@@ -74,7 +75,8 @@ def test_a_started_time_limit_counts_down_from_the_first_clone(client, created):
     _set(created.invite, time_limit=timedelta(hours=3), started_at=timezone.now() - timedelta(minutes=30, seconds=5))
     html = _page(client, created)
     assert "2 hours 29 minutes left" in html
-    assert "the clock starts" not in html
+    assert "from the moment you start" not in html
+    assert reverse("invite_start", args=[created.link_token]) not in html
 
 
 def test_after_the_deadline_it_says_time_is_over_and_the_last_pushes_are_reviewed(client, created):
