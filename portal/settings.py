@@ -40,6 +40,9 @@ PORTAL_HTTPS = _base.scheme == "https"
 PORTAL_DATA_DIR = envpath_or_none("PORTAL_DATA_DIR", VAR_DIR / "data")
 # This host's own cache: sandbox runtimes, and the packages and commits a worker fetched. Safe to delete.
 PORTAL_CACHE_DIR = envpath("PORTAL_CACHE_DIR", VAR_DIR / "cache")
+# An operator's folder of templates, searched before the portal's own: any template (the wording
+# of the emails too) can be overridden there by a file of the same relative name.
+PORTAL_TEMPLATE_DIR = envpath("PORTAL_TEMPLATE_DIR", Path()) if envstr("PORTAL_TEMPLATE_DIR", "") else None
 
 INSTALLED_APPS = [
     "portal.accounts",
@@ -78,7 +81,7 @@ WSGI_APPLICATION = "portal.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "portal" / "templates"],
+        "DIRS": [*([PORTAL_TEMPLATE_DIR] if PORTAL_TEMPLATE_DIR else []), BASE_DIR / "portal" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -175,6 +178,8 @@ DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL", "Assessment Portal <portal@loc
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 EMAIL_HOST = envstr("EMAIL_HOST", "")
 EMAIL_OUTBOX_DIR = VAR_DIR / "outbox"
+# Candidates are reminded this many hours before their invite closes (0: no reminders).
+PORTAL_REMINDER_HOURS = envint("PORTAL_REMINDER_HOURS", 24, minimum=0)
 if EMAIL_HOST:
     EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     EMAIL_PORT = envint("EMAIL_PORT", 25, minimum=1, maximum=65535)
@@ -250,6 +255,7 @@ CELERY_BEAT_SCHEDULE = {
     "prune-auth-failures": {"task": "hosting.prune_auth_failures", "schedule": 3600.0},
     "reap-stuck-runs": {"task": "scoring.reap_stuck", "schedule": 60.0},
     "close-expired-invites": {"task": "invites.close_expired", "schedule": 60.0},
+    "send-reminders": {"task": "invites.send_reminders", "schedule": 900.0},
 }
 # How long after its last heartbeat the status page reports a worker silent, and how often
 # each worker records one (portal/celery.py): at least twice in that time, so that one late

@@ -18,4 +18,6 @@ from portal.settings import *  # noqa: E402, F403
 
 # Hashing with the default PBKDF2 iterations dominates persona-heavy tests.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# Mail stays in memory, unless a test starts a process with EMAIL_HOST set to its own SMTP server.
+if not os.environ.get("EMAIL_HOST"):
+    EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

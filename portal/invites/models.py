@@ -98,3 +98,40 @@ class Event(models.Model):
 
     def __str__(self) -> str:
         return f"{self.invite.public_id} {self.kind} at {self.at:%Y-%m-%d %H:%M:%S}"
+
+
+class Email(models.Model):
+    """One outgoing message about an invite, kept so a failure can be seen and retried.
+
+    No message body is stored: an invitation carries a link token, which exists in clear only
+    while the message is being sent.
+    """
+
+    class Kind(models.TextChoices):
+        INVITATION = "invitation", "Invitation"
+        REMINDER = "reminder", "Reminder"
+        SUBMITTED_NOTICE = "submitted_notice", "Submission notice"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+
+    invite = models.ForeignKey(Invite, on_delete=models.CASCADE, related_name="emails")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    to = models.EmailField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    error = models.CharField(max_length=300, blank=True, help_text="Why the last attempt failed.")
+    attempts = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["invite", "kind"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} to {self.to} ({self.status})"

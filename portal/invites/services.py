@@ -6,6 +6,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from portal.assessments.models import AssessmentVersion
+from portal.core.dispatch import send_on_commit
 from portal.invites.models import Candidate, Event, Invite
 from portal.invites.tokens import git_token_for, new_public_id, new_token, token_hash
 
@@ -78,6 +79,8 @@ def invite_submit(*, invite: Invite, automatic: bool = False) -> Invite:
     invite.submitted_at = (invite.closes_at if automatic else None) or timezone.now()
     invite.save(update_fields=["status", "submitted_at"])
     event_record(invite=invite, kind=Event.Kind.SUBMITTED, at=invite.submitted_at, data={"automatic": automatic})
+    # By task name: the notice lives in invites.emails, which imports this module.
+    send_on_commit("invites.submitted_notice", invite_id=invite.pk)
     return invite
 
 
@@ -100,3 +103,22 @@ def invite_revoke(*, invite: Invite, by=None) -> Invite:
     invite.save(update_fields=["status", "revoked_at"])
     event_record(invite=invite, kind=Event.Kind.REVOKED, data={"by": by.get_username() if by else None})
     return invite
+
+
+@transaction.atomic
+def invite_link_renew(*, invite: Invite, by=None, link_token: str | None = None) -> tuple[str, str]:
+    """Give the invite a new link, and with it a new git password; the old ones stop working at once.
+
+    Only hashes are stored, so a lost link cannot be shown again: a new one is the only way to
+    hand it out once more. Returns (link_token, git_token). ``link_token`` is for
+    invites.emails.email_send, which stores the token it has just mailed, only once the mail
+    server accepted it; everyone else lets this function draw one.
+    """
+    link_token = link_token or new_token()
+    invite = Invite.objects.select_for_update().get(pk=invite.pk)
+    git_token = git_token_for(link_token=link_token, public_id=invite.public_id)
+    invite.link_token_hash = token_hash(link_token)
+    invite.git_token_hash = token_hash(git_token)
+    invite.save(update_fields=["link_token_hash", "git_token_hash"])
+    event_record(invite=invite, kind=Event.Kind.LINK_RENEWED, data={"by": by.get_username() if by else None})
+    return link_token, git_token

@@ -5,7 +5,8 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from portal.hosting.services import repository_path
-from portal.invites.models import Invite
+from portal.invites.emails import email_send
+from portal.invites.models import Email, Invite
 from portal.invites.selectors import invite_by_link_token, invite_for_git_credentials
 
 
@@ -81,3 +82,27 @@ def test_bad_input_is_refused_and_creates_nothing(assessment_version, args, mess
     with pytest.raises(CommandError, match=message):
         _invite(*args)
     assert Invite.objects.count() == 0
+
+
+def test_send_queues_the_invitation_and_prints_no_link_or_password(
+    assessment_version, django_capture_on_commit_callbacks, mailoutbox
+):
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        output = _invite("--assessment", "library-lending-api", "--email", "dan@example.com", "--name", "Dan", "--send")
+    email = Email.objects.get()
+    assert (email.kind, email.to, email.status) == (Email.Kind.INVITATION, "dan@example.com", Email.Status.QUEUED)
+    assert len(queued) == 1
+    assert f"Invitation:   queued to dan@example.com (email {email.pk})" in output
+    assert "Git password" not in output and "/i/" not in output
+
+    email_send(email_id=email.pk)
+    [message] = mailoutbox
+    link_token = message.body.split("/i/", 1)[1].split("/", 1)[0]
+    assert invite_by_link_token(token=link_token) == email.invite
+
+
+def test_send_with_json_reports_the_email_instead_of_the_secrets(assessment_version):
+    args = ["--assessment", "library-lending-api", "--email", "eve@example.com", "--name", "Eve"]
+    result = json.loads(_invite(*args, "--send", "--json"))
+    assert "git_password" not in result and "link" not in result
+    assert result["email"] == {"id": Email.objects.get().pk, "to": "eve@example.com", "status": "queued"}

@@ -13,6 +13,7 @@ from gitplumbing import GitError
 from portal.assessments.models import Assessment
 from portal.core.datadir import NoDataDirectory
 from portal.hosting.services import clone_url, invite_open
+from portal.invites.emails import invitation_queue
 from portal.invites.services import candidate_get_or_create
 
 
@@ -29,7 +30,10 @@ def _deadline(value: str) -> datetime:
 
 
 class Command(BaseCommand):
-    help = "Invite a candidate to an assessment and print the invite link, clone URL and git credentials."
+    help = (
+        "Invite a candidate to an assessment and print the invite link, clone URL and git credentials, "
+        "or with --send email the invitation instead."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--assessment", required=True, help="The assessment's slug (its latest version is used).")
@@ -38,6 +42,11 @@ class Command(BaseCommand):
         parser.add_argument("--deadline", help="No pushes after this ISO date-time (server time zone if none given).")
         parser.add_argument("--time-limit-hours", type=float, help="Hours allowed from the first clone.")
         parser.add_argument("--json", action="store_true", help="Print the result as JSON.")
+        parser.add_argument(
+            "--send",
+            action="store_true",
+            help="Email the invitation (a worker sends it) instead of printing the link and git password.",
+        )
 
     def handle(self, *args, **options):
         try:
@@ -66,6 +75,7 @@ class Command(BaseCommand):
                     deadline=deadline,
                     time_limit=time_limit,
                 )
+                email = invitation_queue(invite=created.invite) if options["send"] else None
         except (GitError, NoDataDirectory, OSError) as exc:
             raise CommandError(f"The invite could not be created: {exc}") from exc
         invite = created.invite
@@ -81,10 +91,20 @@ class Command(BaseCommand):
             "deadline": invite.deadline.isoformat() if invite.deadline else None,
             "time_limit_hours": options["time_limit_hours"],
         }
+        if email is not None:
+            # The email carries a new link and so a new password: these would stop working when it goes out.
+            del result["link"], result["git_password"]
+            result["email"] = {"id": email.pk, "to": email.to, "status": email.status}
         if options["json"]:
             self.stdout.write(json.dumps(result, indent=2))
             return
         self.stdout.write(f"Invited {candidate} to {assessment.title} ({invite.assessment_version.short_hash}).")
+        if email is not None:
+            self.stdout.write(f"  Invitation:   queued to {email.to} (email {email.pk}); a worker sends it.")
+            self.stdout.write(f"  Clone URL:    {result['clone_url']}")
+            self.stdout.write(f"  Git username: {result['git_username']}")
+            self.stdout.write("The link and git password are in the email only; the portal keeps only their hashes.")
+            return
         self.stdout.write(f"  Invite link:  {result['link']}")
         self.stdout.write(f"  Clone URL:    {result['clone_url']}")
         self.stdout.write(f"  Git username: {result['git_username']}")
