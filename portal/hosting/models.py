@@ -70,3 +70,33 @@ class AuthFailure(models.Model):
 
     def __str__(self) -> str:
         return f"{self.username or '?'} from {self.address or '?'} at {self.at:%Y-%m-%d %H:%M:%S}"
+
+
+class PullRequest(models.Model):
+    """A candidate's request to merge one pushed branch into main, with its description.
+
+    Nothing is merged: it is how the candidate explains a branch to the reviewers. Commits and
+    the diff are read from the repository when shown (the branch may move after opening);
+    ``head_sha`` is the tip when it was opened or last edited, kept readable by the keep-refs
+    even if the branch is deleted later.
+    """
+
+    invite = models.ForeignKey("invites.Invite", on_delete=models.CASCADE, related_name="pull_requests")
+    number = models.PositiveIntegerField(help_text="1, 2, ... within the invite.")
+    branch = models.CharField(max_length=255, help_text="The head branch, without refs/heads/.")
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    closes = models.JSONField(default=list, blank=True, help_text="Ticket numbers the description closes.")
+    head_sha = models.CharField(max_length=40)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["invite", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["invite", "number"], name="hosting_pull_number_per_invite"),
+            models.UniqueConstraint(fields=["invite", "branch"], name="hosting_pull_branch_per_invite"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.number} {self.branch} of {self.invite.public_id}"
