@@ -1,3 +1,8 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns = []
+from portal.web import inviting
+
+urlpatterns = [
+    path("recruiter/invite/", inviting.recruiter_invite, name="recruiter_invite"),
+    path("recruiter/import/", inviting.recruiter_import, name="recruiter_import"),
+]
