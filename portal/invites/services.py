@@ -105,6 +105,120 @@ def invite_revoke(*, invite: Invite, by=None) -> Invite:
     return invite
 
 
+# A recruiter's changes to an invite's time and state. Each refuses what does not apply with a
+# sentence for the page (InviteActionError) and changes nothing then.
+
+
+class InviteActionError(ValueError):
+    """An action that does not apply to the invite as it stands; the message says why."""
+
+
+def _when(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def _seconds(duration: timedelta | None) -> int | None:
+    return int(duration.total_seconds()) if duration is not None else None
+
+
+def _shown(moment: datetime) -> str:
+    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M")
+
+
+@transaction.atomic
+def invite_extend(
+    *, invite: Invite, deadline: datetime | None = None, extra_time: timedelta | None = None, by=None
+) -> Invite:
+    """Give an active invite a later deadline and/or more time on its time limit.
+
+    Only ever more time: a deadline earlier than the current one, or where there was none, would
+    take time away from a candidate who may already be working, so it is refused.
+    """
+    invite = Invite.objects.select_for_update().get(pk=invite.pk)
+    now = timezone.now()
+    if deadline is None and extra_time is None:
+        raise InviteActionError("Give a new deadline, extra time, or both.")
+    if invite.status == Invite.Status.REVOKED:
+        raise InviteActionError("This invite is revoked; reopen it to give the candidate time again.")
+    if invite.status == Invite.Status.SUBMITTED:
+        raise InviteActionError("This invite is already submitted; reopen it to give the candidate time again.")
+    old_deadline, old_limit = invite.deadline, invite.time_limit
+    if deadline is not None:
+        if deadline <= now:
+            raise InviteActionError(f"The new deadline {_shown(deadline)} is in the past.")
+        if old_deadline is None:
+            raise InviteActionError("This invite has no deadline, so there is none to extend.")
+        if deadline <= old_deadline:
+            raise InviteActionError(
+                f"The new deadline {_shown(deadline)} is not later than the current one, {_shown(old_deadline)}."
+            )
+        invite.deadline = deadline
+    if extra_time is not None:
+        if extra_time <= timedelta(0):
+            raise InviteActionError("Extra time must be more than zero.")
+        if old_limit is None:
+            raise InviteActionError("This invite has no time limit to add time to; set a later deadline instead.")
+        invite.time_limit = old_limit + extra_time
+    if invite.is_expired(now):
+        raise InviteActionError(
+            f"Even with this change the invite would have closed at {_shown(invite.closes_at)}; give more time."
+        )
+    invite.save(update_fields=["deadline", "time_limit"])
+    event_record(
+        invite=invite,
+        kind=Event.Kind.EXTENDED,
+        data={
+            "by": by.get_username() if by else None,
+            "old_deadline": _when(old_deadline),
+            "new_deadline": _when(invite.deadline),
+            "old_time_limit": _seconds(old_limit),
+            "new_time_limit": _seconds(invite.time_limit),
+        },
+    )
+    return invite
+
+
+@transaction.atomic
+def invite_reopen(*, invite: Invite, deadline: datetime | None = None, by=None) -> Invite:
+    """Make a submitted or revoked invite active again, so the candidate can push (and open the link).
+
+    If its time is over, a new future deadline is required; a time limit that would close before
+    that deadline is lengthened to end with it, since the deadline is what the recruiter chose.
+    """
+    invite = Invite.objects.select_for_update().get(pk=invite.pk)
+    now = timezone.now()
+    if invite.status == Invite.Status.ACTIVE:
+        raise InviteActionError("This invite is already active; there is nothing to reopen.")
+    if deadline is not None and deadline <= now:
+        raise InviteActionError(f"The new deadline {_shown(deadline)} is in the past.")
+    old_status, old_deadline, old_limit = invite.status, invite.deadline, invite.time_limit
+    if deadline is not None:
+        invite.deadline = deadline
+        if invite.time_limit and invite.started_at and invite.started_at + invite.time_limit < deadline:
+            invite.time_limit = deadline - invite.started_at
+    if invite.is_expired(now):
+        raise InviteActionError(
+            f"This invite's time ran out at {_shown(invite.closes_at)}; give a new deadline in the future to reopen it."
+        )
+    invite.status = Invite.Status.ACTIVE
+    invite.submitted_at = None
+    invite.revoked_at = None
+    invite.save(update_fields=["status", "submitted_at", "revoked_at", "deadline", "time_limit"])
+    event_record(
+        invite=invite,
+        kind=Event.Kind.REOPENED,
+        data={
+            "by": by.get_username() if by else None,
+            "was": old_status,
+            "old_deadline": _when(old_deadline),
+            "new_deadline": _when(invite.deadline),
+            "old_time_limit": _seconds(old_limit),
+            "new_time_limit": _seconds(invite.time_limit),
+        },
+    )
+    return invite
+
+
 @transaction.atomic
 def invite_link_renew(*, invite: Invite, by=None, link_token: str | None = None) -> tuple[str, str]:
     """Give the invite a new link, and with it a new git password; the old ones stop working at once.

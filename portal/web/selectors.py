@@ -203,3 +203,128 @@ def pipeline_page(
     return PipelinePage(
         rows=rows, number=current.number, num_pages=current.paginator.num_pages, count=current.paginator.count
     )
+
+
+# One invite, the pictures and the export: the same SQL stage as the dashboard, so the numbers agree.
+
+SCORE_BUCKETS = 10
+
+
+def pipeline_row(*, public_id: str, now: datetime | None = None) -> PipelineRow | None:
+    """One invite as the dashboard shows it (stage, score, closing time), or None; one query."""
+    v = (
+        pipeline_invites(now=now)
+        .filter(public_id=public_id)
+        .annotate(tickets=F("analysis__result__tickets"))
+        .values(
+            "public_id",
+            "candidate__name",
+            "candidate__email",
+            "assessment_version__assessment__title",
+            "stage_rank",
+            "created_at",
+            "last_activity",
+            "closes_at",
+            "time_limit",
+            "tickets",
+        )
+        .first()
+    )
+    if v is None:
+        return None
+    earned, possible = _score(v["tickets"])
+    return PipelineRow(
+        public_id=v["public_id"],
+        candidate_name=v["candidate__name"],
+        candidate_email=v["candidate__email"],
+        assessment_title=v["assessment_version__assessment__title"],
+        stage=STAGES[v["stage_rank"]],
+        created_at=v["created_at"],
+        last_activity=v["last_activity"],
+        closes_at=v["closes_at"],
+        time_limit=v["time_limit"],
+        earned=earned,
+        possible=possible,
+    )
+
+
+# The funnel runs through the pipeline; expired and revoked invites left it and are counted apart.
+FUNNEL_STAGES = STAGES[: STAGES.index("reviewed") + 1]
+
+
+def pipeline_funnel(counts: dict[str, int]) -> list[tuple[str, int]]:
+    """How many invites reached at least each pipeline stage, from the dashboard's per-stage counts."""
+    reached, total = [], 0
+    for stage in reversed(FUNNEL_STAGES):
+        total += counts.get(stage, 0)
+        reached.append((stage, total))
+    return list(reversed(reached))
+
+
+def pipeline_score_buckets(*, assessment: str = "", now: datetime | None = None) -> list[int]:
+    """Scored and reviewed invites by percent of points earned, in SCORE_BUCKETS buckets
+    (0-9 %, 10-19 %, ..., 90-100 %); one query."""
+    invites = pipeline_invites(now=now).filter(stage_rank__in=[STAGES.index("scored"), STAGES.index("reviewed")])
+    if assessment:
+        invites = invites.filter(assessment_version__assessment__slug=assessment)
+    buckets = [0] * SCORE_BUCKETS
+    for tickets in invites.annotate(tickets=F("analysis__result__tickets")).values_list("tickets", flat=True):
+        earned, possible = _score(tickets)
+        if possible:
+            percent = max(0.0, min(1.0, earned / possible))
+            buckets[min(int(percent * SCORE_BUCKETS), SCORE_BUCKETS - 1)] += 1
+    return buckets
+
+
+def pipeline_export(
+    *, assessment: str = "", stage: str = "", search: str = "", sort: str = DEFAULT_SORT, now: datetime | None = None
+) -> QuerySet:
+    """Every invite the dashboard's filters select, in its order, as dicts for a CSV; one query.
+
+    ``tickets`` is the stored analysis' ticket list (number, points, earned, passed), so the
+    per-ticket columns cost no query per row.
+    """
+    invites = pipeline_invites(now=now)
+    if assessment:
+        invites = invites.filter(assessment_version__assessment__slug=assessment)
+    if stage in STAGES:
+        invites = invites.filter(stage_rank=STAGES.index(stage))
+    if search:
+        invites = invites.filter(Q(candidate__name__icontains=search) | Q(candidate__email__icontains=search))
+    _, ordering = SORTS.get(sort, SORTS[DEFAULT_SORT])
+    return (
+        invites.annotate(tickets=F("analysis__result__tickets"))
+        .order_by(*ordering)
+        .values(
+            "public_id",
+            "candidate__name",
+            "candidate__email",
+            "assessment_version__assessment__title",
+            "assessment_version__label",
+            "assessment_version__content_hash",
+            "stage_rank",
+            "created_at",
+            "started_at",
+            "submitted_at",
+            "closes_at",
+            "tickets",
+        )
+    )
+
+
+def pipeline_export_tickets(*, assessment: str = "") -> list[int]:
+    """The ticket numbers of every version of the assessment (or of all), for the CSV's columns; one query."""
+    assessments = Assessment.objects.filter(slug=assessment) if assessment else Assessment.objects.all()
+    numbers = set()
+    for manifest in assessments.values_list("versions__manifest", flat=True):
+        for ticket in (manifest or {}).get("tickets", []) if isinstance(manifest, dict) else []:
+            if isinstance(ticket, dict) and isinstance(ticket.get("number"), int):
+                numbers.add(ticket["number"])
+    return sorted(numbers)
+
+
+def ticket_verdicts(tickets) -> dict[int, bool | None]:
+    """The stored analysis' ticket list as {number: passed}; anything malformed is left out."""
+    if not isinstance(tickets, list):
+        return {}
+    return {t["number"]: t.get("passed") for t in tickets if isinstance(t, dict) and isinstance(t.get("number"), int)}
