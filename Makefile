@@ -1,5 +1,5 @@
 # One command each: run, test, lint, bench. Each sets up what it needs first.
-#   make run    – install, migrate, seed demo accounts, start web + worker (Ctrl-C stops both)
+#   make run    – install, migrate, seed demo accounts and candidates, start web + worker (Ctrl-C stops both)
 #   make test   – install (with test tools), then the whole suite
 #   make lint   – ruff check, ruff format --check and the import contracts (pyproject.toml)
 #   make bench  – the benchmarks in bench/, printing their figures
