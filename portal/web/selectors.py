@@ -168,8 +168,20 @@ def pipeline_page(
         invites = invites.filter(Q(candidate__name__icontains=search) | Q(candidate__email__icontains=search))
     _, ordering = SORTS.get(sort, SORTS[DEFAULT_SORT])
     # Only the analysis' ticket list is read: its full result (branches, findings) can be large.
-    invites = invites.annotate(tickets=F("analysis__result__tickets")).order_by(*ordering)
-    values = invites.values(
+    values = _row_values(invites.order_by(*ordering))
+    current = Paginator(values, PIPELINE_PAGE_SIZE).get_page(page)
+    return PipelinePage(
+        rows=[_row(v) for v in current.object_list],
+        number=current.number,
+        num_pages=current.paginator.num_pages,
+        count=current.paginator.count,
+    )
+
+
+def _row_values(invites: QuerySet[Invite]):
+    """The columns a PipelineRow needs, as dicts."""
+    # Only the analysis' ticket list is read: its full result (branches, findings) can be large.
+    return invites.annotate(tickets=F("analysis__result__tickets")).values(
         "public_id",
         "candidate__name",
         "candidate__email",
@@ -181,57 +193,9 @@ def pipeline_page(
         "time_limit",
         "tickets",
     )
-    current = Paginator(values, PIPELINE_PAGE_SIZE).get_page(page)
-    rows = []
-    for v in current.object_list:
-        earned, possible = _score(v["tickets"])
-        rows.append(
-            PipelineRow(
-                public_id=v["public_id"],
-                candidate_name=v["candidate__name"],
-                candidate_email=v["candidate__email"],
-                assessment_title=v["assessment_version__assessment__title"],
-                stage=STAGES[v["stage_rank"]],
-                created_at=v["created_at"],
-                last_activity=v["last_activity"],
-                closes_at=v["closes_at"],
-                time_limit=v["time_limit"],
-                earned=earned,
-                possible=possible,
-            )
-        )
-    return PipelinePage(
-        rows=rows, number=current.number, num_pages=current.paginator.num_pages, count=current.paginator.count
-    )
 
 
-# One invite, the pictures and the export: the same SQL stage as the dashboard, so the numbers agree.
-
-SCORE_BUCKETS = 10
-
-
-def pipeline_row(*, public_id: str, now: datetime | None = None) -> PipelineRow | None:
-    """One invite as the dashboard shows it (stage, score, closing time), or None; one query."""
-    v = (
-        pipeline_invites(now=now)
-        .filter(public_id=public_id)
-        .annotate(tickets=F("analysis__result__tickets"))
-        .values(
-            "public_id",
-            "candidate__name",
-            "candidate__email",
-            "assessment_version__assessment__title",
-            "stage_rank",
-            "created_at",
-            "last_activity",
-            "closes_at",
-            "time_limit",
-            "tickets",
-        )
-        .first()
-    )
-    if v is None:
-        return None
+def _row(v: dict) -> PipelineRow:
     earned, possible = _score(v["tickets"])
     return PipelineRow(
         public_id=v["public_id"],
@@ -246,6 +210,17 @@ def pipeline_row(*, public_id: str, now: datetime | None = None) -> PipelineRow 
         earned=earned,
         possible=possible,
     )
+
+
+# One invite, the pictures and the export: the same SQL stage as the dashboard, so the numbers agree.
+
+SCORE_BUCKETS = 10
+
+
+def pipeline_row(*, public_id: str, now: datetime | None = None) -> PipelineRow | None:
+    """One invite as the dashboard shows it (stage, score, closing time), or None; one query."""
+    v = _row_values(pipeline_invites(now=now).filter(public_id=public_id)).first()
+    return _row(v) if v is not None else None
 
 
 # The funnel runs through the pipeline; expired and revoked invites left it and are counted apart.
