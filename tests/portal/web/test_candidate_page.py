@@ -216,3 +216,11 @@ def test_the_service_and_the_page_agree_on_a_submitted_invite(client, created):
     invite_submit(invite=created.invite)
     html = _page(client, created)
     assert "your work is with the reviewers" in html
+
+
+def test_it_shows_the_git_commands_for_a_ticket_with_the_folder_clone_makes(client, created):
+    html = _page(client, created)
+    assert f"cd {created.invite.public_id}" in html
+    assert "git switch -c issue-2 main" in html
+    assert 'git commit -m "Fix: Resolve issue #2 - what you changed"' in html
+    assert "<code>Closes #2</code>" in html
