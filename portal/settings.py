@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "portal.invites",
     "portal.hosting",
     "portal.scoring",
+    "portal.reviews",
     "portal.web",
     "django.contrib.admin",
     "django.contrib.auth",

@@ -1,6 +1,6 @@
 """The root URLconf, and the one place where apps are wired together.
 
-Apps depend one way (accounts, core <- assessments <- invites <- hosting <- scoring <- web); where
+Apps depend one way (accounts, core <- assessments <- invites <- hosting <- scoring <- reviews <- web); where
 a lower app must reach a higher one, the higher one is passed in here. The git endpoint (hosting)
 hands every recorded push to scoring through ``on_push``: that call is how a push gets scored.
 """
@@ -19,6 +19,7 @@ urlpatterns = [
     path("", include("portal.assessments.urls")),
     path("", include("portal.hosting.urls"), {"on_push": push_score}),
     path("", include("portal.scoring.urls")),
+    path("", include("portal.reviews.urls")),
     path("", include("portal.web.urls")),
     path("", include("portal.core.urls")),
 ]
