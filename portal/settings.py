@@ -257,6 +257,7 @@ CELERY_BEAT_SCHEDULE = {
     "reap-stuck-runs": {"task": "scoring.reap_stuck", "schedule": 60.0},
     "close-expired-invites": {"task": "invites.close_expired", "schedule": 60.0},
     "send-reminders": {"task": "invites.send_reminders", "schedule": 900.0},
+    "reviewer-digest": {"task": "reviews.digest", "schedule": 86400.0},
 }
 # How long after its last heartbeat the status page reports a worker silent, and how often
 # each worker records one (portal/celery.py): at least twice in that time, so that one late

@@ -1,3 +1,11 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns = []
+from portal.reviews import views
+
+urlpatterns = [
+    path("reviews/", views.queue, name="review_queue"),
+    path("reviews/calibration/", views.review_calibration, name="review_calibration"),
+    path("reviews/invites/<str:public_id>/review/", views.review_form, name="review_form"),
+    path("reviews/invites/<str:public_id>/take", views.review_take, name="review_take"),
+    path("reviews/invites/<str:public_id>/assign", views.review_assign, name="review_assign"),
+]

@@ -7,7 +7,7 @@ of queries at 3 invites as at 10,000.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from django.core.paginator import Paginator
@@ -33,6 +33,8 @@ from django.utils import timezone
 from portal.assessments.models import Assessment
 from portal.hosting.models import Push
 from portal.invites.models import Event, Invite
+from portal.reviews.models import Review
+from portal.reviews.selectors import invite_recommendations
 from portal.scoring.models import Run
 
 # Pipeline order, then the two terminal states; a stage's index is its rank in SQL.
@@ -63,6 +65,8 @@ class PipelineRow:
     time_limit: timedelta | None
     earned: int | None
     possible: int | None
+    # The recommendations of submitted reviews, labelled ("Strong yes"); filled for the dashboard's page.
+    recommendations: tuple[str, ...] = ()
 
     @property
     def clock_not_started(self) -> bool:
@@ -170,8 +174,14 @@ def pipeline_page(
     # Only the analysis' ticket list is read: its full result (branches, findings) can be large.
     values = _row_values(invites.order_by(*ordering))
     current = Paginator(values, PIPELINE_PAGE_SIZE).get_page(page)
+    page_values = list(current.object_list)
+    labels = dict(Review.Recommendation.choices)
+    found = invite_recommendations(v["pk"] for v in page_values)
     return PipelinePage(
-        rows=[_row(v) for v in current.object_list],
+        rows=[
+            replace(_row(v), recommendations=tuple(labels.get(r, r) for r in found.get(v["pk"], ())))
+            for v in page_values
+        ],
         number=current.number,
         num_pages=current.paginator.num_pages,
         count=current.paginator.count,
@@ -182,6 +192,7 @@ def _row_values(invites: QuerySet[Invite]):
     """The columns a PipelineRow needs, as dicts."""
     # Only the analysis' ticket list is read: its full result (branches, findings) can be large.
     return invites.annotate(tickets=F("analysis__result__tickets")).values(
+        "pk",
         "public_id",
         "candidate__name",
         "candidate__email",

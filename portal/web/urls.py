@@ -10,7 +10,6 @@ urlpatterns = [
     path("", include("portal.web.urls_recruiter")),
     path("", include("portal.web.urls_pulls")),
     path("recruiter/", dashboard.recruiter_dashboard, name="recruiter_dashboard"),
-    path("reviews/", views.review_queue, name="review_queue"),
     path("status/", views.system_status, name="system_status"),
     path("i/<str:token>/", views.invite_page, name="invite_page"),
     path("i/<str:token>/bundle", views.invite_bundle, name="invite_bundle"),

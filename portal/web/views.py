@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
-from portal.accounts.decorators import role_required, staff_required
+from portal.accounts.decorators import staff_required
 from portal.accounts.roles import RECRUITER, REVIEWER
 from portal.assessments.models import Assessment
 from portal.assessments.services import version_manifest, version_shipped_dir
@@ -23,7 +23,7 @@ from portal.core.selectors import queues_without_worker, worker_status_list
 from portal.hosting.models import RefUpdate
 from portal.hosting.services import bundle_path, clone_url, invite_start, link_failure_record, link_guessing_blocked
 from portal.invites.models import Invite
-from portal.invites.selectors import invite_by_link_token, invite_git_token, submitted_invites
+from portal.invites.selectors import invite_by_link_token, invite_git_token
 from portal.invites.services import invite_opened_record, invite_submit
 from portal.scoring.selectors import invite_run_statuses, runs_pending
 from portal.web.markdown import document_html
@@ -37,11 +37,6 @@ def home(request):
     if request.user.has_perm(REVIEWER.permission):
         return redirect("review_queue")
     return render(request, "core/no_role.html")
-
-
-@role_required(REVIEWER)
-def review_queue(request):
-    return render(request, "core/review_queue.html", {"submitted": submitted_invites()})
 
 
 @staff_required

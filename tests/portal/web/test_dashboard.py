@@ -254,3 +254,18 @@ def test_the_number_of_queries_does_not_grow_with_the_number_of_invites(
         response = signed_in.get(URL)
     assert response.context["page"].count == 40
     assert len(at_forty.captured_queries) == len(at_three.captured_queries)
+
+
+def test_the_reviewers_recommendations_show_beside_the_stage(signed_in, assessment_version, reviewer):
+    from portal.reviews.services import review_save
+
+    invite = _scored(_invite(assessment_version, name="Reviewed Candidate"))
+    scores = {"thought_process": "3", "version_control": "3", "code_quality": "4", "communication": "2"}
+    review_save(
+        invite=invite, reviewer=reviewer, scores=scores, comments={}, recommendation="strong_yes",
+        summary="Clear fixes.", submit=True,
+    )  # fmt: skip
+    row = _rows(signed_in.get(URL))[0]
+    assert row.stage == "reviewed"
+    assert row.recommendations == ("Strong yes",)
+    assert "Strong yes" in signed_in.get(URL).content.decode()

@@ -1,0 +1,218 @@
+"""The reviewer's pages: the queue, the review form, assigning reviewers, and calibration."""
+
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from portal.accounts.decorators import role_required
+from portal.accounts.roles import RECRUITER, REVIEWER
+from portal.assessments.models import Assessment
+from portal.invites.models import Invite
+from portal.reviews.models import Review
+from portal.reviews.selectors import (
+    QUEUE_VIEWS,
+    assessments_reviewable,
+    calibration,
+    invite_assignees,
+    queue_default_view,
+    review_aggregate,
+    review_of,
+    review_queue,
+    reviewer_allowed,
+    reviewers_allowed,
+    rubric_suggestions,
+    sees_all_reviews,
+)
+from portal.reviews.services import (
+    ReviewRefused,
+    assignment_drop,
+    assignment_make,
+    assignment_take,
+    review_save,
+    rubric_current,
+)
+
+
+def _invite(public_id: str) -> Invite:
+    return get_object_or_404(
+        Invite.objects.select_related("candidate", "assessment_version__assessment"), public_id=public_id
+    )
+
+
+def _may_assign(user) -> bool:
+    return user.is_staff or user.has_perm(RECRUITER.permission)
+
+
+def _back(request, invite: Invite):
+    """Back where the form was posted from (the queue or the review page), never to another site."""
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return redirect(target)
+    return redirect("review_form", public_id=invite.public_id)
+
+
+@require_GET
+@role_required(REVIEWER)
+def queue(request):
+    view = request.GET.get("view") or queue_default_view(user=request.user)
+    if view not in QUEUE_VIEWS:
+        view = "mine"
+    assessments = assessments_reviewable(user=request.user)
+    chosen = next((a for a in assessments if str(a.pk) == request.GET.get("assessment")), None)
+    items = review_queue(user=request.user, view=view, assessment=chosen)
+    may_assign = _may_assign(request.user)
+    choices = {a.pk: reviewers_allowed(assessment=a) for a in assessments} if may_assign else {}
+    context = {
+        "rows": [(item, choices.get(item.invite.assessment_version.assessment_id, [])) for item in items],
+        "view": view,
+        "views": [(v, v.capitalize()) for v in QUEUE_VIEWS],
+        "assessments": assessments,
+        "chosen": chosen,
+        "may_assign": may_assign,
+    }
+    return render(request, "reviews/queue.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def review_form(request, public_id: str):
+    """A reviewer's rubric for one invite; recruiters see the submitted reviews and assign reviewers here."""
+    invite = _invite(public_id)
+    user = request.user
+    assessment = invite.assessment_version.assessment
+    may_review = reviewer_allowed(user=user, assessment=assessment)
+    may_assign = _may_assign(user)
+    if not may_review and not may_assign:
+        if user.has_perm(REVIEWER.permission):
+            raise PermissionDenied("You may not review this assessment.")
+        raise PermissionDenied("This page is for the Reviewer role.")
+    if request.method == "POST":
+        if not may_review:
+            raise PermissionDenied("You may not review this assessment.")
+        return _review_post(request, invite)
+    review = review_of(invite=invite, reviewer=user) if may_review else None
+    rubric = review.rubric if review else rubric_current(assessment) if may_review else None
+    suggestions = rubric_suggestions(invite=invite) if rubric and not (review and review.submitted) else {}
+    context = {
+        "invite": invite,
+        "review": review,
+        "may_review": may_review and invite.status == Invite.Status.SUBMITTED,
+        "criteria": _criteria_rows(rubric, review, suggestions) if rubric else [],
+        "recommendations": Review.Recommendation.choices,
+        "aggregate": review_aggregate(invite=invite, for_user=user),
+        "sees_all": sees_all_reviews(user),
+        "assignees": invite_assignees(invite=invite),
+        "may_assign": may_assign,
+        "reviewers": reviewers_allowed(assessment=assessment) if may_assign else [],
+    }
+    return render(request, "reviews/review_form.html", context)
+
+
+def _criteria_rows(rubric, review, suggestions) -> list[dict]:
+    scores = review.scores if review else {}
+    comments = review.comments if review else {}
+    return [
+        {
+            "key": c["key"],
+            "title": c["title"],
+            "question": c["question"],
+            "levels": [(level, c["levels"][level]) for level in ("1", "2", "3", "4")],
+            "chosen": str(scores.get(c["key"], "")),
+            "comment": comments.get(c["key"], ""),
+            "suggestion": suggestions.get(c["key"]),
+        }
+        for c in rubric.criteria
+    ]
+
+
+def _review_post(request, invite: Invite):
+    review = review_of(invite=invite, reviewer=request.user)
+    rubric = review.rubric if review else rubric_current(invite.assessment_version.assessment)
+    keys = rubric.keys
+    scores = {key: request.POST.get(f"score_{key}", "") for key in keys}
+    comments = {key: request.POST.get(f"comment_{key}", "") for key in keys}
+    # Fields for criteria this rubric does not have are refused, not ignored: a forged form says so.
+    for name in request.POST:
+        if name.startswith(("score_", "comment_")) and name.split("_", 1)[1] not in keys:
+            scores[name.split("_", 1)[1]] = request.POST[name]
+    submit = "submit" in request.POST
+    confirmed = request.POST.get("confirm") == "yes"
+    try:
+        review_save(
+            invite=invite,
+            reviewer=request.user,
+            scores=scores,
+            comments=comments,
+            recommendation=request.POST.get("recommendation", ""),
+            summary=request.POST.get("summary", ""),
+            submit=submit and confirmed,
+        )
+    except ReviewRefused as refused:
+        messages.error(request, str(refused))
+    else:
+        if submit and not confirmed:
+            messages.error(request, "Your draft was saved. To submit, confirm that you have finished.")
+        else:
+            messages.success(request, "Your review was submitted." if submit else "Your draft was saved.")
+    return redirect("review_form", public_id=invite.public_id)
+
+
+@require_POST
+@role_required(REVIEWER)
+def review_take(request, public_id: str):
+    invite = _invite(public_id)
+    try:
+        assignment_take(invite=invite, user=request.user)
+    except ReviewRefused as refused:
+        messages.error(request, str(refused))
+    else:
+        messages.success(request, f"{invite.candidate.name} is in your queue.")
+    return _back(request, invite)
+
+
+@require_POST
+@login_required
+def review_assign(request, public_id: str):
+    """A recruiter assigns a reviewer (``reviewer``: a user id) or removes one (``drop``)."""
+    if not _may_assign(request.user):
+        raise PermissionDenied("This page is for the Recruiter role.")
+    invite = _invite(public_id)
+    User = get_user_model()
+    reviewer = User.objects.filter(pk=request.POST.get("reviewer") or 0).first() if _digits(request) else None
+    if reviewer is None:
+        messages.error(request, "Choose a reviewer from the list.")
+        return _back(request, invite)
+    try:
+        if "drop" in request.POST:
+            assignment_drop(invite=invite, reviewer=reviewer, by=request.user)
+            messages.success(request, f"{reviewer.get_username()} no longer reviews {invite.candidate.name}.")
+        else:
+            assignment_make(invite=invite, reviewer=reviewer, by=request.user)
+            messages.success(request, f"{reviewer.get_username()} was asked to review {invite.candidate.name}.")
+    except ReviewRefused as refused:
+        messages.error(request, str(refused))
+    return _back(request, invite)
+
+
+def _digits(request) -> bool:
+    value = request.POST.get("reviewer", "")
+    return value.isascii() and value.isdigit() and len(value) < 12
+
+
+@require_GET
+@login_required
+def review_calibration(request):
+    if not _may_assign(request.user):
+        raise PermissionDenied("This page is for recruiters and administrators.")
+    assessments = list(Assessment.objects.filter(rubrics__isnull=False).distinct().order_by("title"))
+    chosen = next((a for a in assessments if str(a.pk) == request.GET.get("assessment")), None)
+    rows = calibration(assessment=chosen)
+    by_criterion: dict[str, list] = {}
+    for row in rows:
+        by_criterion.setdefault(row.criterion, []).append(row)
+    context = {"by_criterion": by_criterion, "assessments": assessments, "chosen": chosen}
+    return render(request, "reviews/calibration.html", context)
