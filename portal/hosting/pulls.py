@@ -9,22 +9,21 @@ Everything here is controlled by the candidate: titles, descriptions, branch and
 file contents and sizes. So a branch is looked up among the real branches (never handed to git
 as a revision expression), the diff is chosen by size before git is asked for it (lines and
 blob bytes, so a huge push costs the page a bounded amount of work), and every byte from git
-is decoded with replacement. Escaping is the templates' job; descriptions are rendered through
-portal.web.markdown (sanitised) by the pages.
+is decoded with replacement: gitplumbing.diffs does the reading, under the caps below. Escaping
+is the templates' job; descriptions are rendered through portal.web.markdown (sanitised) by the
+pages.
 """
 
-import os
 import re
 import unicodedata
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from pathlib import Path
+from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
 import gitplumbing
+from gitplumbing.diffs import Commit, Diff, commits_between, diff_between, merge_base
 from portal.assessments.services import version_manifest
 from portal.hosting.models import PullRequest
 from portal.hosting.services import push_refusal, repository_path
@@ -171,64 +170,13 @@ class PullHead:
 
 
 @dataclass(frozen=True)
-class Commit:
-    sha: str
-    short_sha: str
-    author: str
-    authored_at: datetime | None
-    subject: str
-    body: str
-
-
-@dataclass(frozen=True)
 class PullCommits:
     commits: list[Commit]
     capped: bool  # only the latest COMMITS_MAX are listed
 
 
-@dataclass(frozen=True)
-class DiffLine:
-    kind: str  # "context", "add", "del" or "note" ("\ No newline at end of file")
-    text: str
-    old: int | None = None
-    new: int | None = None
-
-
-@dataclass(frozen=True)
-class Hunk:
-    header: str
-    lines: list[DiffLine]
-
-
-@dataclass
-class FileDiff:
-    path: str
-    old_path: str | None  # on renames and copies
-    status: str  # "added", "modified", "deleted", "renamed", "copied", "type changed"
-    additions: int | None  # None for binary files
-    deletions: int | None
-    binary: bool = False
-    shown: bool = False
-    hunks: list[Hunk] = field(default_factory=list)
-    blob_bytes: int = 0
-    # The names as git has them (undecodable bytes kept as surrogates), to ask git about the file.
-    git_paths: tuple[str | None, str] = (None, "")
-
-
-@dataclass(frozen=True)
-class PullDiff:
-    files: list[FileDiff]  # every changed file, shown or not, up to DIFF_MAX_LISTED
-    unlisted: int  # changed files beyond DIFF_MAX_LISTED
-    capped: bool  # some files are not shown
-    no_common_history: bool = False
-
-    @property
-    def additions(self) -> int:
-        return sum(f.additions or 0 for f in self.files)
-
-    @property
-    def deletions(self) -> int:
-        return sum(f.deletions or 0 for f in self.files)
+# The changes since main, as gitplumbing.diffs reads them (the name the pages have always used).
+PullDiff = Diff
 
 
 def pull_head(pull: PullRequest) -> PullHead:
@@ -238,7 +186,7 @@ def pull_head(pull: PullRequest) -> PullHead:
     sha = current or pull.head_sha
     main, base = heads.get(MAIN), None
     if main is not None:
-        base = gitplumbing.run("merge-base", main, sha, git_dir=path, check=False).text or None
+        base = merge_base(path, main, sha)
     moved = current not in (None, pull.head_sha)
     return PullHead(sha=sha, deleted=current is None, moved=moved, main=main, base=base)
 
@@ -246,185 +194,8 @@ def pull_head(pull: PullRequest) -> PullHead:
 def pull_commits(pull: PullRequest, *, head: PullHead | None = None) -> PullCommits:
     """The branch's commits that main does not have, oldest first (the latest COMMITS_MAX)."""
     head = head or pull_head(pull)
-    path = repository_path(pull.invite)
-    exclude = [f"^{head.main}"] if head.main else []
-    # Fields end in NUL, which git allows in no name or message.
-    output = gitplumbing.run(
-        "log",
-        "--no-color",
-        f"--max-count={COMMITS_MAX + 1}",
-        "--format=%H%x00%an%x00%at%x00%s%x00%b%x00",
-        head.sha,
-        *exclude,
-        "--",
-        git_dir=path,
-        timeout=30,
-    ).stdout
-    fields = [part.decode(errors="replace") for part in output.split(b"\0")]
-    commits = []
-    for i in range(0, len(fields) - 4, 5):
-        sha, author, at, subject, body = fields[i : i + 5]
-        sha = sha.strip()
-        when = datetime.fromtimestamp(int(at), tz=UTC) if at.isdigit() else None
-        commits.append(Commit(sha, sha[:7], author, when, subject, body.strip()))
-    capped = len(commits) > COMMITS_MAX
-    return PullCommits(commits=list(reversed(commits[:COMMITS_MAX])), capped=capped)
-
-
-_STATUS = {"A": "added", "M": "modified", "D": "deleted", "R": "renamed", "C": "copied", "T": "type changed"}
-_DIFF_OPTIONS = ("--no-color", "--no-ext-diff", "--no-textconv", "-M", "--no-abbrev")
-
-
-def _raw(
-    path: Path, base: str, sha: str, pathspecs: list[str] | None = None
-) -> list[tuple[str, str, str, str | None, str]]:
-    """``git diff --raw -z``: (status letter, old blob, new blob, old path on renames, path) per file.
-
-    Paths are decoded as the file system would (os.fsdecode), so they go back to git unchanged.
-    """
-    limit = ["--", *pathspecs] if pathspecs is not None else ["--"]
-    output = gitplumbing.run(
-        "--literal-pathspecs", "diff", *_DIFF_OPTIONS, "--raw", "-z", base, sha, *limit, git_dir=path, timeout=60
-    ).stdout
-    entries = []
-    parts = output.split(b"\0")
-    i = 0
-    while i < len(parts) and parts[i].startswith(b":"):
-        _, _, old_blob, new_blob, status = parts[i][1:].decode().split(" ")
-        if status[0] in "RC":
-            old_path, new_path, i = os.fsdecode(parts[i + 1]), parts[i + 2], i + 3
-        else:
-            old_path, new_path, i = None, parts[i + 1], i + 2
-        entries.append((status[0], old_blob, new_blob, old_path, os.fsdecode(new_path)))
-    return entries
-
-
-def _readable(name: str) -> str:
-    return os.fsencode(name).decode(errors="replace")
-
-
-def _changed_files(path: Path, base: str, sha: str) -> list[FileDiff]:
-    """Every changed file with its status, line counts and blob sizes, in git's order."""
-    entries = _raw(path, base, sha)
-    numstat = gitplumbing.run(
-        "diff", *_DIFF_OPTIONS, "--numstat", "-z", base, sha, "--", git_dir=path, timeout=60
-    ).stdout.split(b"\0")
-    sizes = _blob_sizes(path, {blob for entry in entries for blob in entry[1:3]})
-    files = []
-    i = 0
-    for letter, old_blob, new_blob, old_path, new_path in entries:
-        added, deleted, rest = numstat[i].split(b"\t", 2)
-        i += 3 if rest == b"" else 1  # renames: "added\tdeleted\t\0old\0new\0"
-        binary = added == b"-"
-        files.append(
-            FileDiff(
-                path=_readable(new_path),
-                old_path=_readable(old_path) if old_path is not None else None,
-                status=_STATUS.get(letter, "modified"),
-                additions=None if binary else int(added),
-                deletions=None if binary else int(deleted),
-                binary=binary,
-                blob_bytes=sizes.get(old_blob, 0) + sizes.get(new_blob, 0),
-                git_paths=(old_path, new_path),
-            )
-        )
-    return files
-
-
-def _blob_sizes(path: Path, blobs: set[str]) -> dict[str, int]:
-    wanted = sorted(blob for blob in blobs if blob.strip("0"))
-    if not wanted:
-        return {}
-    output = gitplumbing.text(
-        "cat-file", "--batch-check=%(objectname) %(objectsize)", git_dir=path, input="\n".join(wanted).encode()
-    )
-    sizes = {}
-    for line in output.splitlines():
-        name, _, size = line.partition(" ")
-        if size.isdigit():
-            sizes[name] = int(size)
-    return sizes
-
-
-def _choose(files: list[FileDiff]) -> list[FileDiff]:
-    """The files whose diff is shown: in order, each that still fits in the line and byte budget.
-
-    A file's diff is at most its two blobs plus a character per line, so blob sizes bound the
-    bytes git will produce before it is asked. A file too large to fit is skipped, not the rest.
-    """
-    lines = size = 0
-    chosen = []
-    for entry in files:
-        if len(chosen) == DIFF_MAX_FILES:
-            break
-        if entry.binary:
-            chosen.append(entry)
-            continue
-        entry_lines = (entry.additions or 0) + (entry.deletions or 0)
-        entry_size = entry.blob_bytes + 2 * entry_lines
-        if lines + entry_lines <= DIFF_MAX_LINES and size + entry_size <= DIFF_MAX_BYTES:
-            lines += entry_lines
-            size += entry_size
-            chosen.append(entry)
-    return chosen
-
-
-_HUNK_RE = re.compile(rb"^@@ -(\d+)(?:,\d+)? \+(\d+)(?:,\d+)? @@")
-
-
-def _parse_patch(section: bytes) -> tuple[bool, list[Hunk]]:
-    """One file's section of ``git diff -p``: whether git called it binary, and its hunks."""
-    hunks: list[Hunk] = []
-    binary = False
-    old = new = 0
-    for raw in section.split(b"\n"):
-        match = _HUNK_RE.match(raw)
-        if match:
-            old, new = int(match.group(1)), int(match.group(2))
-            hunks.append(Hunk(header=raw.decode(errors="replace"), lines=[]))
-        elif not hunks:
-            binary = binary or (raw.startswith(b"Binary files ") and raw.endswith(b" differ"))
-        elif raw[:1] == b"+":
-            hunks[-1].lines.append(DiffLine("add", raw[1:].decode(errors="replace"), new=new))
-            new += 1
-        elif raw[:1] == b"-":
-            hunks[-1].lines.append(DiffLine("del", raw[1:].decode(errors="replace"), old=old))
-            old += 1
-        elif raw[:1] == b" ":
-            hunks[-1].lines.append(DiffLine("context", raw[1:].decode(errors="replace"), old=old, new=new))
-            old += 1
-            new += 1
-        elif raw[:1] == b"\\":
-            hunks[-1].lines.append(DiffLine("note", raw[1:].decode(errors="replace").strip()))
-    return binary, hunks
-
-
-def _patches(path: Path, base: str, sha: str, chosen: list[FileDiff]) -> None:
-    """Fill in the hunks of the chosen files, with one `git diff -p` limited to their paths.
-
-    The paths may match more files than were chosen (a file renamed away and a new one in its
-    place), so the sections are named by a `--raw` listing with the same paths, in the same order.
-    """
-    pathspecs = []
-    for entry in chosen:
-        pathspecs += [p for p in entry.git_paths if p is not None]
-    if not pathspecs:
-        return
-    listed = _raw(path, base, sha, pathspecs)
-    output = gitplumbing.run(
-        "--literal-pathspecs", "diff", *_DIFF_OPTIONS, "-p", base, sha, "--", *pathspecs, git_dir=path, timeout=60
-    ).stdout
-    # A file's section starts with "diff --git": no hunk line can (each starts with " ", "+", "-" or a backslash).
-    sections = re.split(rb"(?m)^diff --git ", output)[1:]
-    wanted = {entry.git_paths: entry for entry in chosen}
-    for (_, _, _, old_path, new_path), section in zip(listed, sections, strict=False):
-        entry = wanted.get((old_path, new_path))
-        if entry is None:
-            continue
-        binary, hunks = _parse_patch(section[: DIFF_MAX_BYTES + 1])
-        entry.binary = entry.binary or binary
-        entry.hunks = [] if entry.binary else hunks
-        entry.shown = True
+    commits, capped = commits_between(repository_path(pull.invite), head.main, head.sha, limit=COMMITS_MAX)
+    return PullCommits(commits=commits, capped=capped)
 
 
 def pull_diff(pull: PullRequest, *, head: PullHead | None = None) -> PullDiff:
@@ -432,14 +203,14 @@ def pull_diff(pull: PullRequest, *, head: PullHead | None = None) -> PullDiff:
     head = head or pull_head(pull)
     if head.base is None:
         return PullDiff(files=[], unlisted=0, capped=False, no_common_history=True)
-    path = repository_path(pull.invite)
-    files = _changed_files(path, head.base, head.sha)
-    chosen = _choose(files)
-    _patches(path, head.base, head.sha, chosen)
-    return PullDiff(
-        files=files[:DIFF_MAX_LISTED],
-        unlisted=max(0, len(files) - DIFF_MAX_LISTED),
-        capped=len(chosen) < len(files),
+    return diff_between(
+        repository_path(pull.invite),
+        head.main,
+        head.sha,
+        max_bytes=DIFF_MAX_BYTES,
+        max_lines=DIFF_MAX_LINES,
+        max_files=DIFF_MAX_FILES,
+        max_listed=DIFF_MAX_LISTED,
     )
 
 

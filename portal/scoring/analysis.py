@@ -11,7 +11,9 @@ finished run (portal.scoring.services.analysis_request):
    changes (scope creep), and the points earned per ticket;
 4. adds git-hygiene findings and code-quality signals (ruff on changed lines; reused for a branch
    whose head has not moved since the last analysis);
-5. stores it all as JSON in InviteAnalysis, unless a newer computation got there first.
+5. reads, once per head, the evidence a reviewer reads (commits, diff, visible tests changed) into
+   BranchEvidence rows, and notes each branch's force-pushes from the push log;
+6. stores it all as JSON in InviteAnalysis, unless a newer computation got there first.
 
 Work is bounded whatever a candidate pushes: at most MAX_BRANCHES branches are analysed (main
 and the issue-<n> branches first, then by name) and at most MAX_QUALITY_BRANCHES get ruff; a
@@ -30,9 +32,11 @@ from django.utils import timezone
 
 import gitplumbing
 from gitplumbing import identity_env
+from gitplumbing.diffs import FileDiff, commits_between, diff_between
 from grader.manifest import Manifest
 from portal.assessments.services import version_manifest
 from portal.hosting.models import RefUpdate
+from portal.hosting.pulls import COMMITS_MAX, DIFF_MAX_BYTES, DIFF_MAX_FILES, DIFF_MAX_LINES
 from portal.hosting.services import repository_path
 from portal.invites.models import Invite
 from portal.scoring.hygiene import (
@@ -43,7 +47,7 @@ from portal.scoring.hygiene import (
     branch_ticket,
     hygiene_findings,
 )
-from portal.scoring.models import InviteAnalysis, Run, TestResult
+from portal.scoring.models import BranchEvidence, InviteAnalysis, Run, TestResult
 from portal.scoring.quality import quality_signals
 from portal.scoring.services import run_queue
 from portal.scoring.version import GRADER_VERSION
@@ -161,6 +165,7 @@ def analysis_compute(*, invite: Invite, previous: dict | None = None) -> dict:
         )
 
     findings = _findings(invite, manifest, path, base, heads, branches, integration, left_out)
+    evidence_update(invite=invite, manifest=manifest, path=path, base=base, heads=heads)
     integrated = None
     if integration.commit is not None:
         run = runs.get(integration.commit)
@@ -180,6 +185,7 @@ def analysis_compute(*, invite: Invite, previous: dict | None = None) -> dict:
         "integrated": integrated,
         "findings": [asdict(f) for f in findings],
         "quality": _quality(path, base, heads, (previous or {}).get("quality", [])),
+        "force_pushes": _force_pushes(invite, heads),
     }
 
 
@@ -323,3 +329,107 @@ def integration_build(*, path, heads: dict[str, str]) -> Integration:
         return Integration(commit=None, merged=tuple(merged), conflicts=tuple(conflicts))
     gitplumbing.run("update-ref", f"{INTEGRATED_REF}/{current}", current, git_dir=path)
     return Integration(commit=current, merged=tuple(merged), conflicts=tuple(conflicts))
+
+
+# Evidence for the reviewer: read from git here, once per head, so the report never runs git.
+
+
+def shipped_test_folders(manifest: Manifest) -> tuple[str, ...]:
+    """The folders holding the shipped visible tests ("tests/"): the folders of their files."""
+    folders = set()
+    for ticket in manifest.tickets:
+        for node in ticket.visible_tests:
+            path = node.split("::", 1)[0]
+            if "/" in path:
+                folders.add(path.split("/", 1)[0] + "/")
+    return tuple(sorted(folders)) or ("tests/",)
+
+
+def _is_test_file(path: str, folders: tuple[str, ...]) -> bool:
+    name = path.rsplit("/", 1)[-1]
+    in_folder = path.startswith(folders)
+    return (in_folder and name.endswith(".py")) or name.startswith("test_") or name.endswith("_test.py")
+
+
+def visible_test_changes(*, files: list[FileDiff], shipped: set[str], folders: tuple[str, ...]) -> list[dict]:
+    """Shipped test files (under ``folders`` at the starting point) the branch modified, renamed
+    away or deleted, and test files it added: path, what happened, lines added and removed."""
+    changes = []
+    for entry in files:
+        source = entry.old_path if entry.old_path is not None else entry.path
+        if source in shipped and entry.status != "added":
+            change = "modified" if entry.status in ("modified", "type changed") else entry.status
+        elif entry.path not in shipped and entry.status in ("added", "renamed", "copied"):
+            if not _is_test_file(entry.path, folders):
+                continue
+            change = "added"
+        else:
+            continue
+        changes.append(
+            {
+                "path": entry.path,
+                "old_path": entry.old_path,
+                "change": change,
+                "shipped": change != "added",
+                "additions": entry.additions,
+                "deletions": entry.deletions,
+            }
+        )
+    return changes
+
+
+def evidence_update(*, invite: Invite, manifest: Manifest, path, base: str, heads: dict[str, str]) -> int:
+    """Store the evidence of every head that has none yet; the number of rows added.
+
+    A head equal to the starting point has nothing to show and is stored without asking git.
+    """
+    known = set(BranchEvidence.objects.filter(invite=invite, branch__in=list(heads)).values_list("branch", "head"))
+    missing = {name: head for name, head in heads.items() if (name, head) not in known}
+    if not missing:
+        return 0
+    folders = shipped_test_folders(manifest)
+    listed = gitplumbing.run("ls-tree", "-r", "-z", "--name-only", base, "--", *folders, git_dir=path).stdout
+    shipped = {name.decode(errors="replace") for name in listed.split(b"\0") if name}
+    rows = []
+    for name, head in missing.items():
+        if head == base:
+            commits, capped, diff = [], False, None
+        else:
+            commits, capped = commits_between(path, base, head, limit=COMMITS_MAX)
+            diff = diff_between(
+                path, base, head, max_bytes=DIFF_MAX_BYTES, max_lines=DIFF_MAX_LINES, max_files=DIFF_MAX_FILES
+            )
+        rows.append(
+            BranchEvidence(
+                invite=invite,
+                branch=name,
+                head=head,
+                base=base,
+                commits=[c.to_dict() for c in commits],
+                commits_capped=capped,
+                diff=diff.to_dict() if diff else {"files": [], "unlisted": 0, "capped": False},
+                visible_test_changes=visible_test_changes(files=diff.files, shipped=shipped, folders=folders)
+                if diff
+                else [],
+                computed_at=timezone.now(),
+            )
+        )
+    # Another computation may have stored the same heads meanwhile: theirs are the same.
+    BranchEvidence.objects.bulk_create(rows, ignore_conflicts=True)
+    return len(rows)
+
+
+def _force_pushes(invite: Invite, heads: dict[str, str]) -> dict[str, list[dict]]:
+    """Per current branch, its force-pushes in the push log, oldest first: when, and old -> new."""
+    refs = {f"refs/heads/{name}": name for name in heads}
+    found: dict[str, list[dict]] = {}
+    updates = (
+        RefUpdate.objects.filter(push__invite=invite, kind=RefUpdate.Kind.FORCED, ref__in=list(refs))
+        .select_related("push")
+        .order_by("push__at", "id")
+    )
+    for update in updates:
+        found.setdefault(refs[update.ref], []).append(
+            {"at": update.push.at.isoformat(), "push": update.push_id, "old": update.old_sha, "new": update.new_sha}
+        )
+    return found

@@ -110,3 +110,35 @@ class InviteAnalysis(models.Model):
     @property
     def pending(self) -> bool:
         return self.computed < self.requested
+
+
+class BranchEvidence(models.Model):
+    """What a branch head changes since the starting point, read from git once by the analysis worker.
+
+    The reviewer's report shows it without running git: the commits (the latest COMMITS_MAX of
+    portal.hosting.pulls), the diff (gitplumbing.diffs.Diff as JSON, within the pull requests'
+    caps) and the shipped visible tests the branch changed or the tests it added. One row per
+    head, never recomputed: a head is a commit and its changes do not move. Rows of heads that
+    are no longer current are kept, so the state at an earlier push can still be read.
+    """
+
+    invite = models.ForeignKey("invites.Invite", on_delete=models.CASCADE, related_name="branch_evidence")
+    branch = models.CharField(max_length=255)
+    head = models.CharField(max_length=40)
+    base = models.CharField(max_length=40, help_text="The starting point the changes are read against.")
+    commits = models.JSONField(default=list, blank=True, help_text="gitplumbing.diffs.Commit dicts, oldest first.")
+    commits_capped = models.BooleanField(default=False, help_text="Only the latest commits are kept.")
+    diff = models.JSONField(default=dict, blank=True, help_text="A gitplumbing.diffs.Diff as a dict.")
+    visible_test_changes = models.JSONField(
+        default=list, blank=True, help_text="Test files the branch added, and shipped ones it changed or deleted."
+    )
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name_plural = "branch evidence"
+        constraints = [
+            models.UniqueConstraint(fields=["invite", "branch", "head"], name="scoring_branch_evidence_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.branch} at {self.head[:7]}"

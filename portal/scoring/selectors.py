@@ -10,11 +10,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from django.db.models import Q
+
+from gitplumbing import ZERO_SHA
+from gitplumbing.diffs import Commit, Diff
+from portal.hosting.models import PullRequest, Push, RefUpdate
 from portal.invites.models import Invite
-from portal.scoring.analysis import Integration
+from portal.scoring.analysis import MAX_BRANCHES, Integration, branch_order
+from portal.scoring.highlight import HighlightedFile, highlight_diff
 from portal.scoring.hygiene import Finding
-from portal.scoring.models import InviteAnalysis, Run, TicketVerdict
+from portal.scoring.models import BranchEvidence, InviteAnalysis, Run, TestResult, TicketVerdict
 from portal.scoring.quality import LintFinding, QualitySignals
+from portal.scoring.version import GRADER_VERSION
 
 # More columns than this make the matrix unreadable; `report --json` has every analysed branch.
 MATRIX_COLUMNS = 20
@@ -250,3 +257,326 @@ def invite_run_statuses(
             )
         )
     return statuses
+
+
+# The evidence behind the result: what each branch changed, why tickets fail, how pushes went.
+# Read from rows the analysis worker stored (BranchEvidence, TestResult, Push): never git.
+
+FAILING_TESTS_SHOWN = 50
+MESSAGE_SHOWN = 300
+PUSHES_SHOWN = 200
+
+
+@dataclass(frozen=True)
+class ForcePush:
+    at: datetime
+    push_id: int | None
+    old: str
+    new: str
+
+
+@dataclass(frozen=True)
+class TestFileChange:
+    __test__ = False  # a dataclass, not a pytest test class
+
+    path: str
+    old_path: str | None
+    change: str  # "modified", "deleted", "renamed" (shipped test files) or "added"
+    shipped: bool  # a shipped visible test file: the branch changed a test it was given
+    additions: int | None
+    deletions: int | None
+
+
+@dataclass
+class BranchEvidenceView:
+    """One current branch's commits, changes since the starting point and force-pushes."""
+
+    branch: str
+    head: str
+    commits: list[Commit]
+    commits_capped: bool
+    diff: Diff | None  # None: not read yet (the analysis has not reached this head)
+    test_changes: list[TestFileChange]
+    force_pushes: list[ForcePush]
+
+    @property
+    def test_changes_by_path(self) -> dict[str, TestFileChange]:
+        return {change.path: change for change in self.test_changes}
+
+    @property
+    def files(self) -> list[HighlightedFile]:
+        """The diff's files with their lines highlighted, each flagged if it touches tests."""
+        if self.diff is None:
+            return []
+        return highlight_diff(self.diff, head=self.head, flags=self.test_changes_by_path)
+
+
+def _stored_result(invite: Invite) -> dict:
+    analysis = InviteAnalysis.objects.filter(invite=invite, computed_at__isnull=False).only("result").first()
+    return analysis.result if analysis is not None else {}
+
+
+def invite_evidence(*, invite: Invite) -> list[BranchEvidenceView]:
+    """Per branch of the stored analysis, in its order (main, issue-1..., then others): two queries."""
+    data = _stored_result(invite)
+    heads = {b["branch"]: b["head"] for b in data.get("branches", [])}
+    if not heads:
+        return []
+    rows = {
+        (row.branch, row.head): row
+        for row in BranchEvidence.objects.filter(invite=invite, head__in=set(heads.values()), branch__in=list(heads))
+    }
+    forced = data.get("force_pushes", {})
+    views = []
+    for name, head in heads.items():
+        row = rows.get((name, head))
+        views.append(
+            BranchEvidenceView(
+                branch=name,
+                head=head,
+                commits=[Commit.from_dict(c) for c in row.commits] if row else [],
+                commits_capped=row.commits_capped if row else False,
+                diff=Diff.from_dict(row.diff) if row else None,
+                test_changes=[TestFileChange(**c) for c in row.visible_test_changes] if row else [],
+                force_pushes=[
+                    ForcePush(at=datetime.fromisoformat(f["at"]), push_id=f.get("push"), old=f["old"], new=f["new"])
+                    for f in forced.get(name, [])
+                ],
+            )
+        )
+    return views
+
+
+@dataclass(frozen=True)
+class FailingTest:
+    name: str  # the test function's name (with its parameters), never its file or source
+    outcome: str  # "failed" or "error"
+    message: str  # the first line of the failure message, capped
+
+
+@dataclass(frozen=True)
+class TicketFailures:
+    number: int
+    title: str
+    branch: str
+    run_id: int | None
+    tests: list[FailingTest]
+    more: int = 0  # failing tests beyond FAILING_TESTS_SHOWN
+
+
+def hidden_test_name(test_id: str) -> str:
+    """``hidden/test_ticket_2.py::TestBooks::test_reading[1]`` -> ``test_reading[1]``."""
+    return test_id.rsplit("::", 1)[-1]
+
+
+def first_line(message: str, cap: int = MESSAGE_SHOWN) -> str:
+    line = next((part.strip() for part in message.splitlines() if part.strip()), "")
+    return line if len(line) <= cap else line[: cap - 1] + "…"
+
+
+def failing_hidden_tests(*, invite: Invite) -> list[TicketFailures]:
+    """Per ticket that has a branch, the hidden tests its branch's run failed (the matrix's run).
+
+    Names and one-line messages only: what a reviewer needs to see why, not the tests themselves.
+    """
+    data = _stored_result(invite)
+    runs = {b["branch"]: (b.get("run") or {}).get("id") for b in data.get("branches", [])}
+    tickets = [t for t in data.get("tickets", []) if t.get("branch")]
+    wanted = {(runs.get(t["branch"]), t["number"]) for t in tickets if runs.get(t["branch"])}
+    found: dict[tuple[int, int], list[FailingTest]] = {}
+    if wanted:
+        results = (
+            TestResult.objects.filter(
+                run_id__in={run for run, _ in wanted}, outcome__in=("failed", "error"), ticket__isnull=False
+            )
+            .order_by("ticket", "test_id")
+            .values_list("run_id", "ticket", "test_id", "outcome", "message")
+        )
+        for run_id, ticket, test_id, outcome, message in results:
+            if (run_id, ticket) in wanted:
+                found.setdefault((run_id, ticket), []).append(
+                    FailingTest(name=hidden_test_name(test_id), outcome=outcome, message=first_line(message))
+                )
+    failures = []
+    for ticket in tickets:
+        run_id = runs.get(ticket["branch"])
+        tests = found.get((run_id, ticket["number"]), [])
+        failures.append(
+            TicketFailures(
+                number=ticket["number"],
+                title=ticket["title"],
+                branch=ticket["branch"],
+                run_id=run_id,
+                tests=tests[:FAILING_TESTS_SHOWN],
+                more=max(0, len(tests) - FAILING_TESTS_SHOWN),
+            )
+        )
+    return failures
+
+
+@dataclass(frozen=True)
+class TimelineRef:
+    branch: str
+    kind: str  # RefUpdate.Kind
+    old: str
+    new: str
+    run_status: str | None  # the run of the new head; None if there is none
+    tickets_passed: int | None  # None: not scored (yet), or deleted
+    tickets_total: int
+
+
+@dataclass(frozen=True)
+class TimelinePush:
+    id: int
+    at: datetime
+    refs: list[TimelineRef]
+
+    @property
+    def tickets_passed(self) -> int | None:
+        """The best of its new heads: how far this push got."""
+        passed = [ref.tickets_passed for ref in self.refs if ref.tickets_passed is not None]
+        return max(passed) if passed else None
+
+
+def push_timeline(*, invite: Invite, limit: int = PUSHES_SHOWN) -> list[TimelinePush]:
+    """The invite's latest pushes, oldest first, with the ticket results of their new heads' runs."""
+    pushes = list(Push.objects.filter(invite=invite).prefetch_related("ref_updates").order_by("-at", "-id")[:limit])[
+        ::-1
+    ]
+    commits = {u.new_sha for p in pushes for u in p.ref_updates.all() if u.new_sha != ZERO_SHA}
+    runs: dict[str, Run] = {}
+    for run in (
+        Run.objects.filter(invite=invite, commit__in=commits).prefetch_related("verdicts").order_by("queued_at", "id")
+    ):
+        current = runs.get(run.commit)
+        if current is None or current.grader_version != GRADER_VERSION:
+            runs[run.commit] = run
+    tickets = len(invite.assessment_version.manifest.get("tickets", []))
+    timeline = []
+    for push in pushes:
+        refs = []
+        for update in sorted(push.ref_updates.all(), key=lambda u: u.pk):
+            run = runs.get(update.new_sha)
+            scored = run is not None and run.status in (Run.Status.PASSED, Run.Status.FAILED)
+            refs.append(
+                TimelineRef(
+                    branch=update.ref.removeprefix("refs/heads/"),
+                    kind=update.kind,
+                    old=update.old_sha,
+                    new=update.new_sha,
+                    run_status=run.status if run else None,
+                    tickets_passed=sum(v.passed for v in run.verdicts.all()) if scored else None,
+                    tickets_total=tickets,
+                )
+            )
+        timeline.append(TimelinePush(id=push.pk, at=push.at, refs=refs))
+    return timeline
+
+
+@dataclass(frozen=True)
+class PullSummary:
+    number: int
+    title: str
+    branch: str
+    closes: list[int]
+    excerpt: str  # the description as plain text, cut short
+
+
+def invite_pull_summaries(*, invite: Invite, excerpt: int = 300) -> list[PullSummary]:
+    """The invite's pull requests for the report; the full descriptions are on the pull request pages."""
+    summaries = []
+    for pull in PullRequest.objects.filter(invite=invite).order_by("number"):
+        text = " ".join(pull.description.split())
+        summaries.append(
+            PullSummary(
+                number=pull.number,
+                title=pull.title,
+                branch=pull.branch,
+                closes=list(pull.closes),
+                excerpt=text if len(text) <= excerpt else text[: excerpt - 1] + "…",
+            )
+        )
+    return summaries
+
+
+def invite_result_at(*, invite: Invite, push_id: int) -> InviteResult | None:
+    """The ticket x branch matrix as it stood right after one push; None if the push is not the invite's.
+
+    The branch heads are replayed from the push log up to that push; each head's cells come from
+    its latest run (a commit's run is queued as it is pushed). Four queries, whatever the history.
+    """
+    push = Push.objects.filter(invite=invite, pk=push_id).first()
+    if push is None:
+        return None
+    base = invite.repository.base_commit
+    heads = {"main": base}
+    updates = (
+        RefUpdate.objects.filter(push__invite=invite)
+        .filter(Q(push__at__lt=push.at) | Q(push__at=push.at, push_id__lte=push.pk))
+        .order_by("push__at", "push_id", "id")
+        .values_list("ref", "new_sha", "kind")
+    )
+    for ref, new, kind in updates:
+        if not ref.startswith("refs/heads/"):
+            continue
+        name = ref.removeprefix("refs/heads/")
+        if kind == RefUpdate.Kind.DELETED or new == ZERO_SHA:
+            heads.pop(name, None)
+        else:
+            heads[name] = new
+    names = sorted(heads, key=branch_order)
+    kept = names[:MAX_BRANCHES]
+    latest: dict[str, Run] = {}
+    for run in (
+        Run.objects.filter(invite=invite, commit__in={heads[name] for name in kept})
+        .prefetch_related("verdicts")
+        .order_by("queued_at", "id")
+    ):
+        current = latest.get(run.commit)
+        if current is None or current.grader_version != GRADER_VERSION:
+            latest[run.commit] = run
+    manifest_tickets = invite.assessment_version.manifest.get("tickets", [])
+    branches = []
+    for name in kept:
+        run = latest.get(heads[name])
+        scored = run is not None and run.status in (Run.Status.PASSED, Run.Status.FAILED)
+        verdicts = {v.ticket: v for v in run.verdicts.all()} if scored else {}
+        cells = {
+            t["number"]: Cell(
+                passed=verdicts[t["number"]].passed,
+                tests_passed=verdicts[t["number"]].tests_passed,
+                tests_total=verdicts[t["number"]].tests_total,
+            )
+            if t["number"] in verdicts
+            else Cell(passed=None)
+            for t in manifest_tickets
+        }
+        summary = None
+        if run is not None:
+            summary = RunSummary(id=run.pk, status=run.status, reason=run.reason, grader=run.grader_version)
+        branches.append(BranchResult(branch=name, head=heads[name], run=summary, cells=cells))
+    by_name = {b.branch: b for b in branches}
+    tickets = []
+    for t in manifest_tickets:
+        branch = by_name.get(f"issue-{t['number']}")
+        passed = branch.cells[t["number"]].passed if branch else None
+        tickets.append(
+            TicketResult(
+                number=t["number"],
+                title=t["title"],
+                points=t["points"],
+                branch=branch.branch if branch else None,
+                passed=passed,
+                earned=t["points"] if passed else 0,
+            )
+        )
+    return InviteResult(
+        invite=invite,
+        title=invite.assessment_version.manifest.get("title", ""),
+        base=base,
+        baseline=None,
+        branches=branches,
+        tickets=tickets,
+        branches_left_out=len(names) - len(kept),
+        analysed_at=push.at,
+    )

@@ -1,13 +1,26 @@
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_POST
 
 from portal.accounts.decorators import role_required
 from portal.accounts.roles import REVIEWER
 from portal.invites.models import Invite
-from portal.scoring.selectors import invite_result, invite_run_statuses, runs_pending
+from portal.scoring.selectors import (
+    TimelinePush,
+    failing_hidden_tests,
+    invite_evidence,
+    invite_pull_summaries,
+    invite_result,
+    invite_result_at,
+    invite_run_statuses,
+    push_timeline,
+    runs_pending,
+)
 from portal.scoring.services import Retry, invite_rescore
+from portal.scoring.timeline_svg import Mark, timeline_svg
 from portal.scoring.version import GRADER_VERSION
 
 
@@ -22,11 +35,47 @@ def _invite(public_id: str) -> Invite:
 def invite_result_page(request, public_id: str):
     invite = _invite(public_id)
     result = invite_result(invite=invite)
+    at = request.GET.get("at")
+    result_at = None
+    if at is not None:
+        result_at = invite_result_at(invite=invite, push_id=int(at)) if at.isdigit() else None
+        if result_at is None:
+            raise Http404("No such push of this invite.")
+    timeline = push_timeline(invite=invite)
     return render(
         request,
         "scoring/invite_result.html",
-        {"invite": invite, "result": result, "grader_version": GRADER_VERSION},
+        {
+            "invite": invite,
+            "result": result,
+            "grader_version": GRADER_VERSION,
+            "failures": failing_hidden_tests(invite=invite),
+            "evidence": invite_evidence(invite=invite),
+            "pulls": invite_pull_summaries(invite=invite),
+            "timeline": timeline,
+            "timeline_svg": _timeline_picture(timeline),
+            "result_at": result_at,
+            "at": int(at) if result_at else None,
+        },
     )
+
+
+def _timeline_picture(timeline: list[TimelinePush]):
+    marks = [
+        Mark(
+            at=push.at,
+            branch=ref.branch,
+            passed=ref.tickets_passed,
+            total=ref.tickets_total,
+            label=f"{push.at:%Y-%m-%d %H:%M:%S} {ref.branch} {ref.kind} {ref.new[:7]}"
+            + (f", {ref.tickets_passed}/{ref.tickets_total} tickets" if ref.tickets_passed is not None else ""),
+            href=f"?at={push.id}#timeline",
+        )
+        for push in timeline
+        for ref in push.refs
+    ]
+    # timeline_svg escapes every piece of text it is given.
+    return mark_safe(timeline_svg(marks=marks, title="Pushes over time, one row per branch"))  # noqa: S308
 
 
 @require_GET
