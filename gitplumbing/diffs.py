@@ -35,6 +35,9 @@ class Commit:
     subject: str
     body: str
     author_email: str = ""
+    # Who made the commit object, when not the author (a rebase, a patch applied for someone).
+    committer: str = ""
+    committer_email: str = ""
 
     def to_dict(self) -> dict:
         return {
@@ -42,6 +45,8 @@ class Commit:
             "short_sha": self.short_sha,
             "author": self.author,
             "author_email": self.author_email,
+            "committer": self.committer,
+            "committer_email": self.committer_email,
             "authored_at": self.authored_at.isoformat() if self.authored_at else None,
             "subject": self.subject,
             "body": self.body,
@@ -55,6 +60,8 @@ class Commit:
             short_sha=data["short_sha"],
             author=data["author"],
             author_email=data.get("author_email", ""),
+            committer=data.get("committer", ""),
+            committer_email=data.get("committer_email", ""),
             authored_at=datetime.fromisoformat(at) if at else None,
             subject=data["subject"],
             body=data["body"],
@@ -184,7 +191,7 @@ def commits_between(git_dir: Path | str, base: str | None, head: str, *, limit: 
         "log",
         "--no-color",
         f"--max-count={limit + 1}",
-        "--format=%H%x00%an%x00%ae%x00%at%x00%s%x00%b%x00",
+        "--format=%H%x00%an%x00%ae%x00%cn%x00%ce%x00%at%x00%s%x00%b%x00",
         head,
         *exclude,
         "--",
@@ -193,8 +200,8 @@ def commits_between(git_dir: Path | str, base: str | None, head: str, *, limit: 
     ).stdout
     fields = [part.decode(errors="replace") for part in output.split(b"\0")]
     commits = []
-    for i in range(0, len(fields) - 5, 6):
-        sha, author, email, at, subject, body = fields[i : i + 6]
+    for i in range(0, len(fields) - 7, 8):
+        sha, author, email, committer, committer_email, at, subject, body = fields[i : i + 8]
         sha = sha.strip()
         when = datetime.fromtimestamp(int(at), tz=UTC) if at.isdigit() else None
         commits.append(
@@ -203,6 +210,8 @@ def commits_between(git_dir: Path | str, base: str | None, head: str, *, limit: 
                 short_sha=sha[:7],
                 author=author,
                 author_email=email,
+                committer=committer,
+                committer_email=committer_email,
                 authored_at=when,
                 subject=subject,
                 body=body.strip(),

@@ -18,7 +18,6 @@ urlpatterns = [
     path("accounts/", include("portal.accounts.urls")),
     path("", include("portal.assessments.urls")),
     path("", include("portal.hosting.urls"), {"on_push": push_score}),
-    path("", include("portal.scoring.urls")),
     path("", include("portal.reviews.urls")),
     path("", include("portal.web.urls")),
     path("", include("portal.core.urls")),

@@ -13,7 +13,7 @@ class AssessmentVersionInline(admin.TabularInline):
 
 @admin.register(Assessment)
 class AssessmentAdmin(admin.ModelAdmin):
-    list_display = ("title", "slug", "candidate_results", "created_at")
-    fields = ("title", "slug", "candidate_results")
+    list_display = ("title", "slug", "candidate_results", "blind_review", "created_at")
+    fields = ("title", "slug", "candidate_results", "blind_review")
     readonly_fields = ("slug",)
     inlines = [AssessmentVersionInline]

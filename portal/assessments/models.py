@@ -22,6 +22,10 @@ class Assessment(models.Model):
         default=CandidateResults.VISIBLE,
         help_text="What candidates see of the scoring of their pushes while they work.",
     )
+    blind_review = models.BooleanField(
+        default=False,
+        help_text="Reviewers see no name, email or commit identity of candidates: an alias instead.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:

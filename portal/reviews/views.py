@@ -12,6 +12,7 @@ from portal.accounts.decorators import role_required
 from portal.accounts.roles import RECRUITER, REVIEWER
 from portal.assessments.models import Assessment
 from portal.invites.models import Invite
+from portal.reviews.blind import blind_response
 from portal.reviews.models import Review
 from portal.reviews.selectors import (
     QUEUE_VIEWS,
@@ -74,7 +75,7 @@ def queue(request):
         "chosen": chosen,
         "may_assign": may_assign,
     }
-    return render(request, "reviews/queue.html", context)
+    return blind_response(render(request, "reviews/queue.html", context), [item.invite for item in items])
 
 
 @require_http_methods(["GET", "POST"])
@@ -109,7 +110,7 @@ def review_form(request, public_id: str):
         "may_assign": may_assign,
         "reviewers": reviewers_allowed(assessment=assessment) if may_assign else [],
     }
-    return render(request, "reviews/review_form.html", context)
+    return blind_response(render(request, "reviews/review_form.html", context), [invite])
 
 
 def _criteria_rows(rubric, review, suggestions) -> list[dict]:

@@ -580,3 +580,20 @@ def invite_result_at(*, invite: Invite, push_id: int) -> InviteResult | None:
         branches_left_out=len(names) - len(kept),
         analysed_at=push.at,
     )
+
+
+def commit_identities(*, invite_ids: list[int]) -> dict[int, set[tuple[str, str]]]:
+    """Invite id -> every (name, email) that authored or committed a stored branch commit; one query.
+
+    For blind review, which hides them; read from the evidence the worker stored, never from git.
+    """
+    found: dict[int, set[tuple[str, str]]] = {}
+    for invite_id, commits in BranchEvidence.objects.filter(invite_id__in=invite_ids).values_list(
+        "invite_id", "commits"
+    ):
+        people = found.setdefault(invite_id, set())
+        for commit in commits or ():
+            people.add((commit.get("author", ""), commit.get("author_email", "")))
+            if commit.get("committer"):
+                people.add((commit["committer"], commit.get("committer_email", "")))
+    return found

@@ -7,6 +7,7 @@ Writes go through portal.hosting.pulls; a refusal is shown on the form with what
 
 import functools
 
+from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -31,6 +32,8 @@ from portal.hosting.pulls import (
     pull_update,
 )
 from portal.invites.models import Invite
+from portal.reviews.blind import blind_response
+from portal.reviews.selectors import reviewer_allowed
 from portal.web.markdown import markdown_html
 from portal.web.views import candidate_link
 
@@ -140,5 +143,11 @@ def invite_pulls_review(request, public_id: str):
     invite = get_object_or_404(
         Invite.objects.select_related("candidate", "assessment_version__assessment"), public_id=public_id
     )
+    if not reviewer_allowed(user=request.user, assessment=invite.assessment_version.assessment):
+        raise PermissionDenied("This assessment names its reviewers, and you are not one of them.")
     reviews = [pull_review(pull) for pull in invite_pulls(invite=invite).select_related("invite__assessment_version")]
-    return render(request, "pulls/invite_pulls_review.html", {"invite": invite, "reviews": reviews})
+    response = render(request, "pulls/invite_pulls_review.html", {"invite": invite, "reviews": reviews})
+    # These commits are read now, not from the stored evidence: their authors are hidden too.
+    shown = {(c.author, c.author_email) for review in reviews for c in review["commits"].commits}
+    shown |= {(c.committer, c.committer_email) for review in reviews for c in review["commits"].commits}
+    return blind_response(response, [invite], extra={invite.pk: shown})

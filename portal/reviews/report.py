@@ -1,3 +1,10 @@
+"""The candidate's report for reviewers: score, matrix, why tickets fail, commits, diffs, pull
+requests and the push timeline, all read from what the worker stored; and its runs and rescoring.
+
+Only reviewers allowed on the invite's assessment reach it, and on a blind assessment every page is
+scrubbed of the candidate's identity on its way out (portal.reviews.blind).
+"""
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
@@ -8,6 +15,8 @@ from django.views.decorators.http import require_GET, require_POST
 from portal.accounts.decorators import role_required
 from portal.accounts.roles import REVIEWER
 from portal.invites.models import Invite
+from portal.reviews.blind import blind_response
+from portal.reviews.selectors import reviewer_allowed
 from portal.scoring.selectors import (
     TimelinePush,
     failing_hidden_tests,
@@ -24,16 +33,20 @@ from portal.scoring.timeline_svg import Mark, timeline_svg
 from portal.scoring.version import GRADER_VERSION
 
 
-def _invite(public_id: str) -> Invite:
-    return get_object_or_404(
+def _invite(request, public_id: str) -> Invite:
+    """The invite, if this reviewer may review its assessment (404 when unknown, 403 when not theirs)."""
+    invite = get_object_or_404(
         Invite.objects.select_related("candidate", "assessment_version__assessment", "repository"), public_id=public_id
     )
+    if not reviewer_allowed(user=request.user, assessment=invite.assessment_version.assessment):
+        raise PermissionDenied("This assessment names its reviewers, and you are not one of them.")
+    return invite
 
 
 @require_GET
 @role_required(REVIEWER)
 def invite_result_page(request, public_id: str):
-    invite = _invite(public_id)
+    invite = _invite(request, public_id)
     result = invite_result(invite=invite)
     at = request.GET.get("at")
     result_at = None
@@ -42,7 +55,7 @@ def invite_result_page(request, public_id: str):
         if result_at is None:
             raise Http404("No such push of this invite.")
     timeline = push_timeline(invite=invite)
-    return render(
+    response = render(
         request,
         "scoring/invite_result.html",
         {
@@ -58,6 +71,7 @@ def invite_result_page(request, public_id: str):
             "at": int(at) if result_at else None,
         },
     )
+    return blind_response(response, [invite])
 
 
 def _timeline_picture(timeline: list[TimelinePush]):
@@ -82,10 +96,11 @@ def _timeline_picture(timeline: list[TimelinePush]):
 @role_required(REVIEWER)
 def invite_runs_fragment(request, public_id: str):
     """The runs of an invite and their state; the page polls it (htmx) while any is pending."""
-    invite = _invite(public_id)
+    invite = _invite(request, public_id)
     statuses = invite_run_statuses(invite=invite)
     pending = runs_pending(statuses)
-    return render(request, "scoring/_runs.html", {"invite": invite, "statuses": statuses, "pending": pending})
+    response = render(request, "scoring/_runs.html", {"invite": invite, "statuses": statuses, "pending": pending})
+    return blind_response(response, [invite])
 
 
 @require_POST
@@ -93,7 +108,7 @@ def invite_runs_fragment(request, public_id: str):
 def invite_rescore_view(request, public_id: str):
     if not request.user.is_staff:
         raise PermissionDenied("Rescoring is for administrators.")
-    invite = _invite(public_id)
+    invite = _invite(request, public_id)
     retry = request.POST.get("retry", Retry.NONE)
     if retry not in Retry.CHOICES:
         messages.error(request, f"Unknown rescore choice {retry[:40]!r}; nothing was queued.")

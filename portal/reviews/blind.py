@@ -1,0 +1,119 @@
+"""Blind review: on an assessment with ``blind_review`` set, reviewers' pages name no candidate.
+
+Every page a reviewer reaches about such an invite (the queue, the report with its commits, diffs
+and pull requests, the review form, the runs) goes through :func:`blind_response` before it
+leaves: every string that identifies the candidate is replaced by the invite's alias
+("Candidate 7F3QK"). What identifies a candidate: their name and email (and the email's local
+part), and every author and committer name and email of the commits in their repository, as the
+worker stored them with the branch evidence. Each is matched as written, HTML-escaped and
+URL-encoded, without regard to case, so it is caught in text, attributes and links alike.
+
+Replacing in the finished page, rather than in each template, is what makes it hold everywhere:
+a section added later is scrubbed without anyone remembering to. What it cannot catch is a
+candidate who writes their identity in another form (a nickname in a code comment); reviewers
+are told so on the assessment's admin page help text and in docs/architecture.md.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from django.http import HttpResponse
+from django.utils.html import escape
+
+from portal.invites.models import Invite
+from portal.scoring.selectors import commit_identities
+
+# Shorter strings are left alone: a two-letter name part would blank out code.
+MIN_LENGTH = 3
+EMAIL_ALIAS = "candidate@hidden.invalid"
+COMMON_LOCAL_PARTS = frozenset({"admin", "contact", "dev", "hello", "info", "mail", "root", "test", "user"})
+
+
+# Invite id -> (name, email) pairs.
+People = dict[int, set[tuple[str, str]]]
+
+
+@dataclass(frozen=True)
+class Identity:
+    """What to hide for one invite, and what to show instead."""
+
+    alias: str
+    names: tuple[str, ...]
+    emails: tuple[str, ...]
+
+
+def alias(invite: Invite) -> str:
+    # The public id is random, so a few of its characters say nothing about the person.
+    return f"Candidate {invite.public_id[:5].upper()}"
+
+
+def is_blind(invite: Invite) -> bool:
+    return invite.assessment_version.assessment.blind_review
+
+
+def invite_identities(invites: Iterable[Invite], extra: People | None = None) -> list[Identity]:
+    """The identities to hide for the blind ones among ``invites`` (one query for commit identities).
+
+    ``extra``: more (name, email) pairs per invite id, for a page that shows commits it read itself.
+    """
+    blind = [invite for invite in invites if is_blind(invite)]
+    if not blind:
+        return []
+    committers = commit_identities(invite_ids=[invite.pk for invite in blind])
+    identities = []
+    for invite in blind:
+        names = {invite.candidate.name}
+        emails = {invite.candidate.email}
+        for name, email in committers.get(invite.pk, set()) | (extra or {}).get(invite.pk, set()):
+            names.add(name)
+            emails.add(email)
+        # An address's local part is hidden too ("ann.example" in a log line), unless it is a word
+        # so common that hiding it would blank out the page ("dev", "info", "admin").
+        local_parts = {email.split("@", 1)[0] for email in emails if "@" in email} - COMMON_LOCAL_PARTS
+        identities.append(
+            Identity(
+                alias=alias(invite),
+                names=tuple(sorted({n for n in names | local_parts if len(n.strip()) >= MIN_LENGTH}, key=len)),
+                emails=tuple(sorted({e for e in emails if len(e) >= MIN_LENGTH}, key=len)),
+            )
+        )
+    return identities
+
+
+def _forms(text: str) -> set[str]:
+    return {text, escape(text), quote(text), quote(text, safe="")}
+
+
+def scrub(content: str, identities: list[Identity]) -> str:
+    """``content`` with every identifying string of ``identities`` replaced by its alias."""
+    for identity in identities:
+        # Emails first and longest first, so "ann@example.com" is not half-replaced through "ann".
+        for secret, shown in [(e, EMAIL_ALIAS) for e in reversed(identity.emails)] + [
+            (n, identity.alias) for n in reversed(identity.names)
+        ]:
+            for form in sorted(_forms(secret.strip()), key=len, reverse=True):
+                if form:
+                    content = _pattern(form).sub(shown, content)
+    return content
+
+
+def _pattern(form: str) -> re.Pattern:
+    # Whole words only where the string starts or ends with a letter or digit: "Ann" is hidden,
+    # "Annotation" is not.
+    start = r"(?<!\w)" if form[0].isalnum() else ""
+    end = r"(?!\w)" if form[-1].isalnum() else ""
+    return re.compile(start + re.escape(form) + end, re.IGNORECASE)
+
+
+def blind_response(response: HttpResponse, invites: Iterable[Invite], extra: People | None = None) -> HttpResponse:
+    """Scrub a rendered reviewer page about ``invites``; untouched when none of them is blind."""
+    identities = invite_identities(invites, extra)
+    if not identities or getattr(response, "streaming", False):
+        return response
+    charset = response.charset or "utf-8"
+    response.content = scrub(response.content.decode(charset), identities).encode(charset)
+    return response
