@@ -47,7 +47,12 @@ def _invite(request, public_id: str) -> Invite:
 @role_required(REVIEWER)
 def invite_result_page(request, public_id: str):
     invite = _invite(request, public_id)
-    result = invite_result(invite=invite)
+    response = render(request, "scoring/invite_result.html", _report_context(request, invite))
+    return blind_response(response, [invite])
+
+
+def _report_context(request, invite: Invite) -> dict:
+    """Everything the report shows, read from stored rows; ``?at=<push id>`` adds the matrix as of that push."""
     at = request.GET.get("at")
     result_at = None
     if at is not None:
@@ -55,23 +60,18 @@ def invite_result_page(request, public_id: str):
         if result_at is None:
             raise Http404("No such push of this invite.")
     timeline = push_timeline(invite=invite)
-    response = render(
-        request,
-        "scoring/invite_result.html",
-        {
-            "invite": invite,
-            "result": result,
-            "grader_version": GRADER_VERSION,
-            "failures": failing_hidden_tests(invite=invite),
-            "evidence": invite_evidence(invite=invite),
-            "pulls": invite_pull_summaries(invite=invite),
-            "timeline": timeline,
-            "timeline_svg": _timeline_picture(timeline),
-            "result_at": result_at,
-            "at": int(at) if result_at else None,
-        },
-    )
-    return blind_response(response, [invite])
+    return {
+        "invite": invite,
+        "result": invite_result(invite=invite),
+        "grader_version": GRADER_VERSION,
+        "failures": failing_hidden_tests(invite=invite),
+        "evidence": invite_evidence(invite=invite),
+        "pulls": invite_pull_summaries(invite=invite),
+        "timeline": timeline,
+        "timeline_svg": _timeline_picture(timeline),
+        "result_at": result_at,
+        "at": int(at) if result_at else None,
+    }
 
 
 def _timeline_picture(timeline: list[TimelinePush]):
