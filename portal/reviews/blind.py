@@ -30,6 +30,7 @@ from portal.scoring.selectors import commit_identities
 # Shorter strings are left alone: a two-letter name part would blank out code.
 MIN_LENGTH = 3
 EMAIL_ALIAS = "candidate@hidden.invalid"
+HIDDEN = "[hidden]"
 COMMON_LOCAL_PARTS = frozenset({"admin", "contact", "dev", "hello", "info", "mail", "root", "test", "user"})
 
 
@@ -89,24 +90,33 @@ def _forms(text: str) -> set[str]:
 
 
 def scrub(content: str, identities: list[Identity]) -> str:
-    """``content`` with every identifying string of ``identities`` replaced by its alias."""
+    """``content`` with every identifying string of ``identities`` replaced by its alias.
+
+    One pass over the page, whatever the number of identities (a queue lists dozens): only the
+    strings that occur at all (a plain substring test) go into one pattern, longest first, so an
+    email is replaced whole before a name inside it could be.
+    """
+    shown_for: dict[str, str] = {}
     for identity in identities:
-        # Emails first and longest first, so "ann@example.com" is not half-replaced through "ann".
-        for secret, shown in [(e, EMAIL_ALIAS) for e in reversed(identity.emails)] + [
-            (n, identity.alias) for n in reversed(identity.names)
-        ]:
-            for form in sorted(_forms(secret.strip()), key=len, reverse=True):
+        pairs = [(e, EMAIL_ALIAS) for e in identity.emails] + [(n, identity.alias) for n in identity.names]
+        for secret, shown in pairs:
+            for form in _forms(secret.strip()):
                 if form:
-                    content = _pattern(form).sub(shown, content)
-    return content
+                    shown_for.setdefault(form.lower(), shown)
+    lowered = content.lower()
+    present = sorted((form for form in shown_for if form in lowered), key=len, reverse=True)
+    if not present:
+        return content
+    pattern = re.compile("|".join(_bounded(form) for form in present), re.IGNORECASE)
+    return pattern.sub(lambda match: shown_for.get(match.group(0).lower(), HIDDEN), content)
 
 
-def _pattern(form: str) -> re.Pattern:
+def _bounded(form: str) -> str:
     # Whole words only where the string starts or ends with a letter or digit: "Ann" is hidden,
     # "Annotation" is not.
     start = r"(?<!\w)" if form[0].isalnum() else ""
     end = r"(?!\w)" if form[-1].isalnum() else ""
-    return re.compile(start + re.escape(form) + end, re.IGNORECASE)
+    return start + re.escape(form) + end
 
 
 def blind_response(response: HttpResponse, invites: Iterable[Invite], extra: People | None = None) -> HttpResponse:

@@ -12,6 +12,7 @@ from datetime import timedelta
 from statistics import mean
 
 from django.contrib.auth import get_user_model
+from django.core.paginator import Paginator
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.timesince import timesince
@@ -25,6 +26,7 @@ from portal.scoring.hygiene import PROBLEM, WARNING, Finding
 from portal.scoring.selectors import invite_result
 
 QUEUE_VIEWS = ("mine", "unassigned", "done", "all")
+QUEUE_PAGE_SIZE = 50
 
 # --- Who may review what -----------------------------------------------------
 
@@ -100,6 +102,31 @@ def review_queue(*, user, view: str = "mine", assessment: Assessment | None = No
     mine: assigned to the user or drafted by them, and not yet reviewed by them; unassigned: nobody
     is assigned; done: the user has submitted a review; all: every invite the user may review.
     """
+    return _queue_items(_queue_invites(user=user, view=view, assessment=assessment), user=user)
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    items: list[QueueItem]
+    number: int
+    num_pages: int
+    count: int
+
+
+def review_queue_page(
+    *, user, view: str = "mine", assessment: Assessment | None = None, page: int | str = 1
+) -> QueuePage:
+    """One page of review_queue (QUEUE_PAGE_SIZE invites); ``page`` is clamped like the dashboard's."""
+    current = Paginator(_queue_invites(user=user, view=view, assessment=assessment), QUEUE_PAGE_SIZE).get_page(page)
+    return QueuePage(
+        items=_queue_items(current.object_list, user=user),
+        number=current.number,
+        num_pages=current.paginator.num_pages,
+        count=current.paginator.count,
+    )
+
+
+def _queue_invites(*, user, view: str, assessment: Assessment | None):
     if view not in QUEUE_VIEWS:
         raise ValueError(f"unknown queue view {view!r}")
     mine = Review.objects.filter(invite=OuterRef("pk"), reviewer=user)
@@ -126,6 +153,10 @@ def review_queue(*, user, view: str = "mine", assessment: Assessment | None = No
         )
         .order_by("submitted_at", "id")
     )
+    return invites
+
+
+def _queue_items(invites, *, user) -> list[QueueItem]:
     now = timezone.now()
     return [
         QueueItem(

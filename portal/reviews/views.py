@@ -5,7 +5,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from portal.accounts.decorators import role_required
@@ -22,7 +22,7 @@ from portal.reviews.selectors import (
     queue_default_view,
     review_aggregate,
     review_of,
-    review_queue,
+    review_queue_page,
     reviewer_allowed,
     reviewers_allowed,
     rubric_suggestions,
@@ -64,7 +64,8 @@ def queue(request):
         view = "mine"
     assessments = assessments_reviewable(user=request.user)
     chosen = next((a for a in assessments if str(a.pk) == request.GET.get("assessment")), None)
-    items = review_queue(user=request.user, view=view, assessment=chosen)
+    page = review_queue_page(user=request.user, view=view, assessment=chosen, page=request.GET.get("page", 1))
+    items = page.items
     may_assign = _may_assign(request.user)
     choices = {a.pk: reviewers_allowed(assessment=a) for a in assessments} if may_assign else {}
     context = {
@@ -74,6 +75,8 @@ def queue(request):
         "assessments": assessments,
         "chosen": chosen,
         "may_assign": may_assign,
+        "page": page,
+        "query": urlencode({k: v for k, v in {"view": view, "assessment": chosen.pk if chosen else ""}.items() if v}),
     }
     return blind_response(render(request, "reviews/queue.html", context), [item.invite for item in items])
 

@@ -80,3 +80,18 @@ def test_the_queue_takes_the_same_queries_for_3_or_30_invites(
         items = review_queue(user=reviewer, view="all")
         assert [item.assignees[0].username for item in items] == ["wendy"] * count
         assert sum(item.submitted_reviews for item in items) == (count + 1) // 2
+
+
+def test_the_queue_page_shows_fifty_invites_a_page_oldest_first(client, reviewer, assessment_version):
+    from portal.reviews.selectors import QUEUE_PAGE_SIZE
+
+    for n in range(QUEUE_PAGE_SIZE + 3):
+        make_submitted(assessment_version, name=f"Paged {n:03d}", days_ago=100 - n)
+    client.force_login(reviewer)
+    first = client.get("/reviews/?view=all").content.decode()
+    assert "Paged 000" in first and f"Paged {QUEUE_PAGE_SIZE - 1:03d}" in first
+    assert f"Paged {QUEUE_PAGE_SIZE:03d}" not in first
+    assert "Page 1 of 2" in first and 'rel="next"' in first
+    second = client.get("/reviews/?view=all&page=2").content.decode()
+    assert f"Paged {QUEUE_PAGE_SIZE + 2:03d}" in second and "Paged 000" not in second
+    assert "Page 2 of 2" in client.get("/reviews/?view=all&page=99").content.decode()  # clamped
