@@ -156,3 +156,60 @@ class AssessmentReviewer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} reviews {self.assessment}"
+
+
+class ReviewComment(models.Model):
+    """A reviewer's remark on one line of a branch's diff, as it was at one commit.
+
+    The comment keeps the commit it was made on: when the branch moves, the line it spoke of may
+    have changed or gone, so it is listed as made on an earlier commit rather than moved to a line
+    that merely has the same number now.
+    """
+
+    class Side(models.TextChoices):
+        NEW = "new", "New"  # an added or unchanged line, numbered as in the branch
+        OLD = "old", "Old"  # a deleted line, numbered as in the starting point
+
+    class Visibility(models.TextChoices):
+        PRIVATE = "private", "Private"
+        SHARED = "shared", "Shared with the candidate"
+
+    invite = models.ForeignKey("invites.Invite", on_delete=models.CASCADE, related_name="review_comments")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="review_comments")
+    commit = models.CharField(max_length=40, help_text="The branch head the comment was made on.")
+    branch = models.CharField(max_length=255)
+    path = models.TextField()
+    side = models.CharField(max_length=3, choices=Side.choices)
+    line = models.PositiveIntegerField()
+    body = models.TextField(max_length=5_000)
+    visibility = models.CharField(max_length=10, choices=Visibility.choices, default=Visibility.PRIVATE)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["invite", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.author} on {self.branch}:{self.path}:{self.line}"
+
+    @property
+    def shared(self) -> bool:
+        return self.visibility == self.Visibility.SHARED
+
+
+class Feedback(models.Model):
+    """What the candidate is told about their work: a summary and the shared comments, once released."""
+
+    invite = models.OneToOneField("invites.Invite", on_delete=models.CASCADE, related_name="feedback")
+    summary = models.TextField(blank=True, max_length=10_000)
+    released_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    released_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "feedback"
+
+    def __str__(self) -> str:
+        return f"Feedback on {self.invite.public_id}"

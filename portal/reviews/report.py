@@ -16,7 +16,7 @@ from portal.accounts.decorators import role_required
 from portal.accounts.roles import REVIEWER
 from portal.invites.models import Invite
 from portal.reviews.blind import blind_response
-from portal.reviews.selectors import reviewer_allowed
+from portal.reviews.selectors import diff_comments, reviewer_allowed
 from portal.scoring.selectors import (
     TimelinePush,
     failing_hidden_tests,
@@ -60,12 +60,15 @@ def _report_context(request, invite: Invite) -> dict:
         if result_at is None:
             raise Http404("No such push of this invite.")
     timeline = push_timeline(invite=invite)
+    evidence = invite_evidence(invite=invite)
     return {
         "invite": invite,
         "result": invite_result(invite=invite),
         "grader_version": GRADER_VERSION,
         "failures": failing_hidden_tests(invite=invite),
-        "evidence": invite_evidence(invite=invite),
+        "evidence": evidence,
+        # The diffs with the reviewers' comments under their lines (_evidence_changes.html).
+        "comments": diff_comments(invite=invite, evidence=evidence),
         "pulls": invite_pull_summaries(invite=invite),
         "timeline": timeline,
         "timeline_svg": _timeline_picture(timeline),

@@ -21,9 +21,10 @@ from portal.accounts.roles import RECRUITER, REVIEWER
 from portal.assessments.models import Assessment
 from portal.hosting.models import PullRequest
 from portal.invites.models import Invite
-from portal.reviews.models import AssessmentReviewer, Assignment, Review, Rubric
+from portal.reviews.models import AssessmentReviewer, Assignment, Feedback, Review, ReviewComment, Rubric
 from portal.scoring.hygiene import PROBLEM, WARNING, Finding
-from portal.scoring.selectors import invite_result
+from portal.scoring.models import BranchEvidence
+from portal.scoring.selectors import BranchEvidenceView, invite_result
 
 QUEUE_VIEWS = ("mine", "unassigned", "done", "all")
 QUEUE_PAGE_SIZE = 50
@@ -430,3 +431,218 @@ def open_assignments_by_reviewer() -> dict:
     for assignment in assignments:
         found[assignment.reviewer].append(assignment)
     return dict(found)
+
+
+# --- Comments on the diff, and the candidate's feedback ---------------------------
+
+
+def diff_line(diff: dict, *, path: str, side: str, line: int) -> str | None:
+    """The text of the line a comment on (path, side, line) speaks of in a stored diff; None if none.
+
+    Only lines the report shows may carry a comment: an added or unchanged line by its new number,
+    a deleted one by its old number, in a file whose changes were kept.
+    """
+    kinds = ("del",) if side == ReviewComment.Side.OLD else ("add", "context")
+    number = "old" if side == ReviewComment.Side.OLD else "new"
+    for entry in diff.get("files", ()):
+        if entry.get("path") != path or not entry.get("shown") or entry.get("binary"):
+            continue
+        for hunk in entry.get("hunks", ()):
+            for row in hunk.get("lines", ()):
+                if row.get("kind") in kinds and row.get(number) == line:
+                    return row.get("text", "")
+    return None
+
+
+def _code_lines(*, invite: Invite, comments: list[ReviewComment]) -> dict[int, str | None]:
+    """Comment id -> the code line it is on, read from the stored evidence of its commit (one query)."""
+    pairs = {(c.branch, c.commit) for c in comments}
+    if not pairs:
+        return {}
+    match = Q()
+    for branch, head in pairs:
+        match |= Q(branch=branch, head=head)
+    diffs = {
+        (row.branch, row.head): row.diff
+        for row in BranchEvidence.objects.filter(invite=invite).filter(match).only("branch", "head", "diff")
+    }
+    return {
+        c.pk: diff_line(diffs.get((c.branch, c.commit), {}), path=c.path, side=c.side, line=c.line) for c in comments
+    }
+
+
+@dataclass(frozen=True)
+class CommentedRow:
+    """A row of the report's diff (portal.scoring.highlight.Row) with the comments made on it."""
+
+    kind: str
+    old: int | None
+    new: int | None
+    html: str
+    side: str  # "" on rows that take no comment (hunk headers, notes)
+    line: int | None
+    comments: list[ReviewComment]
+
+
+@dataclass(frozen=True)
+class CommentedFile:
+    file: object  # gitplumbing.diffs.FileDiff
+    flag: str
+    rows: list[CommentedRow]
+
+
+@dataclass(frozen=True)
+class EarlierComment:
+    comment: ReviewComment
+    code: str | None  # the line as it was at the comment's commit
+
+
+@dataclass(frozen=True)
+class CommentedBranch:
+    """A BranchEvidenceView's diff with comments on its lines, and those made on earlier heads."""
+
+    branch: str
+    head: str
+    diff: object  # gitplumbing.diffs.Diff or None
+    files: list[CommentedFile]
+    earlier: list[EarlierComment]
+
+
+@dataclass(frozen=True)
+class DiffComments:
+    branches: list[CommentedBranch]
+    gone: list[EarlierComment]  # on branches that are no longer pushed
+    released: bool  # the feedback is out: comments no longer change
+    count: int
+
+
+def _row_place(kind: str, old: int | None, new: int | None) -> tuple[str, int | None]:
+    if kind == "del":
+        return ReviewComment.Side.OLD, old
+    if kind in ("add", "context"):
+        return ReviewComment.Side.NEW, new
+    return "", None
+
+
+def diff_comments(*, invite: Invite, evidence: list[BranchEvidenceView]) -> DiffComments:
+    """The report's diffs with every comment under its line: two queries, three with earlier comments.
+
+    A comment belongs under a line only if it was made on the branch's current head; the others are
+    listed at the end of their branch, with the line as it was, never matched to today's lines.
+    """
+    comments = list(ReviewComment.objects.filter(invite=invite).select_related("author"))
+    released = Feedback.objects.filter(invite=invite, released_at__isnull=False).exists()
+    heads = {view.branch: view.head for view in evidence}
+    on_line: dict[tuple, list[ReviewComment]] = defaultdict(list)
+    earlier = []
+    for comment in comments:
+        if heads.get(comment.branch) == comment.commit:
+            on_line[(comment.branch, comment.path, comment.side, comment.line)].append(comment)
+        else:
+            earlier.append(comment)
+    codes = _code_lines(invite=invite, comments=earlier)
+    branches = []
+    for view in evidence:
+        files = []
+        for item in view.files:
+            rows = []
+            for row in item.rows:
+                side, line = _row_place(row.kind, row.old, row.new)
+                found = on_line.get((view.branch, item.file.path, side, line), []) if side else []
+                rows.append(CommentedRow(row.kind, row.old, row.new, row.html, side, line, found))
+            files.append(CommentedFile(file=item.file, flag=item.flag, rows=rows))
+        before = [EarlierComment(c, codes.get(c.pk)) for c in earlier if c.branch == view.branch]
+        branches.append(CommentedBranch(view.branch, view.head, view.diff, files, before))
+    gone = [EarlierComment(c, codes.get(c.pk)) for c in earlier if c.branch not in heads]
+    return DiffComments(branches=branches, gone=gone, released=released, count=len(comments))
+
+
+def invite_closed(invite: Invite) -> bool:
+    """Closed for the candidate: submitted, or past its deadline (a revoked invite gets no feedback)."""
+    if invite.status == Invite.Status.SUBMITTED:
+        return True
+    return invite.status == Invite.Status.ACTIVE and invite.is_expired(timezone.now())
+
+
+def may_release_feedback(*, user, invite: Invite) -> bool:
+    return sees_all_reviews(user) or reviewer_allowed(user=user, assessment=invite.assessment_version.assessment)
+
+
+@dataclass(frozen=True)
+class FeedbackPanel:
+    """The review form's "Feedback for the candidate" section."""
+
+    closed: bool
+    may_release: bool
+    feedback: Feedback | None
+    shared: list[ReviewComment]
+
+    @property
+    def released(self) -> bool:
+        return self.feedback is not None and self.feedback.released_at is not None
+
+
+def feedback_panel(*, invite: Invite, user) -> FeedbackPanel:
+    shared = ReviewComment.objects.filter(invite=invite, visibility=ReviewComment.Visibility.SHARED)
+    return FeedbackPanel(
+        closed=invite_closed(invite),
+        may_release=may_release_feedback(user=user, invite=invite),
+        feedback=Feedback.objects.filter(invite=invite).select_related("released_by").first(),
+        shared=list(shared.select_related("author")),
+    )
+
+
+@dataclass(frozen=True)
+class SharedComment:
+    """A comment as the candidate reads it: by "Reviewer N", never by name."""
+
+    reviewer: str
+    branch: str
+    path: str
+    side: str
+    line: int
+    code: str | None
+    body: str
+
+
+@dataclass(frozen=True)
+class ReleasedFeedback:
+    summary: str
+    released_at: object
+    comments: list[SharedComment]
+
+
+def feedback_released(*, invite: Invite) -> ReleasedFeedback | None:
+    """The feedback the candidate may read; None until it is released. Three queries at most.
+
+    Reviewers are numbered in the order of their first shared comment; the authors' rows are not
+    even read, so no name or address can reach the candidate's page.
+    """
+    feedback = Feedback.objects.filter(invite=invite, released_at__isnull=False).first()
+    if feedback is None:
+        return None
+    shared = list(
+        ReviewComment.objects.filter(invite=invite, visibility=ReviewComment.Visibility.SHARED).order_by(
+            "created_at", "id"
+        )
+    )
+    labels: dict[int, str] = {}
+    for comment in shared:
+        labels.setdefault(comment.author_id, f"Reviewer {len(labels) + 1}")
+    codes = _code_lines(invite=invite, comments=shared)
+    return ReleasedFeedback(
+        summary=feedback.summary,
+        released_at=feedback.released_at,
+        comments=[
+            SharedComment(
+                reviewer=labels[c.author_id],
+                branch=c.branch,
+                path=c.path,
+                side=c.side,
+                line=c.line,
+                code=codes.get(c.pk),
+                body=c.body,
+            )
+            for c in shared
+        ],
+    )

@@ -21,9 +21,17 @@ from portal.assessments.models import Assessment
 from portal.core.dispatch import send_on_commit
 from portal.invites.models import Event, Invite
 from portal.invites.services import event_record
-from portal.reviews.models import LEVELS, Assignment, Review, Rubric, criteria_errors
+from portal.reviews.models import LEVELS, Assignment, Feedback, Review, ReviewComment, Rubric, criteria_errors
 from portal.reviews.rubrics import DEFAULT_CRITERIA
-from portal.reviews.selectors import open_assignments_by_reviewer, reviewer_allowed, rubric_latest
+from portal.reviews.selectors import (
+    diff_line,
+    invite_closed,
+    may_release_feedback,
+    open_assignments_by_reviewer,
+    reviewer_allowed,
+    rubric_latest,
+)
+from portal.scoring.models import BranchEvidence
 
 MAX_COMMENT = 5_000
 MAX_SUMMARY = 10_000
@@ -269,3 +277,102 @@ def digest_send() -> int:
         _mail(template="digest", to=reviewer.email, context={"reviewer": reviewer, "items": items})
         sent += 1
     return sent
+
+
+# --- Comments on the diff and the candidate's feedback --------------------------------
+
+SHA_LENGTH = 40
+MAX_LINE_DIGITS = 9
+
+
+def comment_add(
+    *, invite: Invite, author, commit: str, branch: str, path: str, side: str, line, body: str, shared: bool
+) -> ReviewComment:
+    """Comment on one line of a branch's changes as stored for ``commit``; shared ones reach the candidate.
+
+    The line must be one the report shows for that commit in the stored evidence: a form that names
+    another commit, file or line (forged, or from a page older than the evidence) stores nothing.
+    """
+    if not reviewer_allowed(user=author, assessment=invite.assessment_version.assessment):
+        raise ReviewRefused("You may not review this assessment.")
+    text = _clean_text(body, limit=MAX_COMMENT, what="The comment")
+    if not text:
+        raise ReviewRefused("The comment is empty.")
+    number = _line_number(line)
+    if (
+        number is None
+        or side not in ReviewComment.Side.values
+        or not all(isinstance(value, str) for value in (commit, branch, path))
+        or len(commit) != SHA_LENGTH
+    ):
+        raise ReviewRefused("There is no such line in the changes; the comment was not saved.")
+    evidence = BranchEvidence.objects.filter(invite=invite, branch=branch, head=commit).only("diff").first()
+    if evidence is None or diff_line(evidence.diff, path=path, side=side, line=number) is None:
+        raise ReviewRefused("There is no such line in the changes; the comment was not saved.")
+    if shared and Feedback.objects.filter(invite=invite, released_at__isnull=False).exists():
+        raise ReviewRefused(
+            "The feedback has been released: a comment shared now would never reach the candidate. Keep it private."
+        )
+    visibility = ReviewComment.Visibility.SHARED if shared else ReviewComment.Visibility.PRIVATE
+    return ReviewComment.objects.create(
+        invite=invite,
+        author=author,
+        commit=commit,
+        branch=branch,
+        path=path,
+        side=side,
+        line=number,
+        body=text,
+        visibility=visibility,
+    )
+
+
+def _line_number(value: object) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if value > 0 else None
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= MAX_LINE_DIGITS:
+        return int(value) or None
+    return None
+
+
+@transaction.atomic
+def comment_delete(*, comment: ReviewComment, user) -> None:
+    """Delete the user's own comment; once the feedback is released, what it said stays on record."""
+    if comment.author_id != user.pk:
+        raise ReviewRefused("Only the author of a comment can delete it.")
+    if Feedback.objects.filter(invite_id=comment.invite_id, released_at__isnull=False).exists():
+        raise ReviewRefused("The feedback has been released; its comments can no longer be deleted.")
+    comment.delete()
+
+
+def feedback_release(*, invite: Invite, by, summary: str) -> Feedback:
+    """Release the summary and the shared comments to the candidate, once; they show on their page.
+
+    Only once the assessment is closed for the candidate (submitted, or past its deadline): feedback
+    while they can still push would be help, not feedback. The invite's row is locked, so two
+    people releasing at the same moment release once.
+    """
+    text = _clean_text(summary, limit=MAX_SUMMARY, what="The summary")
+    with transaction.atomic():
+        locked = Invite.objects.select_for_update().select_related("assessment_version__assessment").get(pk=invite.pk)
+        if not may_release_feedback(user=by, invite=locked):
+            raise ReviewRefused("Only the assessment's reviewers and recruiters release feedback.")
+        if not invite_closed(locked):
+            raise ReviewRefused(
+                "Feedback is released once the assessment is closed for the candidate: submitted, or past its deadline."
+            )
+        feedback, _ = Feedback.objects.select_for_update().get_or_create(invite=locked)
+        if feedback.released_at is not None:
+            raise ReviewRefused(
+                f"The feedback was released on {feedback.released_at:%Y-%m-%d %H:%M} UTC; it can no longer change."
+            )
+        shared = ReviewComment.objects.filter(invite=locked, visibility=ReviewComment.Visibility.SHARED)
+        if not text and not shared.exists():
+            raise ReviewRefused("There is nothing to release: write a summary or share a comment.")
+        feedback.summary = text
+        feedback.released_by = by
+        feedback.released_at = timezone.now()
+        feedback.save()
+    return feedback

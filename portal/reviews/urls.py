@@ -11,4 +11,11 @@ urlpatterns = [
     path("reviews/invites/<str:public_id>/review/", views.review_form, name="review_form"),
     path("reviews/invites/<str:public_id>/take", views.review_take, name="review_take"),
     path("reviews/invites/<str:public_id>/assign", views.review_assign, name="review_assign"),
+    path("reviews/invites/<str:public_id>/comments/", views.review_comment_add, name="review_comment_add"),
+    path(
+        "reviews/invites/<str:public_id>/comments/<int:comment_id>/delete",
+        views.review_comment_delete,
+        name="review_comment_delete",
+    ),
+    path("reviews/invites/<str:public_id>/feedback/", views.review_feedback_release, name="review_feedback_release"),
 ]

@@ -1,10 +1,12 @@
-"""The reviewer's pages: the queue, the review form, assigning reviewers, and calibration."""
+"""The reviewer's pages: the queue, the review form, assigning reviewers, calibration, comments on the
+diff and the feedback released to the candidate."""
 
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -13,11 +15,12 @@ from portal.accounts.roles import RECRUITER, REVIEWER
 from portal.assessments.models import Assessment
 from portal.invites.models import Invite
 from portal.reviews.blind import blind_response
-from portal.reviews.models import Review
+from portal.reviews.models import Review, ReviewComment
 from portal.reviews.selectors import (
     QUEUE_VIEWS,
     assessments_reviewable,
     calibration,
+    feedback_panel,
     invite_assignees,
     queue_default_view,
     review_aggregate,
@@ -33,6 +36,9 @@ from portal.reviews.services import (
     assignment_drop,
     assignment_make,
     assignment_take,
+    comment_add,
+    comment_delete,
+    feedback_release,
     review_save,
     rubric_current,
 )
@@ -112,6 +118,7 @@ def review_form(request, public_id: str):
         "assignees": invite_assignees(invite=invite),
         "may_assign": may_assign,
         "reviewers": reviewers_allowed(assessment=assessment) if may_assign else [],
+        "feedback": feedback_panel(invite=invite, user=user),
     }
     return blind_response(render(request, "reviews/review_form.html", context), [invite])
 
@@ -220,3 +227,68 @@ def review_calibration(request):
         by_criterion.setdefault(row.criterion, []).append(row)
     context = {"by_criterion": by_criterion, "assessments": assessments, "chosen": chosen}
     return render(request, "reviews/calibration.html", context)
+
+
+# --- Comments on the diff and the feedback ---------------------------------------------
+
+
+def _report(invite: Invite, anchor: str = "diffs"):
+    return redirect(reverse("invite_result", args=[invite.public_id]) + f"#{anchor}")
+
+
+@require_POST
+@role_required(REVIEWER)
+def review_comment_add(request, public_id: str):
+    """A comment on one diff line of the report; back to the report, at the comment."""
+    invite = _invite(public_id)
+    if not reviewer_allowed(user=request.user, assessment=invite.assessment_version.assessment):
+        raise PermissionDenied("You may not review this assessment.")
+    post = request.POST
+    try:
+        comment = comment_add(
+            invite=invite,
+            author=request.user,
+            commit=post.get("commit", ""),
+            branch=post.get("branch", ""),
+            path=post.get("path", ""),
+            side=post.get("side", ""),
+            line=post.get("line", ""),
+            body=post.get("body", ""),
+            shared=post.get("shared") == "yes",
+        )
+    except ReviewRefused as refused:
+        messages.error(request, str(refused))
+        return _report(invite)
+    messages.success(request, "Your comment was shared." if comment.shared else "Your comment was saved.")
+    return _report(invite, f"comment-{comment.pk}")
+
+
+@require_POST
+@role_required(REVIEWER)
+def review_comment_delete(request, public_id: str, comment_id: int):
+    invite = _invite(public_id)
+    comment = get_object_or_404(ReviewComment, pk=comment_id, invite=invite)
+    try:
+        comment_delete(comment=comment, user=request.user)
+    except ReviewRefused as refused:
+        messages.error(request, str(refused))
+    else:
+        messages.success(request, "Your comment was deleted.")
+    return _report(invite)
+
+
+@require_POST
+@login_required
+def review_feedback_release(request, public_id: str):
+    """Release the feedback (summary and shared comments) to the candidate, once confirmed."""
+    invite = _invite(public_id)
+    if request.POST.get("confirm") != "yes":
+        messages.error(request, "Nothing was released: confirm that the candidate may read this feedback.")
+        return redirect(reverse("review_form", args=[invite.public_id]) + "#feedback-heading")
+    try:
+        feedback_release(invite=invite, by=request.user, summary=request.POST.get("summary", ""))
+    except ReviewRefused as refused:
+        messages.error(request, str(refused))
+    else:
+        messages.success(request, "The feedback was released: the candidate can read it on their page.")
+    return redirect(reverse("review_form", args=[invite.public_id]) + "#feedback-heading")

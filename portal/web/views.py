@@ -25,6 +25,7 @@ from portal.hosting.services import bundle_path, clone_url, invite_start, link_f
 from portal.invites.models import Invite
 from portal.invites.selectors import invite_by_link_token, invite_git_token
 from portal.invites.services import invite_opened_record, invite_submit
+from portal.reviews.selectors import feedback_released
 from portal.scoring.selectors import invite_run_statuses, runs_pending
 from portal.web.markdown import document_html
 
@@ -131,7 +132,8 @@ def invite_page(request, invite: Invite, token: str):
     invite_opened_record(invite=invite)
     version = invite.assessment_version
     times = _time_context(invite)
-    context = {"invite": invite, "token": token, **times}
+    # The reviewers' feedback, once released: nothing of it exists for the candidate before.
+    context = {"invite": invite, "token": token, "feedback": feedback_released(invite=invite), **times}
     if not times["can_start"]:
         shipped = version_shipped_dir(version)
         context |= {
