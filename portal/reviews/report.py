@@ -16,7 +16,7 @@ from portal.accounts.decorators import role_required
 from portal.accounts.roles import REVIEWER
 from portal.invites.models import Invite
 from portal.reviews.blind import blind_response
-from portal.reviews.selectors import diff_comments, reviewer_allowed
+from portal.reviews.selectors import Aggregate, diff_comments, review_aggregate, reviewer_allowed
 from portal.scoring.selectors import (
     TimelinePush,
     failing_hidden_tests,
@@ -49,6 +49,32 @@ def invite_result_page(request, public_id: str):
     invite = _invite(request, public_id)
     response = render(request, "scoring/invite_result.html", _report_context(request, invite))
     return blind_response(response, [invite])
+
+
+@require_GET
+@role_required(REVIEWER)
+def invite_report_print(request, public_id: str):
+    """The report on one page made for paper or PDF, with the submitted reviews the viewer may see."""
+    invite = _invite(request, public_id)
+    context = _report_context(request, invite)
+    context["printed_reviews"] = _printed_reviews(review_aggregate(invite=invite, for_user=request.user))
+    context["statuses"] = invite_run_statuses(invite=invite)
+    response = render(request, "reviews/report_print.html", context)
+    return blind_response(response, [invite])
+
+
+def _printed_reviews(aggregate: Aggregate) -> list[dict] | None:
+    """Each submitted review with its level per criterion; None while the viewer may not see them."""
+    if aggregate.hidden:
+        return None
+    titles = [(c.key, c.title) for c in aggregate.criteria]
+    return [
+        {
+            "review": review,
+            "levels": [(title, review.scores[key]) for key, title in titles if key in review.scores],
+        }
+        for review in aggregate.reviews
+    ]
 
 
 def _report_context(request, invite: Invite) -> dict:

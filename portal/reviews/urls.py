@@ -1,11 +1,13 @@
 from django.urls import path
 
-from portal.reviews import report, views
+from portal.reviews import exports, report, views
 
 urlpatterns = [
     path("reviews/", views.queue, name="review_queue"),
     path("reviews/calibration/", views.review_calibration, name="review_calibration"),
+    path("reviews/export.csv", exports.reviews_export, name="reviews_export"),
     path("reviews/invites/<str:public_id>/", report.invite_result_page, name="invite_result"),
+    path("reviews/invites/<str:public_id>/report.html", report.invite_report_print, name="invite_report_print"),
     path("reviews/invites/<str:public_id>/runs", report.invite_runs_fragment, name="invite_result_runs"),
     path("reviews/invites/<str:public_id>/rescore", report.invite_rescore_view, name="invite_rescore"),
     path("reviews/invites/<str:public_id>/review/", views.review_form, name="review_form"),
