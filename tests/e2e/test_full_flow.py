@@ -9,15 +9,14 @@ Every page is saved as a screenshot at desktop and phone widths under var/screen
 
 import re
 from email.message import Message
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.db import connection
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
 from portal.scoring.models import Run
-from tests.conftest import PASSWORD, ROOT
+from tests.conftest import ROOT
+from tests.support.browser import DESKTOP, Screenshots, sign_in
 from tests.support.git import GitClient, remote_url
 from tests.support.workers import database_url, running_worker, wait_for
 
@@ -27,28 +26,6 @@ pytestmark = [
     pytest.mark.timeout(600),
     pytest.mark.django_db(transaction=True),
 ]
-
-DESKTOP = {"width": 1280, "height": 800}
-PHONE = {"width": 390, "height": 844}
-SHOTS = Path(settings.VAR_DIR) / "screenshots" / "full-flow"
-
-
-class Screenshots:
-    """Numbered full-page pictures of each step, at desktop and then phone width."""
-
-    def __init__(self, folder: Path):
-        self.folder = folder
-        self.count = 0
-        folder.mkdir(parents=True, exist_ok=True)
-        for old in folder.glob("*.png"):
-            old.unlink()
-
-    def take(self, page: Page, name: str) -> None:
-        self.count += 1
-        for label, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
-            page.set_viewport_size(viewport)
-            page.screenshot(path=self.folder / f"{self.count:02d}-{name}-{label}.png", full_page=True)
-        page.set_viewport_size(DESKTOP)
 
 
 @pytest.fixture
@@ -70,17 +47,10 @@ def _messages_to(inbox, address: str) -> list[Message]:
     return [m for m in inbox.messages if address in m["To"]]
 
 
-def _sign_in(page: Page, url: str, username: str) -> None:
-    page.goto(f"{url}/accounts/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-
-
 def test_invite_clone_push_pull_request_submit_and_score(
     browser, portal_server, mail_worker, smtp_inbox, recruiter, assessment_version, tmp_path
 ):
-    shots = Screenshots(SHOTS)
+    shots = Screenshots("full-flow")
     url = portal_server.url
     staff = browser.new_context(viewport=DESKTOP)
     desk = staff.new_page()
@@ -89,7 +59,7 @@ def test_invite_clone_push_pull_request_submit_and_score(
     # The recruiter signs in and invites a candidate from the dashboard.
     desk.goto(f"{url}/accounts/login/")
     shots.take(desk, "sign-in")
-    _sign_in(desk, url, recruiter.username)
+    sign_in(desk, url, recruiter.username)
     expect(desk.get_by_role("heading", name="Candidates", exact=True)).to_be_visible()
     shots.take(desk, "dashboard-empty")
     desk.get_by_role("button", name="Invite candidates").click()
@@ -186,4 +156,4 @@ def test_invite_clone_push_pull_request_submit_and_score(
 
     staff.close()
     candidate.close()
-    assert len(list(SHOTS.glob("*.png"))) == 2 * shots.count
+    assert shots.saved() == 2 * shots.count
