@@ -10,7 +10,7 @@ file contents and sizes. So a branch is looked up among the real branches (never
 as a revision expression), the diff is chosen by size before git is asked for it (lines and
 blob bytes, so a huge push costs the page a bounded amount of work), and every byte from git
 is decoded with replacement: gitplumbing.diffs does the reading, under the caps below. Escaping
-is the templates' job; descriptions are rendered through portal.web.markdown (sanitised) by the
+is the templates' job; descriptions are rendered through portal.core.markdown (sanitised) by the
 pages.
 """
 

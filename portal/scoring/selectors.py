@@ -480,10 +480,12 @@ class PullSummary:
     branch: str
     closes: list[int]
     excerpt: str  # the description as plain text, cut short
+    description: str = ""  # the whole description, Markdown as the candidate wrote it
 
 
 def invite_pull_summaries(*, invite: Invite, excerpt: int = 300) -> list[PullSummary]:
-    """The invite's pull requests for the report; the full descriptions are on the pull request pages."""
+    """The invite's pull requests for the report, with their descriptions (commits and diffs are on the
+    pull request pages)."""
     summaries = []
     for pull in PullRequest.objects.filter(invite=invite).order_by("number"):
         text = " ".join(pull.description.split())
@@ -494,6 +496,7 @@ def invite_pull_summaries(*, invite: Invite, excerpt: int = 300) -> list[PullSum
                 branch=pull.branch,
                 closes=list(pull.closes),
                 excerpt=text if len(text) <= excerpt else text[: excerpt - 1] + "…",
+                description=pull.description,
             )
         )
     return summaries

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from portal.accounts.decorators import role_required
 from portal.accounts.roles import REVIEWER
+from portal.core.markdown import markdown_html
 from portal.hosting.pulls import (
     DESCRIPTION_MAX,
     TITLE_MAX,
@@ -34,7 +35,6 @@ from portal.hosting.pulls import (
 from portal.invites.models import Invite
 from portal.reviews.blind import blind_response
 from portal.reviews.selectors import reviewer_allowed
-from portal.web.markdown import markdown_html
 from portal.web.views import candidate_link
 
 LIMITS = {"title_max": TITLE_MAX, "description_max": DESCRIPTION_MAX}

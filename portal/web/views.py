@@ -19,6 +19,7 @@ from portal.accounts.decorators import staff_required
 from portal.accounts.roles import RECRUITER, REVIEWER
 from portal.assessments.models import Assessment
 from portal.assessments.services import version_manifest, version_shipped_dir
+from portal.core.markdown import document_html
 from portal.core.selectors import queues_without_worker, worker_status_list
 from portal.hosting.models import RefUpdate
 from portal.hosting.services import bundle_path, clone_url, invite_start, link_failure_record, link_guessing_blocked
@@ -27,7 +28,6 @@ from portal.invites.selectors import invite_by_link_token, invite_git_token
 from portal.invites.services import invite_opened_record, invite_submit
 from portal.reviews.selectors import feedback_released
 from portal.scoring.selectors import invite_run_statuses, runs_pending
-from portal.web.markdown import document_html
 
 
 @login_required

@@ -39,7 +39,9 @@ def blind_invite(assessment_version, tmp_path):
         message=f"Fix: Resolve issue #1 - pages\n\nSigned-off-by: {NAME} <{EMAIL}>",
     )
     store_verdicts(invite)
-    pull_open(invite=invite, branch="issue-1", title=f"Pages, by {NAME}", description=f"Closes #1\n\n-- {NAME}, {EMAIL}")
+    pull_open(
+        invite=invite, branch="issue-1", title=f"Pages, by {NAME}", description=f"Closes #1\n\n-- {NAME}, {EMAIL}"
+    )
     return invite_submit(invite=invite)
 
 

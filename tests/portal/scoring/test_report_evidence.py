@@ -112,15 +112,17 @@ def test_a_capped_diff_names_the_files_not_shown(client, reviewer, invite):
     assert big1.index("Not shown: too large for this page.") < big1.index("</article>")
 
 
-def test_pull_requests_are_linked_with_a_plain_excerpt(client, reviewer, invite, tmp_path):
+def test_pull_requests_are_linked_with_their_descriptions_rendered_and_sanitised(client, reviewer, invite, tmp_path):
     candidate_commit(invite, tmp_path / "work", branch="issue-2", changes={"a.txt": "a\n"})
-    pull_open(invite=invite, branch="issue-2", title=f"Fix {HOSTILE}", description="Closes #2\n\n**Because** " * 40)
+    description = f"**Because** the row was missing.\n\n{HOSTILE}\n\n[x](javascript:alert(1))\n\nCloses #2"
+    pull_open(invite=invite, branch="issue-2", title=f"Fix {HOSTILE}", description=description)
     store_verdicts(invite)
     page = _page(client, reviewer, invite)
     pulls = page[page.index('id="pull-requests"') : page.index('id="timeline"')]
     assert reverse("invite_pulls_review", args=[invite.public_id]) in pulls
     assert "#1 Fix &lt;script&gt;" in pulls and "from issue-2, closes #2" in pulls
-    assert "Closes #2 **Because** Closes #2" in pulls and "…" in pulls
+    assert "<strong>Because</strong> the row was missing." in pulls
+    assert "<script" not in pulls and "javascript:" not in pulls
 
 
 def test_the_timeline_plots_pushes_and_shows_the_matrix_after_one(client, reviewer, invite, tmp_path):

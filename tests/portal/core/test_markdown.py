@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from portal.web.markdown import document_html, markdown_html
+from portal.core.markdown import document_html, markdown_html
 
 
 def test_it_renders_headings_lists_code_tables_links_and_emphasis():
