@@ -15,7 +15,7 @@ from portal.accounts.roles import RECRUITER, REVIEWER
 from portal.assessments.models import Assessment
 from portal.invites.models import Invite
 from portal.reviews.blind import blind_response
-from portal.reviews.models import Review, ReviewComment
+from portal.reviews.models import Review, ReviewComment, Rubric
 from portal.reviews.selectors import (
     QUEUE_VIEWS,
     assessments_reviewable,
@@ -222,9 +222,16 @@ def review_calibration(request):
     assessments = list(Assessment.objects.filter(rubrics__isnull=False).distinct().order_by("title"))
     chosen = next((a for a in assessments if str(a.pk) == request.GET.get("assessment")), None)
     rows = calibration(assessment=chosen)
+    # Criteria are keys in reviews; their titles come from the rubrics (the latest version's wins).
+    rubrics = Rubric.objects.filter(assessment=chosen) if chosen else Rubric.objects.all()
+    titles = {
+        c["key"]: c["title"]
+        for criteria in rubrics.order_by("version").values_list("criteria", flat=True)
+        for c in criteria
+    }
     by_criterion: dict[str, list] = {}
     for row in rows:
-        by_criterion.setdefault(row.criterion, []).append(row)
+        by_criterion.setdefault(titles.get(row.criterion, row.criterion), []).append(row)
     context = {"by_criterion": by_criterion, "assessments": assessments, "chosen": chosen}
     return render(request, "reviews/calibration.html", context)
 
