@@ -5,6 +5,7 @@ portal/env.py; with nothing set the portal runs locally on SQLite, an embedded
 Celery broker and a console mail backend. The README lists every variable.
 """
 
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -59,6 +60,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -74,6 +76,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Turns a sign-in refused by the axes backend into the lockout page; after the auth middleware.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -126,6 +130,33 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# --- Sign-in throttling -----------------------------------------------------
+# django-axes counts failed sign-ins (the login page and the admin's) per username and client
+# address together: at the limit that pair gets the lockout page (429) until the cool-off has
+# passed since its last try, while the same user still signs in from anywhere else, so a guesser
+# cannot lock a colleague out everywhere. Unlock early with `manage.py axes_reset_username`.
+PORTAL_LOGIN_MAX_FAILURES = envint("PORTAL_LOGIN_MAX_FAILURES", 5, minimum=1)
+PORTAL_LOGIN_COOLOFF_MINUTES = envint("PORTAL_LOGIN_COOLOFF_MINUTES", 15, minimum=1)
+# Password reset requests per client address per hour; more get the same page and no email.
+PORTAL_PASSWORD_RESET_MAX_PER_HOUR = envint("PORTAL_PASSWORD_RESET_MAX_PER_HOUR", 5, minimum=1)
+# The axes backend refuses a locked-out pair before the password is even checked.
+AUTHENTICATION_BACKENDS = [
+    "portal.accounts.throttle.SignInThrottleBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = PORTAL_LOGIN_MAX_FAILURES
+AXES_COOLOFF_TIME = timedelta(minutes=PORTAL_LOGIN_COOLOFF_MINUTES)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# REMOTE_ADDR as ClientAddressMiddleware left it; never axes' own reading of X-Forwarded-For.
+AXES_CLIENT_IP_CALLABLE = "portal.accounts.throttle.client_address"
+AXES_LOCKOUT_CALLABLE = "portal.accounts.throttle.locked_out"
+# Failures are logged with the address; the username is masked there, since people type passwords
+# into it by mistake (`manage.py axes_list_attempts` and the admin show it).
+AXES_SENSITIVE_PARAMETERS = ["username"]
+# Successful sign-ins are not recorded: that table would only grow.
+AXES_DISABLE_ACCESS_LOG = True
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = envtimezone("TIME_ZONE", "UTC")
@@ -274,5 +305,6 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": envchoice("LOG_LEVEL", "INFO", _LOG_LEVELS)},
     # One line per request the grader makes to a candidate's app is noise, not news.
-    "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
+    # Failed and locked-out sign-ins are axes' warnings, kept whatever LOG_LEVEL; its INFO lines are chatter.
+    "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }

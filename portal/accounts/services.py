@@ -1,7 +1,7 @@
 import logging
 import unicodedata
 from collections.abc import Collection
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import Group, Permission
@@ -19,7 +19,7 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from django.utils.timesince import timeuntil
 
-from portal.accounts.models import User
+from portal.accounts.models import PasswordResetRequest, User
 from portal.accounts.roles import ROLES, Role
 
 logger = logging.getLogger(__name__)
@@ -174,6 +174,26 @@ def password_reset_request(*, email: str) -> None:
             password_reset_send(user=user, new_account=not user.has_usable_password())
         except Exception:
             logger.exception("Could not send a password reset email to user %s", user.pk)
+
+
+@transaction.atomic
+def password_reset_admit(*, address: str | None, now: datetime | None = None) -> bool:
+    """Whether the reset form may send email for a request from this address, recording it if so.
+
+    At most PORTAL_PASSWORD_RESET_MAX_PER_HOUR requests per address in the last hour send
+    anything; refused ones are not recorded, so asking on and on never holds an address off
+    longer than an hour. Requests older than the hour are deleted on the way. Requests without
+    an address share one count.
+    """
+    now = now or timezone.now()
+    since = now - timedelta(hours=1)
+    PasswordResetRequest.objects.filter(at__lt=since).delete()
+    recent = PasswordResetRequest.objects.filter(address=address, at__gte=since).count()
+    if recent >= settings.PORTAL_PASSWORD_RESET_MAX_PER_HOUR:
+        logger.warning("Password reset refused: %d requests from %s in the last hour", recent, address)
+        return False
+    PasswordResetRequest.objects.create(at=now, address=address)
+    return True
 
 
 def _folded(value: str) -> str:
