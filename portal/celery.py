@@ -42,8 +42,11 @@ def _load_settings(**_kwargs) -> None:
 @celeryd_after_setup.connect
 def _refuse_work_it_cannot_do(sender, instance, **_kwargs) -> None:
     """A worker without the data directory scores only: the default queue's tasks (the analysis,
-    which reads and merges the repositories) need it. Said at start-up, not at the first task."""
+    which reads and merges the repositories) need it. And it scores only with the worker
+    credential, which it fetches every commit and package with. Said at start-up, not at the first task."""
     from django.conf import settings
+
+    from portal.core.workers import NoWorkerCredential, has_worker_credential
 
     consumed = set(instance.app.amqp.queues.consume_from or instance.app.amqp.queues)
     if settings.PORTAL_DATA_DIR is None and settings.CELERY_TASK_DEFAULT_QUEUE in consumed:
@@ -52,6 +55,8 @@ def _refuse_work_it_cannot_do(sender, instance, **_kwargs) -> None:
             f"score: start it with --queues scoring, and run the {settings.CELERY_TASK_DEFAULT_QUEUE!r} queue where "
             "the data directory is."
         )
+    if not has_worker_credential():
+        sys.exit(f"Configuration error: {NoWorkerCredential()}")
 
 
 @worker_process_init.connect

@@ -24,5 +24,7 @@ except ConfigError as exc:
     sys.exit(f"Configuration error: {exc}")
 graceful_timeout = 30
 accesslog = "-"
+# Link and password reset tokens travel in URLs: the access and error logs write "[token]" instead.
+logger_class = "portal.logging_redact.GunicornLogger"
 # gunicorn 27 opens a control socket by default; the portal has no use for it.
 control_socket_disable = True

@@ -193,8 +193,8 @@ PORTAL_GIT_AUTH_MAX_PER_ADDRESS = envint("PORTAL_GIT_AUTH_MAX_PER_ADDRESS", 20, 
 PORTAL_GIT_AUTH_MAX_PER_INVITE = envint("PORTAL_GIT_AUTH_MAX_PER_INVITE", 50, minimum=1)
 # Wrong or revoked invitation links allowed per address in the same window before 429.
 PORTAL_LINK_MAX_FAILURES_PER_ADDRESS = envint("PORTAL_LINK_MAX_FAILURES_PER_ADDRESS", 30, minimum=1)
-# Scoring workers on other hosts fetch commits with user "worker" and this token;
-# by default it is derived from SECRET_KEY.
+# Scoring workers on other hosts fetch commits with user "worker" and this token; by default
+# it is a random one kept in the data directory (portal/core/workers.py), never derived from SECRET_KEY.
 PORTAL_WORKER_GIT_TOKEN = envsecret("PORTAL_WORKER_GIT_TOKEN", "")
 # Where such workers reach the portal, if not at PORTAL_BASE_URL (say http://web:8000 in compose).
 PORTAL_INTERNAL_URL = envurl("PORTAL_INTERNAL_URL", "")
@@ -302,9 +302,19 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Link and password reset tokens travel in URLs: records write "[token]" instead (portal/core/redact.py).
+    "filters": {"redact": {"()": "portal.core.redact.RedactFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]}},
     "root": {"handlers": ["console"], "level": envchoice("LOG_LEVEL", "INFO", _LOG_LEVELS)},
     # One line per request the grader makes to a candidate's app is noise, not news.
     # Failed and locked-out sign-ins are axes' warnings, kept whatever LOG_LEVEL; its INFO lines are chatter.
     "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }
+# Filtered where their records start, so that every handler (the mail to ADMINS too) gets them clean.
+LOGGING["loggers"] |= {
+    "django.request": {"filters": ["redact"]},
+    "django.server": {"handlers": ["console"], "filters": ["redact"], "level": "INFO", "propagate": False},
+}
+# Error reports (the mail to ADMINS, the debug page): no tokens, no Authorization header, no cookies.
+DEFAULT_EXCEPTION_REPORTER = "portal.core.redact.RedactingReporter"
+DEFAULT_EXCEPTION_REPORTER_FILTER = "portal.core.redact.RedactingReporterFilter"

@@ -198,8 +198,14 @@ def deployment(tmp_path: Path) -> Iterator[Deployment]:
 
 def _remote_worker_env(deployed: Deployment) -> dict[str, str]:
     cache = deployed.root / "remote-cache"
+    # As docs/operations.md says: the worker credential the web server keeps in its data directory.
+    token = deployed.command(
+        "manage.py", "shell", "-c", "from portal.core.workers import worker_token; print(worker_token())",
+        user=deployed.user("web"),
+    ).strip()  # fmt: skip
     return {
         "PORTAL_DATA_DIR": "",  # another host: no data directory
+        "PORTAL_WORKER_GIT_TOKEN": token,
         "PORTAL_CACHE_DIR": str(cache),
         "PORTAL_VAR_DIR": str(_owned_folder(deployed.root / "remote-var", owner=(0, 0), mode=0o755)),
     }

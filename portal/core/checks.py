@@ -1,11 +1,17 @@
 """System checks for misconfiguration that Django's own checks do not catch."""
 
+import hashlib
+import hmac
 import os
 
 from django.conf import settings
-from django.core.checks import Error, Tags, register
+from django.core.checks import Error, Tags, Warning, register
 
 from gitplumbing.ownership import nearest_existing
+from portal.core.workers import TOKEN_FILE, has_worker_credential
+
+# Shorter than this, a worker token set by hand can be guessed (the generated one has 43).
+WORKER_TOKEN_MIN_LENGTH = 32
 
 
 def secret_key_error() -> Error | None:
@@ -54,6 +60,49 @@ def check_data_dir(app_configs, **kwargs):
                 hint=f"The data directory has one owner: run the portal's processes as uid {owner} "
                 "(root works too: it writes as the owner), or give the directory to this user.",
                 id="portal.E003",
+            )
+        ]
+    return []
+
+
+def placeholder_worker_token() -> str:
+    """What the worker token used to be on a portal left unconfigured: derived from the placeholder
+    SECRET_KEY that is in the source, so anyone could compute it."""
+    return hmac.new(settings.PLACEHOLDER_SECRET_KEY.encode(), b"portal worker git token", hashlib.sha256).hexdigest()
+
+
+@register(Tags.security)
+def check_worker_credential(app_configs, **kwargs):
+    """portal.E004: a public worker token; portal.W004: a short one; portal.W005: none at all."""
+    token = settings.PORTAL_WORKER_GIT_TOKEN
+    if token and hmac.compare_digest(token.encode(), placeholder_worker_token().encode()):
+        return [
+            Error(
+                "PORTAL_WORKER_GIT_TOKEN is the value older versions derived from the placeholder SECRET_KEY: "
+                "anyone can compute it and read every repository as the worker.",
+                hint=f"Unset it on the web server (the portal then keeps a random token in <data directory>/"
+                f"{TOKEN_FILE}), or set a long random value; give workers of other hosts the same one.",
+                id="portal.E004",
+            )
+        ]
+    if token and len(token) < WORKER_TOKEN_MIN_LENGTH:
+        return [
+            Warning(
+                f"PORTAL_WORKER_GIT_TOKEN has {len(token)} characters: a short token can be guessed, and it "
+                "reads every repository.",
+                hint="Use at least 32 random characters, for example the output of "
+                "python -c 'import secrets; print(secrets.token_urlsafe(32))'.",
+                id="portal.W004",
+            )
+        ]
+    if not has_worker_credential():
+        return [
+            Warning(
+                "This host has no worker credential (no data directory, and PORTAL_WORKER_GIT_TOKEN is not "
+                "set): a scoring worker here cannot fetch what it scores, and will not start.",
+                hint=f"Set PORTAL_WORKER_GIT_TOKEN to the web server's token: its PORTAL_WORKER_GIT_TOKEN, or "
+                f"else the content of <data directory>/{TOKEN_FILE}.",
+                id="portal.W005",
             )
         ]
     return []

@@ -11,7 +11,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from portal.assessments.services import PackageFetchError, version_package, version_snapshot
-from portal.core.workers import worker_authorization
+from portal.core.workers import worker_authorization, worker_token
 from portal.scoring.models import Run
 from portal.scoring.services import run_execute
 from tests.support.candidates import push_reference_fix
@@ -22,10 +22,12 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(300), pytest.mark.dja
 
 @pytest.fixture
 def remote_host(portal_server, created, settings, tmp_path):
-    """This process plays a worker of another host: no data directory, a cache of its own.
+    """This process plays a worker of another host: no data directory, a cache of its own, and the
+    web server's worker token given explicitly (docs/operations.md).
 
     The invite (``created``) and its version are made first, by the portal's side."""
     data = settings.PORTAL_DATA_DIR
+    settings.PORTAL_WORKER_GIT_TOKEN = worker_token()
     settings.PORTAL_INTERNAL_URL = portal_server.url
     settings.PORTAL_DATA_DIR = None
     settings.PORTAL_CACHE_DIR = tmp_path / "cache"
@@ -73,6 +75,7 @@ def test_a_package_that_does_not_match_its_hash_is_refused(remote_host, assessme
 
 
 def test_an_unreachable_portal_is_a_clear_error(created, assessment_version, settings, tmp_path):
+    settings.PORTAL_WORKER_GIT_TOKEN = worker_token()
     settings.PORTAL_DATA_DIR = None
     settings.PORTAL_CACHE_DIR = tmp_path / "cache"
     settings.PORTAL_INTERNAL_URL = "http://127.0.0.1:9"  # discard: nothing listens
