@@ -117,10 +117,17 @@ def push_record(
 ) -> Push:
     """Record an accepted push, its ref updates and a timeline event.
 
+    The first push starts the clock like a first clone: a candidate who got the code another way
+    and never fetched has still started work. Ref names always fit RefUpdate.ref: the pre-receive
+    hook refused, before anything moved, every name that would not (githooks/policy.py).
+
     Scoring is not this app's business: the git view hands the returned push to the callback
     the URLconf gave it (portal.scoring.services.push_score), in the same transaction.
     """
     path = repository_path(invite)
+    invite, first = _clock_start(invite)
+    if first:
+        event_record(invite=invite, kind=Event.Kind.STARTED, data={"via": "push", "address": address})
     push = Push.objects.create(invite=invite, at=timezone.now(), address=address, user_agent=user_agent[:200])
     RefUpdate.objects.bulk_create(
         RefUpdate(push=push, ref=ref, old_sha=old, new_sha=new, kind=_kind(path, old, new)) for old, new, ref in updates

@@ -16,6 +16,10 @@ Decisions worth knowing:
   then other branches by name. ``commit_wrong_ticket`` is about a branch's content, so a commit
   naming ticket #1 is reported on every ``issue-<n>`` branch (n != 1) that contains it (a stacked
   branch, typically).
+* Every comparison is with the portal's own starting commit (``base``), never a merge base or a
+  root found in the history: a candidate who merges an unrelated root into main cannot make their
+  commit the starting point. Such a root is an ``unrelated_history`` problem on every branch that
+  contains it, with the foreign root commits as evidence.
 * Merge commits are not held to the subject format (git writes "Merge branch ..." itself); they are
   listed in one ``merge_commit`` info finding per branch instead.
 * Junk and visible-test rules look at the branch's net change (base tree vs head tree): a file added
@@ -227,6 +231,17 @@ def _history(repo: git.Repo, base: str, head: str, max_commits: int) -> _History
     return _History(commits=list(reversed(commits[:max_commits])), capped=capped)
 
 
+def _foreign_roots(repo: git.Repo, base: str, head: str) -> tuple[str, ...]:
+    """Root commits of ``head`` other than the starting point, oldest first (at most MAX_EVIDENCE).
+
+    The starting point is the repository's only legitimate root: another one means history made
+    elsewhere was merged in (or the branch started over), so its commits, and what the branch
+    compares with, are not what the portal handed out.
+    """
+    roots = repo.iter_commits(f"{base}..{head}", max_parents=0, max_count=MAX_EVIDENCE)
+    return tuple(reversed([commit.hexsha for commit in roots]))
+
+
 def _commits_touching(repo: git.Repo, base: str, head: str, paths: Iterable[str]) -> tuple[str, ...]:
     """Commits of base..head that touch any of ``paths``, oldest first (at most MAX_EVIDENCE)."""
     pathspecs = sorted(set(paths))
@@ -291,17 +306,16 @@ def _history_findings(
                 ticket=ticket,
             )
         )
-    if not repo.is_ancestor(base, head):
-        findings.append(
-            Finding(
-                UNRELATED_HISTORY,
-                WARNING,
-                f"{name} does not descend from the template commit {base.hexsha[:12]}.",
-                ref=ref,
-                ticket=ticket,
-                commits=(head.hexsha,),
+    foreign = _foreign_roots(repo, base.hexsha, head.hexsha)
+    if foreign:
+        if repo.is_ancestor(base, head):
+            message = (
+                f"{name} merges history unrelated to the starting point {base.hexsha[:12]}: "
+                f"{_plural(len(foreign), 'root commit')} of its own."
             )
-        )
+        else:
+            message = f"{name} does not descend from the starting point {base.hexsha[:12]}."
+        findings.append(Finding(UNRELATED_HISTORY, PROBLEM, message, ref=ref, ticket=ticket, commits=foreign))
     if name == MAIN and history.commits:
         evidence = history.commits[:MAX_EVIDENCE]
         findings.append(

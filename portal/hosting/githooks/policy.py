@@ -10,6 +10,7 @@ Environment set by the portal's git view:
 """
 
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -22,6 +23,11 @@ ZERO = gitplumbing.ZERO_SHA
 KEEP_PREFIX = "refs/portal/keep/"
 ALLOWED_PREFIXES = ("refs/heads/", "refs/tags/")
 MAIN = "refs/heads/main"
+# The portal records every pushed ref name (portal.hosting.models.RefUpdate.ref holds 255
+# characters) after git has moved the refs: a name that could not be stored must never get that far.
+MAX_REF_BYTES = 255
+# What git check-ref-format refuses anywhere in a name (control characters are checked apart).
+_REF_FORBIDDEN = re.compile(r"[ ~^:?*\[\\]|\.\.|@\{|//")
 
 
 def _git(*args: str) -> gitplumbing.Result:
@@ -30,7 +36,69 @@ def _git(*args: str) -> gitplumbing.Result:
 
 
 def _updates(stdin) -> list[tuple[str, str, str]]:
-    return [tuple(line.split()) for line in stdin.read().splitlines() if line.strip()]
+    # Bytes, not text: a ref name need not be UTF-8, and such a name is refused, not misread.
+    text = stdin.buffer.read().decode("utf-8", "surrogateescape")
+    updates = []
+    for line in text.split("\n"):
+        if line.strip():
+            parts = line.split(" ", 2)
+            # A line that is not "old new ref" comes from a ref name with a line break in it:
+            # kept with that line break, so the name check refuses it.
+            updates.append(tuple(parts) if len(parts) == 3 else (ZERO, ZERO, f"{line}\n"))
+    return updates
+
+
+def _shown(ref: str, limit: int = 80) -> str:
+    """The ref name as it is safe to print on the candidate's terminal: escaped and shortened."""
+    shown = "".join(_escaped(c) for c in ref)
+    return shown if len(shown) <= limit else f"{shown[: limit - 3]}..."
+
+
+def _escaped(char: str) -> str:
+    if char.isprintable():
+        return char
+    code = ord(char)
+    if 0xDC80 <= code <= 0xDCFF:  # a byte that is not UTF-8, as surrogateescape kept it
+        return f"\\x{code - 0xDC00:02x}"
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def ref_name_problem(ref: str) -> str | None:
+    """Why the portal refuses this ref name, in a sentence for the candidate; None if it is fine.
+
+    Checked before anything moves: names git itself would refuse (git check-ref-format), names too
+    long for the portal to record, names that are not UTF-8 or hold invisible characters (they
+    would be shown to reviewers), and HEAD as a branch or tag name, which git and every tool read
+    as "the current branch".
+    """
+    shown = _shown(ref)
+    raw = ref.encode("utf-8", "surrogateescape")
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return f"{shown}: ref names must be valid UTF-8."
+    if not ref.isprintable():
+        return f"{shown}: ref names cannot contain control or invisible characters."
+    if len(raw) > MAX_REF_BYTES:
+        return f"{shown}: ref names can be at most {MAX_REF_BYTES} bytes; this one has {len(raw)}. Use a shorter name."
+    reason = _git_format_problem(ref)
+    if reason:
+        return f"{shown}: not a valid ref name ({reason})."
+    if ref.rsplit("/", 1)[-1] == "HEAD":
+        return f"{shown}: HEAD is reserved: git reads it as the current branch. Choose another name."
+    return None
+
+
+def _git_format_problem(ref: str) -> str | None:
+    """git check-ref-format's rules (git-check-ref-format(1)), without starting a process per ref."""
+    if ref == "@" or ref.startswith("/") or ref.endswith(("/", ".")):
+        return "it cannot be @, start or end with a slash, or end with a dot"
+    if _REF_FORBIDDEN.search(ref):
+        return "no spaces, ~ ^ : ? * [ \\, .., @{ or // allowed"
+    for part in ref.split("/"):
+        if not part or part.startswith(".") or part.endswith(".lock"):
+            return "no part can be empty, start with a dot or end with .lock"
+    return None
 
 
 def _short(ref: str) -> str:
@@ -47,7 +115,10 @@ def pre_receive(updates: list[tuple[str, str, str]]) -> list[str]:
         return [refused]
     problems = []
     for old, new, ref in updates:
-        if not ref.startswith(ALLOWED_PREFIXES):
+        name_problem = ref_name_problem(ref)
+        if name_problem:
+            problems.append(name_problem)
+        elif not ref.startswith(ALLOWED_PREFIXES):
             problems.append(f"{ref}: only branches and tags can be pushed.")
         elif ref == MAIN and new == ZERO:
             problems.append("main cannot be deleted: it is the starting point reviewers compare your work with.")
