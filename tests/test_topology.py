@@ -199,10 +199,7 @@ def deployment(tmp_path: Path) -> Iterator[Deployment]:
 def _remote_worker_env(deployed: Deployment) -> dict[str, str]:
     cache = deployed.root / "remote-cache"
     # As docs/operations.md says: the worker credential the web server keeps in its data directory.
-    token = deployed.command(
-        "manage.py", "shell", "-c", "from portal.core.workers import worker_token; print(worker_token())",
-        user=deployed.user("web"),
-    ).strip()  # fmt: skip
+    token = deployed.command("manage.py", "worker_token", user=deployed.user("web")).strip()
     return {
         "PORTAL_DATA_DIR": "",  # another host: no data directory
         "PORTAL_WORKER_GIT_TOKEN": token,

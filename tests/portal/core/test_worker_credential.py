@@ -192,3 +192,17 @@ def test_the_package_endpoint_refuses_the_token_derived_from_the_placeholder_key
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(request, timeout=10)
     assert refused.value.code == 401
+
+
+def test_the_worker_token_command_prints_the_token_alone_or_says_why_there_is_none(fresh_data, settings):
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    out = StringIO()
+    call_command("worker_token", stdout=out)
+    assert out.getvalue().strip() == worker_token()
+    assert out.getvalue().count("\n") == 1  # one line: what a remote worker's PORTAL_WORKER_GIT_TOKEN takes
+    settings.PORTAL_DATA_DIR = None
+    with pytest.raises(CommandError, match="PORTAL_WORKER_GIT_TOKEN is not set"):
+        call_command("worker_token", stdout=StringIO())
