@@ -187,10 +187,13 @@ PORTAL_GIT_MAX_PUSH_MB = envint("PORTAL_GIT_MAX_PUSH_MB", 50, minimum=1)
 PORTAL_GIT_MAX_OBJECTS = envint("PORTAL_GIT_MAX_OBJECTS", 20000, minimum=10)
 # Longest one clone, fetch or push may take before git http-backend is killed.
 PORTAL_GIT_TIMEOUT = envint("PORTAL_GIT_TIMEOUT", 600, minimum=10)
-# Failed git logins allowed per address, and per invite, in the window before 429.
+# Failed git logins in the window before 429 (a right password always gets in): per address and
+# invite together, then a wait that doubles per failure up to the window; per address, failures
+# on invite ids that do not exist. No per-invite limit: failures from other addresses would let
+# strangers slow a candidate down.
 PORTAL_GIT_AUTH_WINDOW = envint("PORTAL_GIT_AUTH_WINDOW", 600, minimum=10)
+PORTAL_GIT_AUTH_MAX_PER_PAIR = envint("PORTAL_GIT_AUTH_MAX_PER_PAIR", 10, minimum=1)
 PORTAL_GIT_AUTH_MAX_PER_ADDRESS = envint("PORTAL_GIT_AUTH_MAX_PER_ADDRESS", 20, minimum=1)
-PORTAL_GIT_AUTH_MAX_PER_INVITE = envint("PORTAL_GIT_AUTH_MAX_PER_INVITE", 50, minimum=1)
 # Wrong or revoked invitation links allowed per address in the same window before 429.
 PORTAL_LINK_MAX_FAILURES_PER_ADDRESS = envint("PORTAL_LINK_MAX_FAILURES_PER_ADDRESS", 30, minimum=1)
 # Scoring workers on other hosts fetch commits with user "worker" and this token; by default

@@ -59,11 +59,15 @@ class RefUpdate(models.Model):
 
 
 class AuthFailure(models.Model):
-    """A refused git login, kept briefly to rate-limit guessing per address and per invite."""
+    """A refused git login (or a wrong invite link), kept for PORTAL_GIT_AUTH_WINDOW to slow down
+    guessing per (address, invite) and, for ids that do not exist, per address."""
 
     at = models.DateTimeField(db_index=True)
     address = models.GenericIPAddressField(null=True, blank=True)
     username = models.CharField(max_length=64, blank=True)
+    known = models.BooleanField(
+        default=False, help_text="The username was an existing invite's public id: a wrong password, not a guessed id."
+    )
 
     class Meta:
         indexes = [models.Index(fields=["address", "at"]), models.Index(fields=["username", "at"])]

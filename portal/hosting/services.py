@@ -1,4 +1,5 @@
 import fcntl
+import math
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -181,21 +182,78 @@ def invite_start(*, invite: Invite, via: str, address: str | None = None) -> Inv
 LINK_FAILURE = "link"
 
 
-def auth_failure_record(*, address: str | None, username: str) -> None:
-    AuthFailure.objects.create(at=timezone.now(), address=address, username=username[:64])
+# The wait a pair is told after its first failure past PORTAL_GIT_AUTH_MAX_PER_PAIR; each further
+# failure doubles it, up to PORTAL_GIT_AUTH_WINDOW.
+FIRST_WAIT = 30
 
 
-def auth_blocked(*, address: str | None, username: str, now: datetime | None = None) -> bool:
-    """Whether git sign-ins from this address, or for this invite, are refused for now."""
-    since = (now or timezone.now()) - timedelta(seconds=settings.PORTAL_GIT_AUTH_WINDOW)
-    recent = AuthFailure.objects.filter(at__gte=since).exclude(username=LINK_FAILURE)
-    if address and recent.filter(address=address).count() >= settings.PORTAL_GIT_AUTH_MAX_PER_ADDRESS:
-        return True
-    return bool(username) and recent.filter(username=username).count() >= settings.PORTAL_GIT_AUTH_MAX_PER_INVITE
+def _git_failures(since: datetime):
+    return AuthFailure.objects.filter(at__gte=since).exclude(username=LINK_FAILURE)
+
+
+def _pair_wait(failures: int) -> int | None:
+    """The Retry-After for a pair with this many failures in the window, or None below the limit."""
+    past = failures - settings.PORTAL_GIT_AUTH_MAX_PER_PAIR
+    if past < 1:
+        return None
+    # The exponent is bounded so that a long run of failures never builds a huge integer.
+    return min(FIRST_WAIT * 2 ** min(past - 1, 32), settings.PORTAL_GIT_AUTH_WINDOW)
+
+
+def _guessing_wait(*, address: str | None, since: datetime, now: datetime) -> int | None:
+    """Seconds until this address may try unknown ids again, or None while it is under the limit.
+
+    Only failures on ids that do not exist count: a busy office or proxy where someone mistypes
+    a password is not guessing ids.
+    """
+    limit = settings.PORTAL_GIT_AUTH_MAX_PER_ADDRESS
+    if not address:
+        return None
+    times = list(
+        _git_failures(since).filter(address=address, known=False).order_by("-at").values_list("at", flat=True)[:limit]
+    )
+    if len(times) < limit:
+        return None
+    # Free again once the limit-th most recent failure leaves the window.
+    free_at = times[-1] + timedelta(seconds=settings.PORTAL_GIT_AUTH_WINDOW)
+    return max(1, math.ceil((free_at - now).total_seconds()))
+
+
+def auth_failure_record(*, address: str | None, username: str, now: datetime | None = None) -> int | None:
+    """Record a refused git sign-in for invite ``username`` from ``address``; return how many
+    seconds the client is told to wait (the view answers 429), or None (401).
+
+    Called only once the password has been checked and found wrong: a right password always
+    gets in, so nobody else's failures (a stranger on the same office address, or strangers
+    anywhere trying this invite's id) can lock a candidate out. What is slowed down is the
+    failing (address, invite) pair, with a wait that doubles per failure past
+    PORTAL_GIT_AUTH_MAX_PER_PAIR, and an address guessing ids that do not exist, past
+    PORTAL_GIT_AUTH_MAX_PER_ADDRESS of them: every wrong credential from it then gets 429, for
+    existing ids too, so the answer does not tell which ids exist. Rows stop being added once
+    they would change nothing, so a client that keeps hammering does not grow the table.
+    """
+    now = now or timezone.now()
+    since = now - timedelta(seconds=settings.PORTAL_GIT_AUTH_WINDOW)
+    username = username[:64]
+    known = Invite.objects.filter(public_id=username).exists()
+    pair = _git_failures(since).filter(address=address, username=username).count()
+    guessing = _guessing_wait(address=address, since=since, now=now)
+    saturated = _pair_wait(pair) == settings.PORTAL_GIT_AUTH_WINDOW or (not known and guessing is not None)
+    if not saturated:
+        AuthFailure.objects.create(at=now, address=address, username=username, known=known)
+        pair += 1
+    waits = [wait for wait in (_pair_wait(pair), guessing) if wait is not None]
+    return max(waits) if waits else None
+
+
+def auth_failures_clear(*, address: str | None, username: str) -> None:
+    """Forget a pair's failures once it has signed in: a mistyped token, then the right one, leaves
+    nothing behind that would make the next typo wait."""
+    AuthFailure.objects.filter(address=address, username=username[:64]).delete()
 
 
 def link_failure_record(*, address: str | None) -> None:
-    auth_failure_record(address=address, username=LINK_FAILURE)
+    AuthFailure.objects.create(at=timezone.now(), address=address, username=LINK_FAILURE)
 
 
 def link_guessing_blocked(*, address: str | None, now: datetime | None = None) -> bool:

@@ -20,8 +20,8 @@ from portal.core.workers import basic_credentials, is_worker
 from portal.hosting.backend import BackendError, BackendRequest, run_backend
 from portal.hosting.gitrepo import HOOKS_DIR
 from portal.hosting.services import (
-    auth_blocked,
     auth_failure_record,
+    auth_failures_clear,
     fetch_record,
     push_lock,
     push_record,
@@ -72,11 +72,9 @@ def git_http(request, public_id: str, service_path: str, *, on_push: Callable[..
     if credentials is None:
         return _plain("Authentication required.", 401, WWW_Authenticate=REALM)
     user, password = credentials
-    if auth_blocked(address=address, username=public_id):
-        return _plain(
-            "Too many failed sign-ins; try again later.", 429, Retry_After=str(settings.PORTAL_GIT_AUTH_WINDOW)
-        )
 
+    # The credentials are checked before any limit: a right password always gets in, whatever
+    # others sharing the address, or trying this invite from elsewhere, got wrong.
     worker = is_worker(user, password)
     invite = None
     if worker:
@@ -87,8 +85,13 @@ def git_http(request, public_id: str, service_path: str, *, on_push: Callable[..
         invite = invite_for_git_credentials(public_id=public_id, password=password)
     if invite is None:
         # Wrong password, unknown invite and another invite's credentials look the same.
-        auth_failure_record(address=address, username=public_id)
+        wait = auth_failure_record(address=address, username=public_id)
+        if wait is not None:
+            # git shows a text/plain body to the user: say how long to wait in the sentence too.
+            return _plain(f"Too many failed sign-ins; try again in {wait} seconds.", 429, Retry_After=str(wait))
         return _plain("Invalid credentials for this repository.", 401, WWW_Authenticate=REALM)
+    if not worker:
+        auth_failures_clear(address=address, username=public_id)
     if not worker and invite.status == Invite.Status.REVOKED:
         return _plain("This invite has been revoked.", 403)
 

@@ -11,7 +11,7 @@ from django.utils.html import escape
 
 from portal.assessments.services import version_manifest
 from portal.hosting.models import AuthFailure
-from portal.hosting.services import auth_blocked, link_guessing_blocked
+from portal.hosting.services import auth_failure_record, link_guessing_blocked
 from portal.invites.models import Event, Invite
 from portal.invites.services import invite_revoke, invite_submit
 from tests.support.candidates import candidate_commit
@@ -183,7 +183,7 @@ def test_wrong_links_never_count_against_git_sign_ins_from_the_address(client, c
     for guess in range(3):
         client.get(reverse("invite_page", args=[f"guess-{guess}"]), **guesser)
     assert link_guessing_blocked(address="203.0.113.11")
-    assert not auth_blocked(address="203.0.113.11", username=created.invite.public_id)
+    assert auth_failure_record(address="203.0.113.11", username="aaaaaaaaaaaaaaaa") is None
 
 
 def test_wrong_links_from_long_ago_are_forgotten(client, created, settings):
