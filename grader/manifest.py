@@ -59,6 +59,9 @@ class Manifest:
     hidden_budget: float
     limits: dict[str, int]
     tickets: tuple[Ticket, ...]
+    # Caps on the trusted grader, which reads the app's answers outside the sandbox (grader.http_caps).
+    max_response_bytes: int = 10 * 1024 * 1024
+    grader_memory_bytes: int = 1024 * 1024 * 1024
 
     @property
     def total_points(self) -> int:
@@ -178,6 +181,8 @@ def load_manifest(assessment_dir: str | Path = DEFAULT_ASSESSMENT_DIR) -> Manife
         hidden_timeout=float(hidden.get("timeout_seconds", 60)),
         request_timeout=float(hidden.get("request_timeout_seconds", 5)),
         hidden_budget=float(hidden.get("budget_seconds", 10)),
+        max_response_bytes=int(float(hidden.get("max_response_mb", 10)) * 1024 * 1024),
+        grader_memory_bytes=int(hidden.get("grader_memory_mb", 1024)) * 1024 * 1024,
         limits={key: value for key, value in limits.items() if isinstance(value, int)},
         tickets=tuple(tickets),
     )

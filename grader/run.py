@@ -19,6 +19,8 @@ from .junit import TestOutcome, parse_junit
 from .manifest import DEFAULT_ASSESSMENT_DIR, Manifest, load_manifest
 
 OUTPUT_TAIL = 4000
+# The folder holding this package: the hidden tests' pytest imports grader.http_caps from it.
+GRADER_ROOT = Path(__file__).resolve().parent.parent
 
 
 class GraderError(RuntimeError):
@@ -108,6 +110,9 @@ def run_hidden_tests(
             str(hidden),
             "-p",
             "no:cacheprovider",
+            # Caps on every answer the tests read, and on this process's memory (see http_caps).
+            "-p",
+            "grader.http_caps",
             "-o",
             "junit_family=xunit1",
             f"--junitxml={junit}",
@@ -118,7 +123,10 @@ def run_hidden_tests(
         env = trusted_env(
             # Only pytest's own plugins: nothing installed alongside (pytest-django...) joins in.
             PYTEST_DISABLE_PLUGIN_AUTOLOAD="1",
+            PYTHONPATH=str(GRADER_ROOT),
             GRADER_REQUEST_TIMEOUT=str(manifest.request_timeout),
+            GRADER_MAX_RESPONSE_BYTES=str(manifest.max_response_bytes),
+            GRADER_MEMORY_BYTES=str(manifest.grader_memory_bytes),
             # Past this, requests fail at once: pytest then ends with a report before the hard timeout.
             GRADER_SUITE_DEADLINE=str(max(limit - manifest.request_timeout - 5, 1)),
             **({"GRADER_APP_SOCKET": str(socket_path)} if socket_path else {"GRADER_APP_URL": str(base_url)}),

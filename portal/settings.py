@@ -207,6 +207,9 @@ PORTAL_GIT_AUTHOR = ("Assessment Portal", "portal@localhost")
 # A commit with more files, or more bytes in all, is not scored (an error run says why).
 PORTAL_SCORING_MAX_FILES = envint("PORTAL_SCORING_MAX_FILES", 5000, minimum=10)
 PORTAL_SCORING_MAX_TREE_MB = envint("PORTAL_SCORING_MAX_TREE_MB", 100, minimum=1)
+# Seconds a run's candidate code (app, visible and hidden tests) may take in all; past it the run
+# is an error that says so. Below CELERY_TASK_SOFT_TIME_LIMIT, so the run ends before the task.
+PORTAL_RUN_BUDGET_SECONDS = envint("PORTAL_RUN_BUDGET_SECONDS", 240, minimum=10)
 
 # --- Mail -------------------------------------------------------------------
 DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL", "Assessment Portal <portal@localhost>")

@@ -40,6 +40,26 @@ def manifest_runtime(manifest: Manifest, *, runtimes_dir: Path) -> Runtime:
     return runtime_build(requirements=manifest.shipped_dir / manifest.requirements, root=runtimes_dir)
 
 
+START_OUTPUT_LINES = 20
+
+
+def _start_failure(exc: ServeError, *, limit: float) -> str:
+    """Why the app did not start, for the run's reason: what ended it, and how its output ended."""
+    result = exc.result
+    if result is None or "did not accept" in str(exc):
+        what = f"the app did not start within its start-up limit of {limit:g} s"
+    elif result.signal is not None:
+        what = f"the app was killed by {result.signal_name} before it was ready"
+    else:
+        what = f"the app exited with code {result.exit_code} before it was ready"
+    if result is not None and result.limits_hit:
+        hits = ", ".join(str(hit).replace("_", " ") for hit in result.limits_hit)
+        what += f" (the sandbox's {hits} limit fired)"
+    output = (result.stderr + result.stdout) if result is not None else b""
+    tail = output.decode(errors="replace").strip().splitlines()[-START_OUTPUT_LINES:]
+    return what + (":\n" + "\n".join(tail) if tail else "; it printed nothing")
+
+
 def _limits(manifest: Manifest, *, wall_time: float) -> Limits:
     limits = manifest.limits
     return Limits(
@@ -107,6 +127,18 @@ class SandboxRunner:
     runtime: Runtime
     # How each served app's sandbox ended (limit fired, exit, mechanisms), in start order.
     app_results: list[Result] = field(default_factory=list)
+    # time.monotonic() past which nothing more runs: every limit below is cut to what is left.
+    deadline: float | None = None
+
+    def within(self, seconds: float) -> float:
+        """``seconds``, or less if the deadline comes first (at least a moment, so a step still ends cleanly)."""
+        if self.deadline is None:
+            return seconds
+        return max(min(seconds, self.deadline - time.monotonic()), 0.5)
+
+    @property
+    def out_of_time(self) -> bool:
+        return self.deadline is not None and time.monotonic() >= self.deadline
 
     @contextlib.contextmanager
     def start_app(self, workdir: Path) -> Iterator[str]:
@@ -119,25 +151,27 @@ class SandboxRunner:
         in_socket = f"{IN_SANDBOX_WORK}/{APP_SOCKET}"
         argv = app.command(self.runtime.python, socket=in_socket, workdir=IN_SANDBOX_WORK)
         env = app.environment(socket=in_socket, workdir=IN_SANDBOX_WORK)
+        startup = self.within(app.startup_timeout)
+        started = time.monotonic()
         try:
             server = serve(
                 argv=argv,
                 workdir=workdir,
                 socket=APP_SOCKET,
                 runtime=self.runtime,
-                limits=_limits(self.manifest, wall_time=self.manifest.limits.get("app_wall_seconds", 180)),
+                limits=_limits(self.manifest, wall_time=self.within(self.manifest.limits.get("app_wall_seconds", 180))),
                 env=env,
-                ready_timeout=app.startup_timeout,
+                ready_timeout=startup,
             )
         except ServeError as exc:
             self.app_results.append(exc.result)
-            output = (exc.result.stderr or exc.result.stdout or b"")[-2000:].decode(errors="replace")
-            raise AppStartError(f"{exc}\n{output}") from exc
+            raise AppStartError(_start_failure(exc, limit=startup)) from exc
         # Unix socket paths are limited to about 100 bytes: a short folder of its own.
         host_dir = tempfile.mkdtemp(prefix="app-")
         forwarder = _Forwarder(str(Path(host_dir) / "app.sock"), server.connect)
         try:
-            wait_until_ready(forwarder.path, app.ready_path, app.startup_timeout)
+            # What is left of the start-up limit: accepting connections is not yet being ready.
+            wait_until_ready(forwarder.path, app.ready_path, max(startup - (time.monotonic() - started), 0.5))
             yield forwarder.path
         finally:
             forwarder.close()
@@ -155,7 +189,7 @@ class SandboxRunner:
                 argv=command,
                 workdir=tree,
                 runtime=self.runtime,
-                limits=_limits(self.manifest, wall_time=self.manifest.visible_timeout),
+                limits=_limits(self.manifest, wall_time=self.within(self.manifest.visible_timeout)),
             )
             duration = time.monotonic() - started
             junit = Path(scratch) / "junit.xml"

@@ -177,10 +177,13 @@ def _score(run: Run) -> Run:
             return _finish(run, status=Run.Status.ERROR, reason=str(exc))
         timings["export"] = time.monotonic() - started
 
+        budget = settings.PORTAL_RUN_BUDGET_SECONDS
         try:
-            runner = SandboxRunner(manifest=manifest, runtime=assessment_runtime(manifest=manifest))
+            runtime = assessment_runtime(manifest=manifest)
         except SandboxError as exc:
             return _finish(run, status=Run.Status.ERROR, reason=f"the sandbox is unavailable: {exc}")
+        # The budget counts from here: every step of the candidate's code is cut to what is left of it.
+        runner = SandboxRunner(manifest=manifest, runtime=runtime, deadline=time.monotonic() + budget)
 
         app_tree = Path(scratch) / "app"
         shutil.copytree(tree, app_tree, symlinks=True)
@@ -192,34 +195,37 @@ def _score(run: Run) -> Run:
             return result
 
         # The candidate's own tests run in a sandbox of their own, on their own copy of the
-        # tree, while the app is served and graded: the run takes the longer of the two.
+        # tree, while the app is graded: the run takes the longer of the two. They start once
+        # the app is up, so an app that never starts ends the run at its start-up limit.
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="visible-tests") as pool:
-            visible_future = pool.submit(visible_tests)
+            visible_future = None
             started = time.monotonic()
             hidden = None
             reason = ""
             try:
                 with runner.start_app(app_tree) as socket_path:
                     timings["app_start"] = time.monotonic() - started
+                    visible_future = pool.submit(visible_tests)
                     started = time.monotonic()
                     try:
-                        hidden = run_hidden_tests(socket_path, manifest=manifest)
+                        hidden = run_hidden_tests(
+                            socket_path, manifest=manifest, timeout=runner.within(manifest.hidden_timeout)
+                        )
                     except GraderError as exc:
                         reason = f"the hidden tests could not complete: {exc}"
                     timings["hidden"] = time.monotonic() - started
             except AppStartError as exc:
                 reason = f"the app did not start: {exc}"
             app_result = runner.app_results[-1] if runner.app_results else None
-            visible = visible_future.result()
+            visible = visible_future.result() if visible_future else None
+        if runner.out_of_time:
+            hidden = None
+            reason = f"the run took longer than its budget of {budget} s (PORTAL_RUN_BUDGET_SECONDS)" + (
+                f"; {reason}" if reason else ""
+            )
 
     sandbox = _sandbox_summary(app_result)
-    visible_summary = {
-        "returncode": visible.returncode,
-        "passed": sum(o.outcome == "passed" for o in visible.outcomes),
-        "total": len(visible.outcomes),
-        "failed": [o.test_id for o in visible.outcomes if o.outcome != "passed"],
-        "output": visible.output[-4000:],
-    }
+    visible_summary = _visible_summary(visible)
     log = "\n".join(filter(None, [reason, hidden.output if hidden else "", sandbox.get("output", "")]))[-LOG_CAP:]
     if hidden is None:
         return _finish(
@@ -254,6 +260,19 @@ def _score(run: Run) -> Run:
         TicketVerdict.objects.bulk_create(verdicts)
         status = Run.Status.PASSED if all(v.passed for v in verdicts) else Run.Status.FAILED
         return _finish(run, status=status, timings=timings, sandbox=sandbox, visible=visible_summary, log=log)
+
+
+def _visible_summary(visible) -> dict:
+    """How the candidate's own tests did; empty when they did not run (the app never started)."""
+    if visible is None:
+        return {}
+    return {
+        "returncode": visible.returncode,
+        "passed": sum(o.outcome == "passed" for o in visible.outcomes),
+        "total": len(visible.outcomes),
+        "failed": [o.test_id for o in visible.outcomes if o.outcome != "passed"],
+        "output": visible.output[-4000:],
+    }
 
 
 def _sandbox_summary(result) -> dict:

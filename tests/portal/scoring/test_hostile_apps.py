@@ -1,0 +1,95 @@
+"""A hostile app can neither grow the trusted grader nor hold a worker past its limits.
+
+Each run goes the real way: the pushed commit served in the sandbox, the hidden tests run by
+the trusted grader over HTTP. The app changes are appended to the shipped app/main.py.
+"""
+
+import resource
+
+import pytest
+
+from portal.scoring.models import Run, TestResult
+from tests.conftest import ROOT
+from tests.support.candidates import candidate_commit
+from tests.support.factories import score_all
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
+
+MAIN = (ROOT / "assessment_app" / "project" / "app" / "main.py").read_text()
+STARTUP_LIMIT = 20  # startup_timeout_seconds of the built-in assessment
+
+FLOOD = """
+
+from fastapi import Request
+from fastapi.responses import StreamingResponse
+
+
+@app.middleware("http")
+async def flood(request: Request, call_next):
+    # 1 GiB in answer to every /books request of the grader (its own tests are spared).
+    if request.url.path == "/books" and request.headers.get("host") == "candidate-app":
+        return StreamingResponse((b"x" * 65536 for _ in range(16384)), media_type="application/json")
+    return await call_next(request)
+"""
+
+
+def _scored(invite, tmp_path, main: str) -> Run:
+    sha = candidate_commit(invite, tmp_path / "work", branch="issue-1", changes={"app/main.py": main})
+    score_all(invite)
+    return Run.objects.get(invite=invite, commit=sha)
+
+
+def _seconds(run: Run) -> float:
+    return (run.finished_at - run.started_at).total_seconds()
+
+
+def _peak_mb(who) -> float:
+    return resource.getrusage(who).ru_maxrss / 1024
+
+
+def test_a_huge_answer_fails_the_test_without_growing_the_grader(invite, tmp_path):
+    children, own = _peak_mb(resource.RUSAGE_CHILDREN), _peak_mb(resource.RUSAGE_SELF)
+    run = _scored(invite, tmp_path, MAIN + FLOOD)
+    assert run.status == Run.Status.FAILED, run.reason
+    assert not run.verdicts.get(ticket=1).passed
+    messages = TestResult.objects.filter(run=run, ticket=1).values_list("message", flat=True)
+    assert any("the answer exceeded 10 MB" in message for message in messages)
+    # Without the caps the grader's pytest read every gigabyte into memory.
+    assert _peak_mb(resource.RUSAGE_CHILDREN) - children < 200
+    assert _peak_mb(resource.RUSAGE_SELF) - own < 200
+
+
+def test_an_app_that_never_starts_ends_the_run_at_its_start_up_limit(invite, tmp_path):
+    run = _scored(invite, tmp_path, "import time\ntime.sleep(60)\n" + MAIN)
+    assert run.status == Run.Status.ERROR
+    assert f"start-up limit of {STARTUP_LIMIT} s" in run.reason
+    assert _seconds(run) < STARTUP_LIMIT + 10
+    assert run.visible == {}  # the visible tests were not run on an app that never started
+
+
+def test_an_app_that_dies_at_import_has_its_exception_in_the_reason(invite, tmp_path):
+    crash = 'raise RuntimeError("the catalogue is misconfigured: LIB-4242")\n'
+    run = _scored(invite, tmp_path, crash + MAIN)
+    assert run.status == Run.Status.ERROR
+    assert "exited with code 1 before it was ready" in run.reason
+    assert "RuntimeError: the catalogue is misconfigured: LIB-4242" in run.reason
+    assert _seconds(run) < 15
+
+
+def test_the_run_budget_ends_a_run_that_would_take_longer(invite, tmp_path, settings):
+    settings.PORTAL_RUN_BUDGET_SECONDS = 6
+    run = _scored(invite, tmp_path, "import time\ntime.sleep(60)\n" + MAIN)
+    assert run.status == Run.Status.ERROR
+    assert run.reason.startswith("the run took longer than its budget of 6 s (PORTAL_RUN_BUDGET_SECONDS)")
+    assert _seconds(run) < 6 + 8
+
+
+def test_a_fork_loop_at_import_ends_the_run_at_its_start_up_limit(invite, tmp_path):
+    # Forks until the sandbox's process limit refuses, then keeps asking (slowly, to spare the CPU).
+    bomb = "import os, time\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        time.sleep(1)\n"
+    run = _scored(invite, tmp_path, bomb + MAIN)
+    assert run.status == Run.Status.ERROR
+    assert f"start-up limit of {STARTUP_LIMIT} s" in run.reason
+    if "processes" in run.sandbox["limits_hit"]:  # where a pids cgroup counts the refusals
+        assert "the sandbox's processes limit fired" in run.reason
+    assert _seconds(run) < STARTUP_LIMIT + 10
