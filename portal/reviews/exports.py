@@ -8,7 +8,6 @@ since names, summaries and assessment titles are typed by people the reader does
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterable, Iterator
 
 from django.contrib.auth.decorators import login_required
@@ -19,21 +18,11 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from portal.assessments.models import Assessment
+from portal.core.spreadsheets import csv_lines, csv_when
 from portal.invites.models import Invite
 from portal.reviews.blind import Identity, alias, invite_identities, scrub
 from portal.reviews.models import Review, Rubric
 from portal.reviews.selectors import sees_all_reviews
-
-# A spreadsheet runs a cell starting with one of these as a formula (the same rule as the
-# recruiter's candidate export, which lives in a higher layer than this app).
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_cell(value) -> object:
-    """A value made safe for a spreadsheet: text that would start a formula gets a leading apostrophe."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
 
 
 def reviews_for_export(*, assessment: Assessment | None = None) -> QuerySet[Review]:
@@ -66,38 +55,27 @@ def blind_identities(reviews: QuerySet[Review]) -> dict[int, Identity]:
     return {invite.pk: identity for invite, identity in zip(blind, invite_identities(blind), strict=True)}
 
 
-class _Echo:
-    """A file-like object whose write returns the line, for csv.writer to format one row at a time."""
-
-    def write(self, value: str) -> str:
-        return value
-
-
-def _when(moment) -> str:
-    return timezone.localtime(moment).isoformat(timespec="seconds") if moment else ""
-
-
 def review_rows(reviews: Iterable[Review], keys: list[str], hidden: dict[int, Identity]) -> Iterator[str]:
     """The CSV lines: a header (with a byte order mark, so spreadsheets read UTF-8) then one line per review."""
-    writer = csv.writer(_Echo())
     header = ["invite", "candidate", "assessment", "reviewer", "submitted at", *keys, "recommendation", "summary"]
-    yield "\ufeff" + writer.writerow(header)
-    for review in reviews:
-        invite = review.invite
-        identity = hidden.get(invite.pk)
-        cells = [
-            invite.public_id,
-            alias(invite) if identity else invite.candidate.name,
-            invite.assessment_version.assessment.title,
-            review.reviewer.get_username(),
-            _when(review.submitted_at),
-            *(review.scores.get(key, "") for key in keys),
-            review.recommendation,
-            review.summary,
-        ]
-        if identity:
-            cells = [scrub(cell, [identity]) if isinstance(cell, str) else cell for cell in cells]
-        yield writer.writerow([csv_cell(cell) for cell in cells])
+    return csv_lines(header, (_review_cells(review, keys, hidden.get(review.invite_id)) for review in reviews))
+
+
+def _review_cells(review: Review, keys: list[str], identity: Identity | None) -> list:
+    invite = review.invite
+    cells = [
+        invite.public_id,
+        alias(invite) if identity else invite.candidate.name,
+        invite.assessment_version.assessment.title,
+        review.reviewer.get_username(),
+        csv_when(review.submitted_at),
+        *(review.scores.get(key, "") for key in keys),
+        review.recommendation,
+        review.summary,
+    ]
+    if identity:
+        cells = [scrub(cell, [identity]) if isinstance(cell, str) else cell for cell in cells]
+    return cells
 
 
 def _assessment(request) -> Assessment | None:

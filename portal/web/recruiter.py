@@ -8,7 +8,6 @@ shown read-only here: rescoring belongs to administrators on the reviewer's page
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -26,6 +25,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from portal.accounts.decorators import role_required
 from portal.accounts.roles import RECRUITER
+from portal.core.spreadsheets import csv_lines, csv_when
 from portal.invites.emails import EmailRefused, email_retry, invitation_queue
 from portal.invites.models import Event, Invite
 from portal.invites.services import (
@@ -430,16 +430,6 @@ def recruiter_insights(request):
 
 # The CSV export.
 
-# A spreadsheet runs a cell starting with one of these as a formula; names are the candidate's input.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_cell(value) -> object:
-    """A value made safe for a spreadsheet: text that would start a formula gets a leading apostrophe."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
-
 
 def _filters(request) -> dict:
     """The dashboard's filters, read the way it reads them: unknown values are dropped."""
@@ -456,23 +446,11 @@ def _filters(request) -> dict:
     }
 
 
-class _Echo:
-    """A file-like object whose write returns the line, for csv.writer to format one row at a time."""
-
-    def write(self, value: str) -> str:
-        return value
-
-
-def _when(moment: datetime | None) -> str:
-    return timezone.localtime(moment).isoformat(timespec="seconds") if moment else ""
-
-
 def _verdict(passed) -> str:
     return "pass" if passed is True else "fail" if passed is False else ""
 
 
 def _csv_rows(rows: Iterable[dict], tickets: list[int]) -> Iterator[str]:
-    writer = csv.writer(_Echo())
     header = [
         "candidate",
         "email",
@@ -488,29 +466,29 @@ def _csv_rows(rows: Iterable[dict], tickets: list[int]) -> Iterator[str]:
         "percent",
         *(f"ticket {n}" for n in tickets),
     ]
-    # The byte order mark makes spreadsheets read the file as UTF-8, so names keep their accents.
-    yield "\ufeff" + writer.writerow(header)
-    for v in rows:
-        verdicts = ticket_verdicts(v["tickets"])
-        scored = [t for t in v["tickets"] if isinstance(t, dict)] if isinstance(v["tickets"], list) else []
-        earned = sum(t.get("earned", 0) for t in scored) if scored else None
-        possible = sum(t.get("points", 0) for t in scored) if scored else None
-        cells = [
-            v["candidate__name"],
-            v["candidate__email"],
-            v["assessment_version__assessment__title"],
-            f"{v['assessment_version__label']} ({v['assessment_version__content_hash'][:12]})",
-            STAGES[v["stage_rank"]],
-            _when(v["created_at"]),
-            _when(v["started_at"]),
-            _when(v["submitted_at"]),
-            _when(v["closes_at"]),
-            "" if earned is None else earned,
-            "" if possible is None else possible,
-            f"{100 * earned / possible:.1f}" if possible else "",
-            *(_verdict(verdicts.get(n)) for n in tickets),
-        ]
-        yield writer.writerow([csv_cell(cell) for cell in cells])
+    return csv_lines(header, (_csv_cells(v, tickets) for v in rows))
+
+
+def _csv_cells(v: dict, tickets: list[int]) -> list:
+    verdicts = ticket_verdicts(v["tickets"])
+    scored = [t for t in v["tickets"] if isinstance(t, dict)] if isinstance(v["tickets"], list) else []
+    earned = sum(t.get("earned", 0) for t in scored) if scored else None
+    possible = sum(t.get("points", 0) for t in scored) if scored else None
+    return [
+        v["candidate__name"],
+        v["candidate__email"],
+        v["assessment_version__assessment__title"],
+        f"{v['assessment_version__label']} ({v['assessment_version__content_hash'][:12]})",
+        STAGES[v["stage_rank"]],
+        csv_when(v["created_at"]),
+        csv_when(v["started_at"]),
+        csv_when(v["submitted_at"]),
+        csv_when(v["closes_at"]),
+        "" if earned is None else earned,
+        "" if possible is None else possible,
+        f"{100 * earned / possible:.1f}" if possible else "",
+        *(_verdict(verdicts.get(n)) for n in tickets),
+    ]
 
 
 @require_GET
