@@ -299,10 +299,14 @@ def calibration(*, assessment: Assessment | None = None) -> list[CalibrationRow]
     reviews = Review.objects.filter(status=Review.Status.SUBMITTED)
     if assessment is not None:
         reviews = reviews.filter(invite__assessment_version__assessment=assessment)
-    rows = reviews.values_list("invite_id", "reviewer__username", "scores")
+    rows = reviews.values_list("invite_id", "reviewer__username", "scores", "rubric__criteria")
     by_invite: dict[tuple[int, str], dict[str, int]] = defaultdict(dict)  # (invite, criterion) -> reviewer: level
+    # Criteria in their rubric's order: a JSON object's key order is not kept by every database.
     order: dict[str, None] = {}
-    for invite_id, username, scores in rows:
+    for invite_id, username, scores, criteria in rows:
+        for criterion in criteria or ():
+            if isinstance(criterion, dict) and "key" in criterion:
+                order.setdefault(criterion["key"], None)
         for key, level in (scores or {}).items():
             if isinstance(level, int):
                 by_invite[(invite_id, key)][username] = level
