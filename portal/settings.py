@@ -210,6 +210,9 @@ PORTAL_SCORING_MAX_TREE_MB = envint("PORTAL_SCORING_MAX_TREE_MB", 100, minimum=1
 # Seconds a run's candidate code (app, visible and hidden tests) may take in all; past it the run
 # is an error that says so. Below CELERY_TASK_SOFT_TIME_LIMIT, so the run ends before the task.
 PORTAL_RUN_BUDGET_SECONDS = envint("PORTAL_RUN_BUDGET_SECONDS", 240, minimum=10)
+# Runs of one invite handed to the workers at a time; the others wait in the database, so a
+# candidate who pushes often delays others by at most this many runs (docs/operations.md).
+PORTAL_RUNS_IN_FLIGHT_PER_INVITE = envint("PORTAL_RUNS_IN_FLIGHT_PER_INVITE", 1, minimum=1)
 
 # --- Mail -------------------------------------------------------------------
 DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL", "Assessment Portal <portal@localhost>")

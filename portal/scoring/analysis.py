@@ -49,7 +49,7 @@ from portal.scoring.hygiene import (
 )
 from portal.scoring.models import BranchEvidence, InviteAnalysis, Run, TestResult
 from portal.scoring.quality import quality_signals
-from portal.scoring.services import run_queue
+from portal.scoring.services import run_queue, runs_supersede
 from portal.scoring.version import GRADER_VERSION
 
 logger = logging.getLogger(__name__)
@@ -117,6 +117,12 @@ def analysis_compute(*, invite: Invite, previous: dict | None = None) -> dict:
     left_out = len(names) - len(heads)
 
     integration = integration_build(path=path, heads=heads)
+    runs_supersede(
+        invite=invite,
+        refs=INTEGRATED_REF,
+        keep={integration.commit} if integration.commit else set(),
+        reason="the branches changed before a worker took this run; the new integration is scored instead",
+    )
     if integration.commit is not None:
         run_queue(invite=invite, commit=integration.commit, ref=INTEGRATED_REF)
 

@@ -15,8 +15,12 @@ class Run(models.Model):
         PASSED = "passed", "Passed"
         FAILED = "failed", "Failed"
         ERROR = "error", "Error"
+        # Never run: the branch moved on (or the integration changed) before a worker took it.
+        SUPERSEDED = "superseded", "Superseded"
 
     FINISHED = (Status.PASSED, Status.FAILED, Status.ERROR)
+    # Waiting for a worker, or on one: what "runs in flight" and "pending" count.
+    ACTIVE = (Status.QUEUED, Status.RUNNING)
 
     invite = models.ForeignKey("invites.Invite", on_delete=models.CASCADE, related_name="runs")
     assessment_version = models.ForeignKey("assessments.AssessmentVersion", on_delete=models.PROTECT)
@@ -26,6 +30,11 @@ class Run(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     reason = models.TextField(blank=True, help_text="Why the run is an error, in words for a reviewer.")
     queued_at = models.DateTimeField()
+    dispatched_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the run was handed to the workers; empty while it waits for the invite's runs in flight.",
+    )
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     timings = models.JSONField(default=dict, blank=True)
@@ -39,7 +48,10 @@ class Run(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["invite", "commit", "grader_version"], name="scoring_run_once"),
         ]
-        indexes = [models.Index(fields=["status", "started_at"])]
+        indexes = [
+            models.Index(fields=["status", "started_at"]),
+            models.Index(fields=["invite", "status"], name="scoring_run_invite_status"),
+        ]
 
     def __str__(self) -> str:
         return f"run {self.pk} of {self.commit[:7]} ({self.status})"

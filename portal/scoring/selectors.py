@@ -132,7 +132,7 @@ def invite_result(*, invite: Invite) -> InviteResult:
     """The invite's stored result; before its first analysis, the tickets with nothing earned."""
     analysis = InviteAnalysis.objects.filter(invite=invite).first()
     data = analysis.result if analysis is not None and analysis.computed_at is not None else {}
-    runs_pending = Run.objects.filter(invite=invite, status__in=(Run.Status.QUEUED, Run.Status.RUNNING)).exists()
+    runs_pending = Run.objects.filter(invite=invite, status__in=Run.ACTIVE).exists()
     version = invite.assessment_version
     tickets = [TicketResult(**t) for t in data.get("tickets", [])] or [
         TicketResult(number=t["number"], title=t["title"], points=t["points"], branch=None, passed=None, earned=0)
@@ -208,11 +208,11 @@ class RunStatus:
 
     @property
     def finished(self) -> bool:
-        return self.status not in (Run.Status.QUEUED, Run.Status.RUNNING)
+        return self.status not in Run.ACTIVE
 
 
 def runs_pending(statuses: list[RunStatus]) -> bool:
-    return any(s.status in (Run.Status.QUEUED, Run.Status.RUNNING) for s in statuses)
+    return any(s.status in Run.ACTIVE for s in statuses)
 
 
 def invite_run_statuses(

@@ -56,8 +56,13 @@ MAIN_REF = "refs/heads/main"
 
 
 def run_queue(*, invite: Invite, commit: str, ref: str) -> tuple[Run, bool]:
-    """The run of ``commit`` under the current grader, created (and queued on commit) if new."""
-    defaults = {"ref": ref, "assessment_version": invite.assessment_version, "queued_at": timezone.now()}
+    """The run of ``commit`` under the current grader; whether this call queued it.
+
+    A commit is scored once, whatever refs point at it. A new run, or one that was superseded
+    and is wanted again (a branch moved back to it), waits for the invite's turn (runs_dispatch).
+    """
+    now = timezone.now()
+    defaults = {"ref": ref, "assessment_version": invite.assessment_version, "queued_at": now}
     try:
         with transaction.atomic():
             run, created = Run.objects.get_or_create(
@@ -65,9 +70,56 @@ def run_queue(*, invite: Invite, commit: str, ref: str) -> tuple[Run, bool]:
             )
     except IntegrityError:  # a concurrent push of the same commit created it first
         run, created = Run.objects.get(invite=invite, commit=commit, grader_version=GRADER_VERSION), False
+    if not created and run.status == Run.Status.SUPERSEDED:
+        created = bool(
+            Run.objects.filter(pk=run.pk, status=Run.Status.SUPERSEDED).update(
+                status=Run.Status.QUEUED, ref=ref, reason="", queued_at=now, finished_at=None, dispatched_at=None
+            )
+        )
+        run.refresh_from_db()
     if created:
-        send_on_commit(TASK_RUN, run_id=run.pk)
+        runs_dispatch(invite=invite)
     return run, created
+
+
+def runs_dispatch(*, invite: Invite) -> int:
+    """Hand the invite's waiting runs to the workers, oldest first, while fewer than
+    PORTAL_RUNS_IN_FLIGHT_PER_INVITE of its runs are queued at the broker or running; return how many.
+
+    The others wait in the database: however often a candidate pushes, the broker's queue holds at
+    most that many of their runs, so another candidate's run waits behind at most that many. Called
+    when a run is queued, finishes or is superseded. The invite's row is locked, so two callers
+    never both fill the same free place.
+    """
+    with transaction.atomic():
+        Invite.objects.select_for_update().filter(pk=invite.pk).first()
+        in_flight = Run.objects.filter(invite=invite, status__in=Run.ACTIVE, dispatched_at__isnull=False).count()
+        free = settings.PORTAL_RUNS_IN_FLIGHT_PER_INVITE - in_flight
+        if free <= 0:
+            return 0
+        waiting = list(
+            Run.objects.filter(invite=invite, status=Run.Status.QUEUED, dispatched_at__isnull=True)
+            .order_by("queued_at", "pk")
+            .values_list("pk", flat=True)[:free]
+        )
+        now = timezone.now()
+        for run_id in waiting:
+            Run.objects.filter(pk=run_id).update(dispatched_at=now)
+            send_on_commit(TASK_RUN, run_id=run_id)
+    return len(waiting)
+
+
+def runs_supersede(*, invite: Invite, refs: str, keep: set[str], reason: str) -> int:
+    """Mark the invite's runs still waiting for a worker, queued for a ref starting with ``refs``
+    whose commit is not in ``keep``, as superseded (never run, with ``reason``); return how many.
+
+    A run a worker has taken is left to finish. The freed places go to the next waiting runs.
+    """
+    stale = Run.objects.filter(invite=invite, status=Run.Status.QUEUED, ref__startswith=refs).exclude(commit__in=keep)
+    superseded = stale.update(status=Run.Status.SUPERSEDED, reason=reason, finished_at=timezone.now())
+    if superseded:
+        runs_dispatch(invite=invite)
+    return superseded
 
 
 @transaction.atomic
@@ -76,9 +128,18 @@ def push_score(*, push: Push) -> list[Run]:
 
     The starting point is scored with the first push (a branch's regressions are measured
     against it); later pushes find its run and add nothing. Deleted refs and tags queue nothing.
+    Runs still waiting for a commit that no branch points at any more (the branch moved on or was
+    deleted) are superseded: only what the result depends on is scored.
     """
     invite = push.invite
-    runs = [run_queue(invite=invite, commit=invite.repository.base_commit, ref=MAIN_REF)[0]]
+    base = invite.repository.base_commit
+    runs_supersede(
+        invite=invite,
+        refs="refs/heads/",
+        keep={base, *gitplumbing.heads(repository_path(invite)).values()},
+        reason="the branch moved on before a worker took this run; its new head is scored instead",
+    )
+    runs = [run_queue(invite=invite, commit=base, ref=MAIN_REF)[0]]
     for update in push.ref_updates.all():
         if update.new_sha != gitplumbing.ZERO_SHA and update.ref.startswith("refs/heads/"):
             runs.append(run_queue(invite=invite, commit=update.new_sha, ref=update.ref)[0])
@@ -97,7 +158,7 @@ def _claim(run_id: int) -> Run | None:
     """Move a queued (or reaped) run to running; None if another worker has it or it is done."""
     with transaction.atomic():
         run = Run.objects.select_for_update().filter(pk=run_id).first()
-        if run is None or run.finished:
+        if run is None or run.status not in Run.ACTIVE:  # done, superseded, or gone
             return None
         run.status = Run.Status.RUNNING
         run.started_at = timezone.now()
@@ -119,6 +180,8 @@ def _finish(run: Run, *, status: str, reason: str = "", **fields) -> Run:
     )
     # The matrix, regressions and scope creep depend on this run: have them recomputed.
     analysis_request(invite=run.invite)
+    # Its place in flight goes to the invite's next waiting run.
+    runs_dispatch(invite=run.invite)
     return run
 
 
@@ -128,7 +191,7 @@ def run_execute(*, run_id: int) -> Run | None:
         task_attempt_begin(task="scoring.run", key=str(run_id), max_attempts=MAX_ATTEMPTS)
     except AttemptsExhausted as exc:
         run = Run.objects.filter(pk=run_id).first()
-        if run is not None and not run.finished:
+        if run is not None and run.status in Run.ACTIVE:
             return _finish(run, status=Run.Status.ERROR, reason=f"scoring stopped the worker {exc.attempts - 1} times")
         return run
     run = _claim(run_id)
@@ -334,6 +397,7 @@ def run_requeue(*, run: Run) -> bool:
             status=Run.Status.QUEUED,
             reason="",
             queued_at=timezone.now(),
+            dispatched_at=None,
             started_at=None,
             finished_at=None,
             timings={},
@@ -347,7 +411,7 @@ def run_requeue(*, run: Run) -> bool:
         TicketVerdict.objects.filter(run=run).delete()
         # A fresh start: the attempts that ended it before do not count against the retry.
         task_attempt_clear(task=TASK_RUN, key=str(run.pk))
-        send_on_commit(TASK_RUN, run_id=run.pk)
+        runs_dispatch(invite=run.invite)
     return True
 
 

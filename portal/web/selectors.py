@@ -113,7 +113,7 @@ def _closes_at():
 def pipeline_invites(*, now: datetime | None = None) -> QuerySet[Invite]:
     """Every invite annotated with ``stage_rank`` (an index into STAGES), ``closes_at`` and ``last_activity``."""
     now = now or timezone.now()
-    runs_pending = Exists(Run.objects.filter(invite=OuterRef("pk"), status__in=[Run.Status.QUEUED, Run.Status.RUNNING]))
+    runs_pending = Exists(Run.objects.filter(invite=OuterRef("pk"), status__in=Run.ACTIVE))
     last_activity = Event.objects.filter(invite=OuterRef("pk")).order_by().values("invite").annotate(m=Max("at"))
     submitted = Q(status=Invite.Status.SUBMITTED)
     return Invite.objects.annotate(closes_at=_closes_at()).annotate(
