@@ -185,6 +185,9 @@ STORAGES = {
 PORTAL_GIT_MAX_PUSH_MB = envint("PORTAL_GIT_MAX_PUSH_MB", 50, minimum=1)
 # A push adding more objects than this is refused by the pre-receive hook.
 PORTAL_GIT_MAX_OBJECTS = envint("PORTAL_GIT_MAX_OBJECTS", 20000, minimum=10)
+# A push that creates, moves or deletes more refs (branches and tags) than this is refused: each
+# branch head is a run, and every ref update is recorded.
+PORTAL_GIT_MAX_REFS_PER_PUSH = envint("PORTAL_GIT_MAX_REFS_PER_PUSH", 20, minimum=1)
 # Longest one clone, fetch or push may take before git http-backend is killed.
 PORTAL_GIT_TIMEOUT = envint("PORTAL_GIT_TIMEOUT", 600, minimum=10)
 # Failed git logins in the window before 429 (a right password always gets in): per address and

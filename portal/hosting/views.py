@@ -118,6 +118,7 @@ def _serve(request, *, invite: Invite, service: str, service_path: str, is_worke
     log_path = None
     if is_push_body:
         extra_env["PORTAL_PUSH_REFUSED"] = push_refusal(invite=invite) or ""
+        extra_env["PORTAL_MAX_REFS"] = str(settings.PORTAL_GIT_MAX_REFS_PER_PUSH)
         handle, log_name = tempfile.mkstemp(prefix="push-", suffix=".log", dir=repo)
         os.close(handle)
         log_path = Path(log_name)

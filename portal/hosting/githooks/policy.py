@@ -6,6 +6,7 @@ lines.
 
 Environment set by the portal's git view:
   PORTAL_PUSH_REFUSED  a message; when set, every push is refused with it
+  PORTAL_MAX_REFS      how many refs one push may create, move or delete (settings.PORTAL_GIT_MAX_REFS_PER_PUSH)
   PORTAL_PUSH_LOG      a file where post-receive appends "old new ref" lines
 """
 
@@ -113,6 +114,13 @@ def pre_receive(updates: list[tuple[str, str, str]]) -> list[str]:
     refused = os.environ.get("PORTAL_PUSH_REFUSED")
     if refused:
         return [refused]
+    limit = int(os.environ.get("PORTAL_MAX_REFS") or 0)
+    if limit and len(updates) > limit:
+        # Checked first: a push of thousands of refs is refused before any per-ref work.
+        return [
+            f"this push updates {len(updates)} refs; at most {limit} can be pushed at once. "
+            "Push fewer branches at a time, for example: git push origin issue-1 issue-2"
+        ]
     problems = []
     for old, new, ref in updates:
         name_problem = ref_name_problem(ref)

@@ -1,0 +1,109 @@
+"""How many refs one push may update (PORTAL_GIT_MAX_REFS_PER_PUSH): every branch head is a run and
+every ref update is recorded, so a push of hundreds of branches is refused whole, with a sentence
+the git client prints, before anything moves."""
+
+import base64
+import subprocess
+
+import pytest
+
+from portal.hosting.githooks.policy import pre_receive
+from portal.hosting.models import Push
+from portal.hosting.services import repository_path
+from portal.scoring.models import Run
+from tests.support.git import GitClient, remote_url
+
+ZERO = "0" * 40
+SHA = "1" * 40
+LIMIT = 20  # the default
+
+
+def _refs(invite) -> str:
+    return subprocess.run(
+        ["git", "--git-dir", str(repository_path(invite)), "for-each-ref", "--format=%(refname) %(objectname)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+
+@pytest.fixture
+def work(tmp_path, portal_server, created):
+    git = GitClient(tmp_path / "home")
+    url = remote_url(portal_server.url, created.invite.public_id, created.invite.public_id, created.git_token)
+    dest = tmp_path / "work"
+    git.run("clone", "-q", url, str(dest))
+    git.commit_file(dest, "NOTES.md", "notes\n", "Fix: Resolve issue #1 - notes")
+    return git, dest
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(180)
+@pytest.mark.django_db(transaction=True)
+def test_a_push_of_more_refs_than_the_limit_is_refused_whole_with_a_sentence(work, created):
+    git, dest = work
+    before = _refs(created.invite)
+
+    specs = [f"HEAD:refs/heads/topic-{n:03d}" for n in range(LIMIT + 1)]
+    result = git.run("push", "origin", *specs, cwd=dest, check=False)
+
+    assert result.returncode != 0
+    assert (
+        f"remote: refused: this push updates {LIMIT + 1} refs; at most {LIMIT} can be pushed at once. "
+        "Push fewer branches at a time, for example: git push origin issue-1 issue-2"
+    ) in result.stderr
+    assert _refs(created.invite) == before
+    assert not Push.objects.filter(invite=created.invite).exists()
+    assert not Run.objects.filter(invite=created.invite).exists()
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(180)
+@pytest.mark.django_db(transaction=True)
+def test_a_push_of_exactly_the_limit_is_accepted_and_scored_as_one_commit(work, created):
+    git, dest = work
+
+    specs = [f"HEAD:refs/heads/topic-{n:03d}" for n in range(LIMIT)]
+    git.run("push", "-q", "origin", *specs, cwd=dest)
+
+    [push] = Push.objects.filter(invite=created.invite)
+    assert push.ref_updates.count() == LIMIT
+    # Twenty names for one commit: the commit is scored once (with the starting point).
+    assert Run.objects.filter(invite=created.invite).count() == 2
+
+
+def test_the_limit_counts_tags_and_deletions_too(monkeypatch):
+    monkeypatch.setenv("PORTAL_MAX_REFS", "3")
+    updates = [
+        (ZERO, SHA, "refs/heads/a"),
+        (ZERO, SHA, "refs/tags/v1"),
+        (SHA, ZERO, "refs/heads/b"),
+        (ZERO, SHA, "refs/tags/v2"),
+    ]
+    assert pre_receive(updates) == [
+        "this push updates 4 refs; at most 3 can be pushed at once. "
+        "Push fewer branches at a time, for example: git push origin issue-1 issue-2"
+    ]
+
+
+def test_the_limit_is_read_from_the_portals_setting_for_every_push(client, created, settings, monkeypatch):
+    """The git view hands the hook the setting at each push, so a change applies to existing repositories."""
+    from portal.hosting import views
+
+    seen = {}
+
+    def backend_that_notes_its_environment(request, timeout):
+        seen.update(request.extra_env)
+        raise views.BackendError("stopped once the environment was read")
+
+    settings.PORTAL_GIT_MAX_REFS_PER_PUSH = 7
+    monkeypatch.setattr(views, "run_backend", backend_that_notes_its_environment)
+    credentials = base64.b64encode(f"{created.invite.public_id}:{created.git_token}".encode()).decode()
+    response = client.post(
+        f"/git/{created.invite.public_id}.git/git-receive-pack",
+        data=b"",
+        content_type="application/x-git-receive-pack-request",
+        HTTP_AUTHORIZATION=f"Basic {credentials}",
+    )
+    assert response.status_code == 400
+    assert seen["PORTAL_MAX_REFS"] == "7"
