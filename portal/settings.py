@@ -64,7 +64,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # First, so that everything after it sees the client's address rather than the proxy's.
+    # Before anything reads a body: a client that stops sending is given up on.
+    "portal.core.middleware.SlowClientMiddleware",
+    # First of the rest, so that everything after it sees the client's address rather than the proxy's.
     "portal.core.middleware.ClientAddressMiddleware",
     # The https redirect for public requests on the paths exempted below for internal ones.
     "portal.core.middleware.PublicHttpsRedirectMiddleware",
@@ -190,6 +192,16 @@ PORTAL_GIT_MAX_OBJECTS = envint("PORTAL_GIT_MAX_OBJECTS", 20000, minimum=10)
 PORTAL_GIT_MAX_REFS_PER_PUSH = envint("PORTAL_GIT_MAX_REFS_PER_PUSH", 20, minimum=1)
 # Longest one clone, fetch or push may take before git http-backend is killed.
 PORTAL_GIT_TIMEOUT = envint("PORTAL_GIT_TIMEOUT", 600, minimum=10)
+# Seconds a client may send or receive nothing in the middle of a request (a body announced and
+# never sent, a clone it stopped reading) before the portal gives up on it (under gunicorn).
+PORTAL_REQUEST_IDLE_TIMEOUT = envint("PORTAL_REQUEST_IDLE_TIMEOUT", 60, minimum=1)
+# Git requests one web process serves at once (a transfer holds a thread while it lasts): below
+# gunicorn's threads (WEB_THREADS), so that pages and /healthz always have one; per invite as well,
+# so that one candidate cannot take them all. Past either, 503 with Retry-After. Scoring workers'
+# fetches are not counted.
+WEB_THREADS = envint("WEB_THREADS", 8, minimum=1)
+PORTAL_GIT_MAX_REQUESTS = envint("PORTAL_GIT_MAX_REQUESTS", max(1, WEB_THREADS - 2), minimum=1)
+PORTAL_GIT_MAX_REQUESTS_PER_INVITE = envint("PORTAL_GIT_MAX_REQUESTS_PER_INVITE", 3, minimum=1)
 # Failed git logins in the window before 429 (a right password always gets in): per address and
 # invite together, then a wait that doubles per failure up to the window; per address, failures
 # on invite ids that do not exist. No per-invite limit: failures from other addresses would let

@@ -106,3 +106,40 @@ def check_worker_credential(app_configs, **kwargs):
             )
         ]
     return []
+
+
+@register()
+def check_git_requests(app_configs, **kwargs):
+    """portal.W006: git requests may take every web thread, so pages and /healthz could wait."""
+    if settings.PORTAL_GIT_MAX_REQUESTS < settings.WEB_THREADS:
+        return []
+    return [
+        Warning(
+            f"PORTAL_GIT_MAX_REQUESTS ({settings.PORTAL_GIT_MAX_REQUESTS}) is not below WEB_THREADS "
+            f"({settings.WEB_THREADS}): git transfers can take every thread of a web process, and pages and "
+            "the health check then wait until one ends.",
+            hint="Leave PORTAL_GIT_MAX_REQUESTS unset (it is WEB_THREADS - 2), or set it below WEB_THREADS.",
+            id="portal.W006",
+        )
+    ]
+
+
+# Settings earlier releases read and this one does not: an operator who still sets one is told.
+RETIRED_SETTINGS = {
+    "PORTAL_GIT_AUTH_MAX_PER_INVITE": "failures are limited per address and invite together "
+    "(PORTAL_GIT_AUTH_MAX_PER_PAIR), so that strangers cannot lock a candidate out",
+}
+
+
+@register()
+def check_retired_settings(app_configs, **kwargs):
+    """portal.W007: a variable that no longer does anything is set."""
+    return [
+        Warning(
+            f"{name} is set but no longer read: {why}.",
+            hint=f"Remove {name} from the environment.",
+            id="portal.W007",
+        )
+        for name, why in RETIRED_SETTINGS.items()
+        if name in os.environ
+    ]

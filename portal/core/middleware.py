@@ -1,4 +1,5 @@
-"""Middleware for the portal behind a TLS-terminating reverse proxy (deploy/nginx.conf).
+"""Middleware for the portal behind a TLS-terminating reverse proxy (deploy/nginx.conf), and the
+idle timeout on every request's connection.
 
 Two kinds of traffic reach gunicorn. Public traffic comes through the proxy: over HTTPS for the
 client, with the proxy's address as the peer. Internal traffic does not: the container's health
@@ -7,7 +8,9 @@ directly, inside the host or the container network, and cannot follow a redirect
 address that nothing serves.
 """
 
+import contextlib
 import ipaddress
+import socket
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -102,3 +105,42 @@ class PublicHttpsRedirectMiddleware:
             host = settings.SECURE_SSL_HOST or request.get_host()
             return HttpResponsePermanentRedirect(f"https://{host}{request.get_full_path()}")
         return self.get_response(request)
+
+
+class SlowClientMiddleware:
+    """Give up on a client that stops sending or receiving for PORTAL_REQUEST_IDLE_TIMEOUT seconds,
+    and on the rest of a body the portal refused.
+
+    gunicorn waits for a request's headers without holding a thread, but reads its body, and
+    writes the answer, with a blocking socket and no timeout: a client that announces a body and
+    never sends it (or stops reading a clone) would hold a thread until it hangs up. With the
+    timeout on the socket, such a read or write fails after that long without a byte; Django
+    answers an unreadable form with 400 and the git view stops git. gunicorn puts the socket back
+    to blocking for the next request on the connection, so this is set on every request.
+
+    An error answer to a request that announced a body (a git push refused with 401, 429 or 503,
+    say) closes the connection's reading side: otherwise gunicorn would keep the thread for up to
+    5 s waiting for the body nobody will read, and a client opening many such requests would
+    hold every thread. Other servers (the test client, runserver) have no such socket: nothing
+    changes there.
+    """
+
+    def __init__(self, get_response):
+        self.timeout = settings.PORTAL_REQUEST_IDLE_TIMEOUT
+        self.get_response = get_response
+
+    def __call__(self, request):
+        connection = request.META.get("gunicorn.socket")
+        if connection is not None:
+            connection.settimeout(self.timeout)
+        response = self.get_response(request)
+        if connection is not None and response.status_code >= 400 and _announces_body(request):
+            with contextlib.suppress(OSError):  # the client may be gone already
+                connection.shutdown(socket.SHUT_RD)
+        return response
+
+
+def _announces_body(request) -> bool:
+    length = request.META.get("CONTENT_LENGTH") or "0"
+    chunked = "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower()
+    return chunked or length != "0"

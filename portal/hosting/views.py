@@ -28,6 +28,7 @@ from portal.hosting.services import (
     push_refusal,
     repository_path,
 )
+from portal.hosting.slots import GIT_SLOTS, RETRY_AFTER
 from portal.invites.models import Invite
 from portal.invites.selectors import invite_for_git_credentials
 
@@ -90,12 +91,38 @@ def git_http(request, public_id: str, service_path: str, *, on_push: Callable[..
             # git shows a text/plain body to the user: say how long to wait in the sentence too.
             return _plain(f"Too many failed sign-ins; try again in {wait} seconds.", 429, Retry_After=str(wait))
         return _plain("Invalid credentials for this repository.", 401, WWW_Authenticate=REALM)
-    if not worker:
-        auth_failures_clear(address=address, username=public_id)
-    if not worker and invite.status == Invite.Status.REVOKED:
+    if worker:
+        # Scoring workers are few (their concurrency) and trusted: they are never turned away.
+        return _serve(
+            request, invite=invite, service=service, service_path=service_path, is_worker=True, on_push=on_push
+        )
+    auth_failures_clear(address=address, username=public_id)
+    if invite.status == Invite.Status.REVOKED:
         return _plain("This invite has been revoked.", 403)
 
-    return _serve(request, invite=invite, service=service, service_path=service_path, is_worker=worker, on_push=on_push)
+    slot = GIT_SLOTS.take(
+        invite.public_id,
+        total=settings.PORTAL_GIT_MAX_REQUESTS,
+        per_key=settings.PORTAL_GIT_MAX_REQUESTS_PER_INVITE,
+    )
+    if isinstance(slot, str):
+        logger.warning("git request for %s refused: too many at once (%s)", invite.public_id, slot)
+        busy = (
+            "Too many git requests for this repository at once"
+            if slot == "key"
+            else "The portal is busy with other git requests"
+        )
+        return _plain(f"{busy}; try again in {RETRY_AFTER} seconds.", 503, Retry_After=str(RETRY_AFTER))
+    try:
+        response = _serve(
+            request, invite=invite, service=service, service_path=service_path, is_worker=False, on_push=on_push
+        )
+    except BaseException:
+        slot.release()
+        raise
+    # Closing the response (the server always does, even when the client went away) frees the slot.
+    response._resource_closers.append(slot.release)
+    return response
 
 
 def _serve(request, *, invite: Invite, service: str, service_path: str, is_worker: bool, on_push):

@@ -1,0 +1,186 @@
+"""Held connections: git requests that announce a body and never send it cannot take the web
+server's threads from the pages and /healthz.
+
+The portal runs under gunicorn with one process of 4 threads, at most 2 git requests at once in
+all and 2 per invite, and an idle timeout of 3 s; the held requests are raw sockets on loopback.
+"""
+
+import base64
+import http.client
+import socket
+import time
+from contextlib import ExitStack
+from urllib.parse import urlsplit
+
+import pytest
+
+from tests.support.factories import make_invite
+from tests.support.git import GitClient, remote_url
+from tests.support.server import running_portal
+from tests.support.workers import database_url, wait_for
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(180), pytest.mark.django_db(transaction=True)]
+
+THREADS = 4
+IDLE = 3
+HELD = 16
+
+
+@pytest.fixture(scope="module")
+def small_portal(django_db_setup, django_db_blocker, tmp_path_factory):
+    from django.db import connection
+
+    with django_db_blocker.unblock():
+        url = database_url(connection.settings_dict)
+    env = {
+        "WEB_CONCURRENCY": "1",
+        "WEB_THREADS": str(THREADS),
+        "PORTAL_GIT_MAX_REQUESTS": "2",
+        "PORTAL_GIT_MAX_REQUESTS_PER_INVITE": "2",
+        "PORTAL_REQUEST_IDLE_TIMEOUT": str(IDLE),
+    }
+    with running_portal(db_url=url, log_dir=tmp_path_factory.mktemp("small-portal"), env=env) as server:
+        yield server
+
+
+def _basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+def _held(server, path: str, authorization: str | None, headers: dict | None = None) -> socket.socket:
+    """A POST that announces a 100 kB body and sends none of it."""
+    parts = urlsplit(server.url)
+    sock = socket.create_connection((parts.hostname, parts.port), timeout=30)
+    headers = {
+        "Host": parts.netloc,
+        "Content-Type": "application/x-git-receive-pack-request",
+        "Content-Length": "100000",
+        **({"Authorization": authorization} if authorization else {}),
+        **(headers or {}),
+    }
+    head = f"POST {path} HTTP/1.1\r\n" + "".join(f"{name}: {value}\r\n" for name, value in headers.items()) + "\r\n"
+    sock.sendall(head.encode())
+    return sock
+
+
+def _answer(sock: socket.socket, timeout: float) -> bytes:
+    """What the server sent before ``timeout`` or before it closed the connection: its headers,
+    and as much of the body as came with them."""
+    sock.settimeout(timeout)
+    received = b""
+    try:
+        while chunk := sock.recv(65536):
+            received += chunk
+            if b"\r\n\r\n" in received:
+                break
+    except TimeoutError:
+        pass
+    return received
+
+
+def _get(server, path: str, headers: dict | None = None) -> tuple[int, dict, bytes, float]:
+    parts = urlsplit(server.url)
+    began = time.monotonic()
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    try:
+        connection.request("GET", path, headers=headers or {})
+        response = connection.getresponse()
+        return response.status, dict(response.getheaders()), response.read(), time.monotonic() - began
+    finally:
+        connection.close()
+
+
+def test_held_git_pushes_leave_pages_and_health_checks_answering(small_portal, created, assessment_version, tmp_path):
+    invite = created.invite
+    path = f"/git/{invite.public_id}.git/git-receive-pack"
+    authorization = _basic(invite.public_id, created.git_token)
+    with ExitStack() as stack:
+        held = [stack.enter_context(_held(small_portal, path, authorization)) for _ in range(HELD)]
+        answers = [_answer(sock, timeout=0.5) for sock in held]
+
+        # Past the invite's 2, each is told at once to come back later.
+        busy = [a for a in answers if a.startswith(b"HTTP/1.1 503")]
+        assert len(busy) == HELD - 2
+        assert all(b"Retry-After: 10" in a for a in busy)
+        assert sum(not a for a in answers) == 2  # the two being served wait for their bodies
+
+        # Pages, the health check and another candidate's sign-in page answer at once.
+        for page in ("/healthz", "/accounts/login/", f"/i/{created.link_token}/"):
+            status, _headers, _body, seconds = _get(small_portal, page)
+            assert status == 200, page
+            assert seconds < 2, f"{page} took {seconds:.1f} s"
+
+        # Another invite finds the process's 2 git places taken: 503 too, never a hang.
+        other = make_invite(assessment_version, name="Bo Other")
+        status, headers, body, seconds = _get(
+            small_portal,
+            f"/git/{other.invite.public_id}.git/info/refs?service=git-upload-pack",
+            {"Authorization": _basic(other.invite.public_id, other.git_token)},
+        )
+        assert (status, headers["Retry-After"]) == (503, "10")
+        assert body == b"The portal is busy with other git requests; try again in 10 seconds.\n"
+        assert seconds < 2
+
+        # The idle timeout gives up on the two held requests; their places come back.
+        began = time.monotonic()
+        for sock in held:
+            if sock.fileno() != -1:
+                _answer(sock, timeout=IDLE + 10)
+        assert time.monotonic() - began < IDLE + 10
+
+    git = GitClient(tmp_path / "home")
+    url = remote_url(small_portal.url, invite.public_id, invite.public_id, created.git_token)
+    listing = wait_for(
+        lambda: git.run("ls-remote", url, "main", check=False).stdout,
+        timeout=IDLE + 10,
+        interval=0.5,
+        what="git access once the held requests were given up",
+    )
+    assert "refs/heads/main" in listing
+
+
+def test_a_503_names_the_repository_cap_in_the_words_git_prints(small_portal, created):
+    invite = created.invite
+    path = f"/git/{invite.public_id}.git/git-receive-pack"
+    authorization = _basic(invite.public_id, created.git_token)
+    with ExitStack() as stack:
+        for _ in range(2):
+            stack.enter_context(_held(small_portal, path, authorization))
+        time.sleep(0.5)
+        status, headers, body, _seconds = _get(
+            small_portal,
+            f"/git/{invite.public_id}.git/info/refs?service=git-upload-pack",
+            {"Authorization": authorization},
+        )
+    assert (status, headers["Content-Type"]) == (503, "text/plain; charset=utf-8")
+    assert body == b"Too many git requests for this repository at once; try again in 10 seconds.\n"
+
+
+def test_held_requests_without_credentials_hold_nothing(small_portal, created):
+    path = f"/git/{created.invite.public_id}.git/git-receive-pack"
+    with ExitStack() as stack:
+        held = [stack.enter_context(_held(small_portal, path, None)) for _ in range(HELD)]
+        assert all(_answer(sock, timeout=2).startswith(b"HTTP/1.1 401") for sock in held)
+        status, _headers, _body, seconds = _get(small_portal, "/healthz")
+        assert status == 200 and seconds < 2
+
+
+def test_a_form_whose_body_never_comes_is_given_up_after_the_idle_timeout(small_portal):
+    """Not git: a sign-in POST with its CSRF token in a header, announcing a form it never sends.
+    The form is given up on after the timeout, as if it were empty: the sign-in page comes back
+    asking for the fields, and the thread is free again."""
+    _status, headers, _body, _seconds = _get(small_portal, "/accounts/login/")
+    token = headers["Set-Cookie"].split("csrftoken=", 1)[1].split(";", 1)[0]
+    form = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "Cookie": f"csrftoken={token}",
+        "X-CSRFToken": token,
+    }
+    with _held(small_portal, "/accounts/login/", None, form) as sock:
+        began = time.monotonic()
+        answer = _answer(sock, timeout=IDLE + 10)
+        waited = time.monotonic() - began
+        answer += _answer(sock, timeout=1)  # the rest of the page
+    assert answer.startswith(b"HTTP/1.1 200")
+    assert answer.count(b'aria-invalid="true"') == 2  # username and password: nothing was read
+    assert IDLE - 1 < waited < IDLE + 5
