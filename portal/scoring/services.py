@@ -166,9 +166,21 @@ def _claim(run_id: int) -> Run | None:
         return run
 
 
+def reason_capped(reason: str, cap: int = MESSAGE_CAP) -> str:
+    """``reason`` within ``cap`` characters, keeping what matters at both ends: its first line (what
+    ended the run: the limit, the exit code) and its last lines (where an exception's last lines
+    are, after any amount of output); the middle gives way."""
+    if len(reason) <= cap:
+        return reason
+    first, _, rest = reason.partition("\n")
+    first = first[: cap // 4]
+    marker = "\n[…]\n"
+    return first + marker + rest[-(cap - len(first) - len(marker)) :]
+
+
 def _finish(run: Run, *, status: str, reason: str = "", **fields) -> Run:
     run.status = status
-    run.reason = reason[:MESSAGE_CAP]
+    run.reason = reason_capped(reason)
     run.finished_at = timezone.now()
     for name, value in fields.items():
         setattr(run, name, value)
