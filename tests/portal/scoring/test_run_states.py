@@ -7,7 +7,7 @@ from django.template.loader import render_to_string
 from portal.scoring.analysis import analysis_update
 from portal.scoring.models import Run
 from portal.scoring.selectors import invite_pending, invite_result, invite_run_statuses
-from portal.scoring.services import MESSAGE_CAP, reason_capped
+from portal.scoring.services import MESSAGE_CAP, analysis_request, reason_capped
 from tests.conftest import ROOT
 from tests.support.candidates import candidate_commit
 from tests.support.factories import push_branches, score_all, store_verdicts
@@ -80,8 +80,8 @@ def test_an_error_and_a_superseded_run_read_as_such(invite, tmp_path):
 def test_pending_lasts_while_the_integrated_run_is_queued(invite, tmp_path):
     candidate_commit(invite, tmp_path / "work", branch="issue-1")
     candidate_commit(invite, tmp_path / "work-2", branch="issue-2", message="Fix: Resolve issue #2 - change")
-    for run in Run.objects.filter(invite=invite):
-        Run.objects.filter(pk=run.pk).update(status=Run.Status.FAILED)
+    Run.objects.filter(invite=invite).update(status=Run.Status.FAILED)
+    analysis_request(invite=invite)  # as the finished runs would
     analysis_update(invite_id=invite.pk)  # merges the ticket branches and queues the integrated run
     integrated = Run.objects.get(invite=invite, ref__startswith="refs/portal/")
     assert integrated.status == Run.Status.QUEUED
@@ -102,6 +102,7 @@ def test_the_reviewers_runs_list_polls_until_the_integrated_run_is_done(client, 
     candidate_commit(invite, tmp_path / "work", branch="issue-1")
     candidate_commit(invite, tmp_path / "work-2", branch="issue-2", message="Fix: Resolve issue #2 - change")
     Run.objects.filter(invite=invite).update(status=Run.Status.FAILED)
+    analysis_request(invite=invite)
     analysis_update(invite_id=invite.pk)
     client.force_login(reviewer)
 
