@@ -80,12 +80,12 @@ def test_analysis_still_being_computed_shows_as_such(client, reviewer, assessmen
     client.force_login(reviewer)
     page, _ = _page(client, invite)
     assert "Nothing pushed yet." in page
-    push_branches(invite, 1)  # the push asks for an analysis; no worker has computed it
+    push_branches(invite, 1)  # the push queues runs; no worker has scored them or analysed anything
     page, _ = _page(client, invite)
-    assert "being computed" in page
+    assert "being scored and analysed" in page
     store_verdicts(invite)
     page, _ = _page(client, invite)
-    assert "being computed" not in page and "fixed on issue-1" in page
+    assert "being scored and analysed" not in page and "fixed on issue-1" in page
 
 
 def test_many_branches_are_analysed_up_to_the_cap_and_the_rest_is_said(client, reviewer, assessment_version):
