@@ -24,6 +24,8 @@ Decisions worth knowing:
   listed in one ``merge_commit`` info finding per branch instead.
 * Junk and visible-test rules look at the branch's net change (base tree vs head tree): a file added
   and later removed on the same branch is not reported.
+* Visible tests are compared test by test (see Rule 4): tests a branch adds are credited
+  (``tests_added``, info); shipped tests changed, deleted or renamed are the problem.
 * Secrets found by content are reported as ``path:line``; the matched text is never copied into
   a finding.
 """
