@@ -106,11 +106,12 @@ def live_portal(prefix: str, env: dict[str, str] | None = None) -> Iterator[Live
             LOG_LEVEL="WARNING",
             **(env or {}),
         )
-        # Share the runtime already built for this checkout, if any, instead of rebuilding it.
-        runtimes = ROOT / "var" / "data" / "runtimes"
+        # Share the runtimes `make run` built for this checkout (PORTAL_CACHE_DIR), if any, rather
+        # than building one in the temporary directory.
+        runtimes = ROOT / "var" / "cache" / "runtimes"
         if runtimes.exists():
-            (tmp / "var" / "data").mkdir(parents=True)
-            (tmp / "var" / "data" / "runtimes").symlink_to(runtimes)
+            (tmp / "var" / "cache").mkdir(parents=True)
+            (tmp / "var" / "cache" / "runtimes").symlink_to(runtimes)
         manage = [PYTHON, "manage.py"]
         subprocess.run([*manage, "migrate", "-v0"], cwd=ROOT, env=portal_env, check=True)
         subprocess.run(

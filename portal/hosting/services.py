@@ -206,15 +206,18 @@ def _guessing_wait(*, address: str | None, since: datetime, now: datetime) -> in
     Only failures on ids that do not exist count: a busy office or proxy where someone mistypes
     a password is not guessing ids.
     """
-    limit = settings.PORTAL_GIT_AUTH_MAX_PER_ADDRESS
     if not address:
         return None
-    times = list(
-        _git_failures(since).filter(address=address, known=False).order_by("-at").values_list("at", flat=True)[:limit]
-    )
+    failures = _git_failures(since).filter(address=address, known=False)
+    return _wait_below(failures, limit=settings.PORTAL_GIT_AUTH_MAX_PER_ADDRESS, now=now)
+
+
+def _wait_below(failures, *, limit: int, now: datetime) -> int | None:
+    """Seconds until fewer than ``limit`` of ``failures`` (AuthFailure rows within the window) are
+    left in it, or None when there are fewer already: the limit-th most recent one must leave it."""
+    times = list(failures.order_by("-at").values_list("at", flat=True)[:limit])
     if len(times) < limit:
         return None
-    # Free again once the limit-th most recent failure leaves the window.
     free_at = times[-1] + timedelta(seconds=settings.PORTAL_GIT_AUTH_WINDOW)
     return max(1, math.ceil((free_at - now).total_seconds()))
 
@@ -256,13 +259,15 @@ def link_failure_record(*, address: str | None) -> None:
     AuthFailure.objects.create(at=timezone.now(), address=address, username=LINK_FAILURE)
 
 
-def link_guessing_blocked(*, address: str | None, now: datetime | None = None) -> bool:
-    """Whether invite links from this address are refused for now (too many wrong ones)."""
+def link_guessing_wait(*, address: str | None, now: datetime | None = None) -> int | None:
+    """Seconds until invite links from this address are served again (too many wrong ones), or
+    None when they are served now."""
     if not address:
-        return False
-    since = (now or timezone.now()) - timedelta(seconds=settings.PORTAL_GIT_AUTH_WINDOW)
-    failures = AuthFailure.objects.filter(address=address, username=LINK_FAILURE, at__gte=since).count()
-    return failures >= settings.PORTAL_LINK_MAX_FAILURES_PER_ADDRESS
+        return None
+    now = now or timezone.now()
+    since = now - timedelta(seconds=settings.PORTAL_GIT_AUTH_WINDOW)
+    failures = AuthFailure.objects.filter(address=address, username=LINK_FAILURE, at__gte=since)
+    return _wait_below(failures, limit=settings.PORTAL_LINK_MAX_FAILURES_PER_ADDRESS, now=now)
 
 
 def auth_failures_prune(*, now: datetime | None = None) -> int:

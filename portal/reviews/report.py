@@ -21,12 +21,12 @@ from portal.scoring.selectors import (
     TimelinePush,
     failing_hidden_tests,
     invite_evidence,
+    invite_pending,
     invite_pull_summaries,
     invite_result,
     invite_result_at,
     invite_run_statuses,
     push_timeline,
-    runs_pending,
 )
 from portal.scoring.services import Retry, invite_rescore
 from portal.scoring.timeline_svg import Mark, timeline_svg
@@ -58,7 +58,7 @@ def invite_report_print(request, public_id: str):
     invite = _invite(request, public_id)
     context = _report_context(request, invite)
     context["printed_reviews"] = _printed_reviews(review_aggregate(invite=invite, for_user=request.user))
-    context["statuses"] = invite_run_statuses(invite=invite)
+    context["statuses"] = invite_run_statuses(invite=invite, internal=True, hidden=True)
     response = render(request, "reviews/report_print.html", context)
     return blind_response(response, [invite])
 
@@ -126,8 +126,9 @@ def _timeline_picture(timeline: list[TimelinePush]):
 def invite_runs_fragment(request, public_id: str):
     """The runs of an invite and their state; the page polls it (htmx) while any is pending."""
     invite = _invite(request, public_id)
-    statuses = invite_run_statuses(invite=invite)
-    pending = runs_pending(statuses)
+    statuses = invite_run_statuses(invite=invite, internal=True, hidden=True)
+    # Polled while anything the result depends on may change: the integrated run, the analysis too.
+    pending = invite_pending(invite=invite)
     response = render(request, "scoring/_runs.html", {"invite": invite, "statuses": statuses, "pending": pending})
     return blind_response(response, [invite])
 

@@ -1,7 +1,7 @@
 """An invite's analysis, computed once by a worker and stored; pages, `report` and the API only read it.
 
-analysis_update(invite_id), run by the "analysis.invite" task after every push and every
-finished run (portal.scoring.services.analysis_request):
+analysis_update(invite_id), run by the "analysis.invite" task after every finished run and every
+push that queued none (portal.scoring.services.analysis_request):
 
 1. reads the branch heads from the repository and the starting commit from its Repository row;
 2. merges every issue-<n> head, in ticket order, into one commit under a hidden ref
@@ -75,6 +75,8 @@ class Integration:
 
 def analysis_update(*, invite_id: int) -> InviteAnalysis | None:
     """Compute and store the invite's analysis if it was asked for since the last one (idempotent)."""
+    # This task has started: a request from now on sends another, which will see what this one misses.
+    InviteAnalysis.objects.filter(invite_id=invite_id).update(task_sent_at=None)
     analysis = (
         InviteAnalysis.objects.select_related("invite__assessment_version", "invite__repository")
         .filter(invite_id=invite_id)

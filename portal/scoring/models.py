@@ -98,11 +98,13 @@ class TicketVerdict(models.Model):
 class InviteAnalysis(models.Model):
     """What the worker computed about an invite's repository, stored so that pages only read it.
 
-    Computed by the "analysis.invite" task (portal.scoring.analysis) after every push and every
-    finished run: the ticket x branch matrix, regressions, scope creep, git-hygiene findings,
-    code-quality signals and the integrated run. ``requested`` counts the requests and
+    Computed by the "analysis.invite" task (portal.scoring.analysis) after every finished run, and
+    after a push that queued none: the ticket x branch matrix, regressions, scope creep, git-hygiene
+    findings, code-quality signals and the integrated run. ``requested`` counts the requests and
     ``computed`` the request the stored result answers: while ``computed < requested`` the result
     shown is the previous one, and pages say that it is being brought up to date.
+    ``task_sent_at`` is set while a task is on its way and not started: further requests then send
+    none, so an invite has at most one analysis waiting for a worker, however often it pushes.
     """
 
     invite = models.OneToOneField("invites.Invite", on_delete=models.CASCADE, related_name="analysis")
@@ -112,6 +114,9 @@ class InviteAnalysis(models.Model):
     duration = models.FloatField(default=0, help_text="Seconds the last computation took.")
     error = models.TextField(blank=True, help_text="Why the last computation failed, for an administrator.")
     result = models.JSONField(default=dict, blank=True)
+    task_sent_at = models.DateTimeField(
+        null=True, blank=True, help_text="A task to compute it was sent at and has not started yet."
+    )
 
     class Meta:
         verbose_name_plural = "invite analyses"

@@ -7,10 +7,10 @@ many branches or runs the invite has.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from django.db.models import Q
+from django.db.models import F, Q, Sum
 
 from gitplumbing import ZERO_SHA
 from gitplumbing.diffs import Commit, Diff
@@ -39,9 +39,10 @@ class RunSummary:
 class Cell:
     """One ticket on one branch: did that branch's run pass the ticket's hidden tests?"""
 
-    passed: bool | None  # None: not scored (yet), or the run was an error
+    passed: bool | None  # None: not scored yet
     tests_passed: int = 0
     tests_total: int = 0
+    error: str = ""  # the run was an error: the ticket fails, and this says why
 
 
 @dataclass(frozen=True)
@@ -148,13 +149,15 @@ def invite_result(*, invite: Invite) -> InviteResult:
         TicketResult(number=t["number"], title=t["title"], points=t["points"], branch=None, passed=None, earned=0)
         for t in version.manifest.get("tickets", [])
     ]
+    branches = [_branch(b) for b in data.get("branches", [])]
+    tickets = _errors_fail(tickets, branches)
     integration = data.get("integration")
     return InviteResult(
         invite=invite,
         title=version.manifest.get("title", ""),
         base=data.get("base"),
         baseline=_run(data.get("baseline")),
-        branches=[_branch(b) for b in data.get("branches", [])],
+        branches=branches,
         tickets=tickets,
         findings=[_finding(f) for f in data.get("findings", [])],
         quality=[_quality(q) for q in data.get("quality", [])],
@@ -178,13 +181,28 @@ def _run(data: dict | None) -> RunSummary | None:
     return RunSummary(**data) if data else None
 
 
+def _errors_fail(tickets: list[TicketResult], branches: list[BranchResult]) -> list[TicketResult]:
+    """A ticket whose branch's run was an error is not fixed (it is not pending: nothing will change it)."""
+    errored = {b.branch for b in branches if b.run is not None and b.run.status == Run.Status.ERROR}
+    return [
+        replace(ticket, passed=False) if ticket.passed is None and ticket.branch in errored else ticket
+        for ticket in tickets
+    ]
+
+
 def _branch(data: dict) -> BranchResult:
+    run = _run(data.get("run"))
+    # JSON object keys are strings: tickets are numbers.
+    cells = {int(number): Cell(**cell) for number, cell in data["cells"].items()}
+    if run is not None and run.status == Run.Status.ERROR:
+        # No hidden test passed on an errored run: each ticket fails, for the run's reason.
+        error = first_line(run.reason, cap=160) or "the run ended in an error"
+        cells = {number: Cell(passed=False, error=error) for number in cells}
     return BranchResult(
         branch=data["branch"],
         head=data["head"],
-        run=_run(data.get("run")),
-        # JSON object keys are strings: tickets are numbers.
-        cells={int(number): Cell(**cell) for number, cell in data["cells"].items()},
+        run=run,
+        cells=cells,
         regressions=tuple(data.get("regressions", ())),
         other_tickets_changed=tuple(data.get("other_tickets_changed", ())),
     )
@@ -204,40 +222,81 @@ def _quality(data: dict) -> QualitySignals:
 
 @dataclass(frozen=True)
 class RunStatus:
-    ref: str
+    ref: str  # a branch name, or "integrated" for the portal's merge of the ticket branches
     commit: str
     status: str
     queued_at: object
     reason: str = ""
-    # Filled only when asked for (see invite_run_statuses): the candidate's own tests, and the
-    # hidden tests' verdict per ticket as (ticket, passed) pairs.
+    waiting: bool = False  # queued, but not handed to the workers yet: the invite's earlier runs go first
+    # Filled only when asked for (see invite_run_statuses): the candidate's own tests, the hidden
+    # tests' verdict per ticket as (ticket, passed) pairs, and how many hidden tests passed.
     visible_passed: int | None = None
     visible_total: int | None = None
     visible_failed: tuple[str, ...] = ()
     tickets: tuple[tuple[int, bool], ...] = ()
+    hidden_passed: int | None = None
+    hidden_total: int | None = None
 
     @property
     def finished(self) -> bool:
         return self.status not in Run.ACTIVE
+
+    @property
+    def reason_line(self) -> str:
+        return first_line(self.reason, cap=160)
+
+    @property
+    def label(self) -> str:
+        """The run's state in words that say what it means ("failed" read as a broken run)."""
+        if self.status == Run.Status.QUEUED:
+            return "waiting for the earlier runs of this invite" if self.waiting else "queued"
+        if self.status == Run.Status.RUNNING:
+            return "running"
+        if self.status in (Run.Status.PASSED, Run.Status.FAILED):
+            if self.hidden_total is None:
+                return "scored"
+            return f"scored: {self.hidden_passed} of {self.hidden_total} hidden tests pass"
+        if self.status == Run.Status.SUPERSEDED:
+            return "superseded: a newer push replaced it before it ran"
+        return f"error: {self.reason_line or 'the run could not complete'}"
 
 
 def runs_pending(statuses: list[RunStatus]) -> bool:
     return any(s.status in Run.ACTIVE for s in statuses)
 
 
+def invite_pending(*, invite: Invite) -> bool:
+    """Whether the invite's result may still change by itself: a run it depends on (a branch head,
+    the starting point, the integration) is queued or running, or a newer analysis is on its way."""
+    analysis_pending = InviteAnalysis.objects.filter(invite=invite, computed__lt=F("requested")).exists()
+    return analysis_pending or Run.objects.filter(invite=invite, status__in=Run.ACTIVE).exists()
+
+
+INTEGRATED_LABEL = "integrated"
+
+
 def invite_run_statuses(
-    *, invite: Invite, limit: int = 20, visible: bool = False, tickets: bool = False
+    *,
+    invite: Invite,
+    limit: int = 20,
+    visible: bool = False,
+    tickets: bool = False,
+    hidden: bool = False,
+    internal: bool = False,
 ) -> list[RunStatus]:
     """The latest runs of an invite, newest first: what was pushed and whether it is scored yet.
 
-    By default only the state of each run. ``visible`` adds how the candidate's own tests did;
-    ``tickets`` adds, per ticket, whether its hidden tests passed (one more query). Never the
-    hidden tests' names, messages or output: what a candidate may see is the assessment's
-    choice (Assessment.candidate_results), made by the caller.
+    By default only the state of each run, for what the candidate pushed. ``visible`` adds how the
+    candidate's own tests did; ``tickets`` adds, per ticket, whether its hidden tests passed, and
+    ``hidden`` how many hidden tests passed (one more query each). ``internal`` adds the runs of the
+    portal's own integration commits (for reviewers: the candidate never pushed them). Never the
+    hidden tests' names, messages or output: what a candidate may see is the assessment's choice
+    (Assessment.candidate_results), made by the caller.
     """
-    # The integrated run is the portal's own merge, not something the candidate pushed.
-    runs = Run.objects.filter(invite=invite).exclude(ref__startswith="refs/portal/").order_by("-queued_at", "-id")
-    runs = list(runs[:limit])
+    runs = Run.objects.filter(invite=invite)
+    if not internal:
+        runs = runs.exclude(ref__startswith="refs/portal/")
+    runs = list(runs.order_by("-queued_at", "-id")[:limit])
     verdicts: dict[int, list[tuple[int, bool]]] = {}
     if tickets and runs:
         for run_id, ticket, passed in (
@@ -246,6 +305,14 @@ def invite_run_statuses(
             .values_list("run_id", "ticket", "passed")
         ):
             verdicts.setdefault(run_id, []).append((ticket, passed))
+    counts: dict[int, tuple[int, int]] = {}
+    if hidden and runs:
+        counts = {
+            row["run_id"]: (row["passed"], row["total"])
+            for row in TicketVerdict.objects.filter(run__in=[r.pk for r in runs])
+            .values("run_id")
+            .annotate(passed=Sum("tests_passed"), total=Sum("tests_total"))
+        }
     statuses = []
     for r in runs:
         shown = {}
@@ -255,13 +322,16 @@ def invite_run_statuses(
                 "visible_total": r.visible.get("total"),
                 "visible_failed": tuple(r.visible.get("failed", ())),
             }
+        if hidden and r.status in (Run.Status.PASSED, Run.Status.FAILED):
+            shown["hidden_passed"], shown["hidden_total"] = counts.get(r.pk, (0, 0))
         statuses.append(
             RunStatus(
-                ref=r.ref.removeprefix("refs/heads/"),
+                ref=INTEGRATED_LABEL if r.ref.startswith("refs/portal/") else r.ref.removeprefix("refs/heads/"),
                 commit=r.commit,
                 status=r.status,
                 queued_at=r.queued_at,
                 reason=r.reason,
+                waiting=r.status == Run.Status.QUEUED and r.dispatched_at is None,
                 tickets=tuple(verdicts.get(r.pk, ())),
                 **shown,
             )

@@ -2,7 +2,8 @@
 
 How work reaches here:
   a push      -> push_score(push=...)       (the git view's on_push, wired in portal.urls)
-  a finished run, a push, a rescore -> analysis_request(invite=...) -> task "scoring.analyse"
+  a finished run, a push that queued no run, a rescore -> analysis_request(invite=...)
+                 -> task "analysis.invite" (at most one waiting per invite)
                  (portal.scoring.analysis computes findings, signals and the integrated run once)
 
 Tasks are sent by name (portal.core.dispatch); this module imports no tasks module.
@@ -139,19 +140,40 @@ def push_score(*, push: Push) -> list[Run]:
         keep={base, *gitplumbing.heads(repository_path(invite)).values()},
         reason="the branch moved on before a worker took this run; its new head is scored instead",
     )
-    runs = [run_queue(invite=invite, commit=base, ref=MAIN_REF)[0]]
+    queued = [run_queue(invite=invite, commit=base, ref=MAIN_REF)]
     for update in push.ref_updates.all():
         if update.new_sha != gitplumbing.ZERO_SHA and update.ref.startswith("refs/heads/"):
-            runs.append(run_queue(invite=invite, commit=update.new_sha, ref=update.ref)[0])
-    analysis_request(invite=invite)
-    return runs
+            queued.append(run_queue(invite=invite, commit=update.new_sha, ref=update.ref))
+    if not any(created for _run, created in queued):
+        # Nothing to score (a deletion, a tag, commits already scored): analyse now. Otherwise the
+        # runs this push queued ask for it as they finish, after this transaction: one analysis per
+        # run rather than per push, however fast a candidate pushes.
+        analysis_request(invite=invite)
+    return [run for run, _created in queued]
+
+
+# A task sent longer ago than this and never started is taken as lost (a broker restarted without
+# its queue): the next request sends another. A duplicate is harmless, the task is idempotent.
+ANALYSIS_TASK_LOST_AFTER = timedelta(minutes=10)
 
 
 def analysis_request(*, invite: Invite) -> None:
-    """Ask for the invite's analysis to be computed again (once, however often it is asked)."""
+    """Ask for the invite's analysis to be computed again (once, however often it is asked).
+
+    A task is sent only when none is already waiting for a worker (``task_sent_at``; the task
+    clears it as it starts): a candidate pushing every second has one analysis waiting at most,
+    not one per push, and cannot fill the workers' queue with them.
+    """
     analysis, _ = InviteAnalysis.objects.get_or_create(invite=invite)
     InviteAnalysis.objects.filter(pk=analysis.pk).update(requested=F("requested") + 1)
-    send_on_commit(TASK_ANALYSE, invite_id=invite.pk)
+    now = timezone.now()
+    sent = (
+        InviteAnalysis.objects.filter(pk=analysis.pk)
+        .filter(Q(task_sent_at__isnull=True) | Q(task_sent_at__lt=now - ANALYSIS_TASK_LOST_AFTER))
+        .update(task_sent_at=now)
+    )
+    if sent:
+        send_on_commit(TASK_ANALYSE, invite_id=invite.pk)
 
 
 def _claim(run_id: int) -> Run | None:
@@ -166,9 +188,21 @@ def _claim(run_id: int) -> Run | None:
         return run
 
 
+def reason_capped(reason: str, cap: int = MESSAGE_CAP) -> str:
+    """``reason`` within ``cap`` characters, keeping what matters at both ends: its first line (what
+    ended the run: the limit, the exit code) and its last lines (where an exception's last lines
+    are, after any amount of output); the middle gives way."""
+    if len(reason) <= cap:
+        return reason
+    first, _, rest = reason.partition("\n")
+    first = first[: cap // 4]
+    marker = "\n[…]\n"
+    return first + marker + rest[-(cap - len(first) - len(marker)) :]
+
+
 def _finish(run: Run, *, status: str, reason: str = "", **fields) -> Run:
     run.status = status
-    run.reason = reason[:MESSAGE_CAP]
+    run.reason = reason_capped(reason)
     run.finished_at = timezone.now()
     for name, value in fields.items():
         setattr(run, name, value)

@@ -7,7 +7,6 @@ each view loads through a selector and renders; writes go through one service.
 import functools
 from datetime import datetime, timedelta
 
-from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
@@ -22,7 +21,7 @@ from portal.assessments.services import version_manifest, version_shipped_dir
 from portal.core.markdown import document_html
 from portal.core.selectors import queues_without_worker, worker_status_list
 from portal.hosting.models import RefUpdate
-from portal.hosting.services import bundle_path, clone_url, invite_start, link_failure_record, link_guessing_blocked
+from portal.hosting.services import bundle_path, clone_url, invite_start, link_failure_record, link_guessing_wait
 from portal.invites.models import Invite
 from portal.invites.selectors import invite_by_link_token, invite_git_token
 from portal.invites.services import invite_opened_record, invite_submit
@@ -61,9 +60,10 @@ def candidate_link(view):
     @functools.wraps(view)
     def wrapper(request, token: str):
         address = request.META.get("REMOTE_ADDR")
-        if link_guessing_blocked(address=address):
+        wait = link_guessing_wait(address=address)
+        if wait is not None:
             response = render(request, "invites/link_blocked.html", status=429)
-            response["Retry-After"] = str(settings.PORTAL_GIT_AUTH_WINDOW)
+            response["Retry-After"] = str(wait)
             return response
         invite = invite_by_link_token(token=token)
         if invite is None or invite.status == Invite.Status.REVOKED:

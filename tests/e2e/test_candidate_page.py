@@ -19,6 +19,6 @@ def test_the_scoring_state_turns_from_queued_to_done_without_a_reload(page, live
     expect(cell).to_have_text("queued")
     page.evaluate("window.__marker = 'same page'")
     score_all(created.invite)
-    expect(cell).to_have_text("done", timeout=20_000)
+    expect(cell).to_have_text("scored", timeout=20_000)
     assert page.evaluate("window.__marker") == "same page"  # updated in place, not reloaded
     expect(page.locator("#runs")).not_to_contain_text("failed")  # the state only, never the results

@@ -107,7 +107,7 @@ def test_invite_clone_push_pull_request_submit_and_score(
     cpage.reload()
     runs = cpage.locator("#runs")
     expect(runs).to_contain_text("issue-2")
-    expect(runs.locator("tr", has_text="issue-2")).to_contain_text("done", timeout=180_000)
+    expect(runs.locator("tr", has_text="issue-2")).to_contain_text("scored", timeout=180_000)
     expect(runs.locator("tr", has_text="issue-2")).to_contain_text(re.compile(r"\d+ of \d+ pass"))
     shots.take(cpage, "candidate-pushed")
 

@@ -3,38 +3,17 @@ every ref update is recorded, so a push of hundreds of branches is refused whole
 the git client prints, before anything moves."""
 
 import base64
-import subprocess
 
 import pytest
 
 from portal.hosting.githooks.policy import pre_receive
 from portal.hosting.models import Push
-from portal.hosting.services import repository_path
 from portal.scoring.models import Run
-from tests.support.git import GitClient, remote_url
+from tests.portal.hosting.conftest import repository_refs
 
 ZERO = "0" * 40
 SHA = "1" * 40
 LIMIT = 20  # the default
-
-
-def _refs(invite) -> str:
-    return subprocess.run(
-        ["git", "--git-dir", str(repository_path(invite)), "for-each-ref", "--format=%(refname) %(objectname)"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-
-
-@pytest.fixture
-def work(tmp_path, portal_server, created):
-    git = GitClient(tmp_path / "home")
-    url = remote_url(portal_server.url, created.invite.public_id, created.invite.public_id, created.git_token)
-    dest = tmp_path / "work"
-    git.run("clone", "-q", url, str(dest))
-    git.commit_file(dest, "NOTES.md", "notes\n", "Fix: Resolve issue #1 - notes")
-    return git, dest
 
 
 @pytest.mark.integration
@@ -42,7 +21,7 @@ def work(tmp_path, portal_server, created):
 @pytest.mark.django_db(transaction=True)
 def test_a_push_of_more_refs_than_the_limit_is_refused_whole_with_a_sentence(work, created):
     git, dest = work
-    before = _refs(created.invite)
+    before = repository_refs(created.invite)
 
     specs = [f"HEAD:refs/heads/topic-{n:03d}" for n in range(LIMIT + 1)]
     result = git.run("push", "origin", *specs, cwd=dest, check=False)
@@ -52,7 +31,7 @@ def test_a_push_of_more_refs_than_the_limit_is_refused_whole_with_a_sentence(wor
         f"remote: refused: this push updates {LIMIT + 1} refs; at most {LIMIT} can be pushed at once. "
         "Push fewer branches at a time, for example: git push origin issue-1 issue-2"
     ) in result.stderr
-    assert _refs(created.invite) == before
+    assert repository_refs(created.invite) == before
     assert not Push.objects.filter(invite=created.invite).exists()
     assert not Run.objects.filter(invite=created.invite).exists()
 

@@ -13,8 +13,7 @@ import pytest
 
 from portal.hosting.githooks.policy import MAX_REF_BYTES, pre_receive, ref_name_problem
 from portal.hosting.models import Push, RefUpdate
-from portal.hosting.services import repository_path
-from tests.support.git import GitClient, remote_url
+from tests.portal.hosting.conftest import repository_refs
 
 ZERO = "0" * 40
 SHA = "1" * 40
@@ -23,27 +22,7 @@ HOOK = Path(__file__).resolve().parents[3] / "portal" / "hosting" / "githooks" /
 LONG = "refs/heads/" + "/".join(f"{n}" * 60 for n in range(5))
 
 
-def _refs(invite) -> str:
-    return subprocess.run(
-        ["git", "--git-dir", str(repository_path(invite)), "for-each-ref", "--format=%(refname) %(objectname)"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-
-
 # --- Through the real git client and the portal under gunicorn ----------------------------------
-
-
-@pytest.fixture
-def work(tmp_path, portal_server, created):
-    git = GitClient(tmp_path / "home")
-    url = remote_url(portal_server.url, created.invite.public_id, created.invite.public_id, created.git_token)
-    dest = tmp_path / "work"
-    git.run("clone", "-q", url, str(dest))
-    git.run("checkout", "-q", "-b", "issue-1", cwd=dest)
-    git.commit_file(dest, "NOTES.md", "notes\n", "Fix: Resolve issue #1 - notes")
-    return git, dest
 
 
 @pytest.mark.integration
@@ -61,14 +40,14 @@ def work(tmp_path, portal_server, created):
 )
 def test_a_push_of_a_bad_ref_name_is_refused_and_nothing_moves(work, created, ref, sentence):
     git, dest = work
-    before = _refs(created.invite)
+    before = repository_refs(created.invite)
 
     # Pushed together with a good branch: the whole push is refused, not only the bad name.
     result = git.run("push", "origin", f"HEAD:{ref}", "issue-1", cwd=dest, check=False)
 
     assert result.returncode != 0
     assert sentence in result.stderr
-    assert _refs(created.invite) == before
+    assert repository_refs(created.invite) == before
     assert not Push.objects.filter(invite=created.invite).exists()
 
 
@@ -83,7 +62,7 @@ def test_a_name_of_exactly_255_bytes_is_accepted_and_recorded_whole(work, create
     git.run("push", "origin", f"HEAD:{ref}", cwd=dest)
 
     assert RefUpdate.objects.get(push__invite=created.invite).ref == ref
-    assert ref in _refs(created.invite)
+    assert ref in repository_refs(created.invite)
 
 
 # --- The hook itself: names the git client would never send ----------------------------------------

@@ -77,5 +77,5 @@ def test_the_runs_fragment_lists_pushes_and_polls_only_while_one_is_pending(clie
     assert "issue-1" in fragment and "queued" in fragment and 'hx-trigger="every 3s"' in fragment
     Run.objects.filter(invite=created.invite).update(status=Run.Status.FAILED)
     fragment = client.get(reverse("invite_runs", args=[created.link_token])).content.decode()
-    assert "done" in fragment and "failed" not in fragment
+    assert "scored" in fragment and "failed" not in fragment
     assert "hx-trigger" not in fragment

@@ -1,52 +1,16 @@
 """Blind review: on a blind assessment, no page a reviewer reaches names the candidate.
 
 The test scans every such page for the candidate's name and email and for the author name and
-email of their commits, which differ from them (as a candidate's git identity often does).
+email of their commits (tests.portal.reviews.conftest: blind_invite, blind_leaks).
 """
 
-import re
-
-import pytest
 from django.urls import reverse
 
 from portal.assessments.models import Assessment
 from portal.hosting.models import Push
-from portal.hosting.pulls import pull_open
-from portal.invites.services import invite_submit
 from portal.reviews.blind import alias
 from portal.reviews.services import assignment_take, review_save
-from tests.portal.reviews.conftest import full_review
-from tests.support.candidates import candidate_commit
-from tests.support.factories import make_invite, store_verdicts
-
-NAME = "Zora Quill"
-EMAIL = "zora.quill@example.net"
-# tests.support.git.GitClient commits as this identity.
-COMMIT_NAME = "Ann Example"
-COMMIT_EMAIL = "ann@example.com"
-SECRETS = (NAME, EMAIL, "zora.quill", COMMIT_NAME, COMMIT_EMAIL)
-
-
-@pytest.fixture
-def blind_invite(assessment_version, tmp_path):
-    Assessment.objects.filter(pk=assessment_version.assessment_id).update(blind_review=True)
-    invite = make_invite(assessment_version, name=NAME, email=EMAIL).invite
-    candidate_commit(
-        invite,
-        tmp_path / "work",
-        branch="issue-1",
-        changes={"NOTES.md": f"Notes by {NAME} <{EMAIL}>\n"},
-        message=f"Fix: Resolve issue #1 - pages\n\nSigned-off-by: {NAME} <{EMAIL}>",
-    )
-    store_verdicts(invite)
-    pull_open(
-        invite=invite, branch="issue-1", title=f"Pages, by {NAME}", description=f"Closes #1\n\n-- {NAME}, {EMAIL}"
-    )
-    return invite_submit(invite=invite)
-
-
-def _leaks(html: str) -> list[str]:
-    return [secret for secret in SECRETS if re.search(re.escape(secret), html, re.IGNORECASE)]
+from tests.portal.reviews.conftest import BLIND_NAME, blind_leaks, full_review
 
 
 def _pages(invite) -> list[str]:
@@ -72,21 +36,21 @@ def test_no_page_a_reviewer_reaches_names_the_candidate(client, reviewer, blind_
         response = client.get(url)
         assert response.status_code == 200, url
         html = response.content.decode()
-        assert _leaks(html) == [], url
+        assert blind_leaks(html) == [], url
     report = client.get(reverse("invite_result", args=[blind_invite.public_id])).content.decode()
     assert shown in report  # the commits and the diff name the alias instead
     assert "candidate@hidden.invalid" in report
 
     review_save(invite=blind_invite, reviewer=reviewer, **full_review())
     for url in _pages(blind_invite):
-        assert _leaks(client.get(url).content.decode()) == [], url
+        assert blind_leaks(client.get(url).content.decode()) == [], url
 
 
 def test_the_same_pages_name_the_candidate_when_the_assessment_is_not_blind(client, reviewer, blind_invite):
     Assessment.objects.update(blind_review=False)
     client.force_login(reviewer)
     report = client.get(reverse("invite_result", args=[blind_invite.public_id])).content.decode()
-    assert NAME in report and COMMIT_NAME in report
+    assert BLIND_NAME in report and "Ann Example" in report
     assert alias(blind_invite) not in report
 
 

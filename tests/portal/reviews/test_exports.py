@@ -2,52 +2,24 @@
 
 import csv
 import io
-import re
 
-import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from portal.assessments.models import Assessment
 from portal.invites.models import Candidate
-from portal.invites.services import invite_submit
 from portal.reviews.blind import alias
 from portal.reviews.services import review_save
-from tests.portal.reviews.conftest import FULL, full_review, make_submitted
-from tests.support.candidates import candidate_commit
-from tests.support.factories import make_invite, store_verdicts
+from tests.portal.reviews.conftest import BLIND_EMAIL, BLIND_NAME, FULL, blind_leaks, full_review, make_submitted
 
 HOSTILE_NAME = '=HYPERLINK("http://x")'
-NAME = "Zora Quill"
-EMAIL = "zora.quill@example.net"
-# tests.support.git.GitClient commits as this identity.
-SECRETS = (NAME, EMAIL, "zora.quill", "Ann Example", "ann@example.com")
 
 
 def _csv(response) -> list[list[str]]:
     body = b"".join(response.streaming_content).decode("utf-8")
     assert body.startswith("\ufeff")
     return list(csv.reader(io.StringIO(body[1:], newline="")))
-
-
-def _leaks(text: str) -> list[str]:
-    return [secret for secret in SECRETS if re.search(re.escape(secret), text, re.IGNORECASE)]
-
-
-@pytest.fixture
-def blind_invite(assessment_version, tmp_path):
-    Assessment.objects.filter(pk=assessment_version.assessment_id).update(blind_review=True)
-    invite = make_invite(assessment_version, name=NAME, email=EMAIL).invite
-    candidate_commit(
-        invite,
-        tmp_path / "work",
-        branch="issue-1",
-        changes={"NOTES.md": f"Notes by {NAME} <{EMAIL}>\n"},
-        message=f"Fix: Resolve issue #1 - pages\n\nSigned-off-by: {NAME} <{EMAIL}>",
-    )
-    store_verdicts(invite)
-    return invite_submit(invite=invite)
 
 
 # --- The CSV export ------------------------------------------------------------------
@@ -146,11 +118,11 @@ def test_a_blind_export_names_neither_the_candidate_nor_their_commits(client, re
     review_save(
         invite=blind_invite,
         reviewer=reviewer,
-        **full_review(summary=f"{NAME} ({EMAIL}) wrote clear commits as Ann Example."),
+        **full_review(summary=f"{BLIND_NAME} ({BLIND_EMAIL}) wrote clear commits as Ann Example."),
     )
     client.force_login(recruiter)
     header, row = _csv(client.get(reverse("reviews_export")))
-    assert _leaks(",".join(row)) == []
+    assert blind_leaks(",".join(row)) == []
     cells = dict(zip(header, row, strict=True))
     assert cells["candidate"] == alias(blind_invite)
     assert cells["summary"].startswith(alias(blind_invite))
@@ -209,9 +181,9 @@ def test_the_printed_summary_is_escaped(client, reviewer, submitted):
 
 
 def test_a_blind_printable_report_names_neither_the_candidate_nor_their_commits(client, reviewer, blind_invite):
-    review_save(invite=blind_invite, reviewer=reviewer, **full_review(summary=f"Good work by {NAME}."))
+    review_save(invite=blind_invite, reviewer=reviewer, **full_review(summary=f"Good work by {BLIND_NAME}."))
     client.force_login(reviewer)
     html = client.get(reverse("invite_report_print", args=[blind_invite.public_id])).content.decode()
-    assert _leaks(html) == []
+    assert blind_leaks(html) == []
     assert alias(blind_invite) in html
     assert "Fix: Resolve issue #1 - pages" in html  # the commits are there, with the identity hidden

@@ -5,13 +5,16 @@ their runs in flight (PORTAL_RUNS_IN_FLIGHT_PER_INVITE), and a run nobody needs 
 branch moved on before a worker took it) is marked superseded, never silently lost.
 """
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 import gitplumbing
 from portal.hosting.services import repository_path
 from portal.scoring.analysis import analysis_update
-from portal.scoring.models import Run
-from portal.scoring.services import run_execute, runs_dispatch
+from portal.scoring.models import InviteAnalysis, Run
+from portal.scoring.services import ANALYSIS_TASK_LOST_AFTER, analysis_request, run_execute, runs_dispatch
 from portal.scoring.version import GRADER_VERSION
 from tests.support.candidates import candidate_commit
 from tests.support.factories import make_invite, push_branches, record_push, score_all
@@ -151,7 +154,7 @@ def test_another_invites_runs_are_dispatched_whatever_this_one_has_waiting(asses
 
 
 @pytest.mark.integration
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(500)
 @pytest.mark.django_db(transaction=True)
 def test_a_flood_of_branches_delays_another_candidate_by_at_most_a_run_per_worker(assessment_version, celery_worker):
     """20 branches pushed by one candidate, then one by another: with a real worker (concurrency 2),
@@ -163,7 +166,7 @@ def test_a_flood_of_branches_delays_another_candidate_by_at_most_a_run_per_worke
 
     wait_for(
         lambda: Run.objects.filter(invite=honest, commit=head, status__in=Run.FINISHED).exists(),
-        timeout=240,
+        timeout=400,
         interval=0.5,
         what="the honest candidate's run",
     )
@@ -176,10 +179,12 @@ def test_a_flood_of_branches_delays_another_candidate_by_at_most_a_run_per_worke
 def test_integrated_runs_of_an_older_integration_are_superseded(invite, tmp_path):
     candidate_commit(invite, tmp_path / "work", branch="issue-1")
     candidate_commit(invite, tmp_path / "work-2", branch="issue-2", message="Fix: Resolve issue #2 - change")
+    analysis_request(invite=invite)  # as a finished run would
     analysis_update(invite_id=invite.pk)
     older = Run.objects.get(invite=invite, ref="refs/portal/integrated")
     assert older.status == Run.Status.QUEUED
     candidate_commit(invite, tmp_path / "work", branch="issue-1", message="Fix: Resolve issue #1 - again")
+    analysis_request(invite=invite)
     analysis_update(invite_id=invite.pk)
 
     older.refresh_from_db()
@@ -207,3 +212,51 @@ def test_the_runs_list_says_a_superseded_run_was_skipped(client, created, tmp_pa
     page = client.get(f"/i/{created.link_token}/runs")
     assert page.status_code == 200
     assert "skipped: a newer push replaced it" in page.content.decode()
+
+
+# --- Analyses: one waiting per invite, one per run rather than per push -------------------------
+
+
+def _requested(invite) -> int:
+    analysis = InviteAnalysis.objects.filter(invite=invite).first()
+    return analysis.requested if analysis else 0
+
+
+def test_a_push_that_queues_runs_leaves_the_analysis_to_them(invite, tmp_path):
+    head = candidate_commit(invite, tmp_path / "work", branch="issue-1")
+    assert _requested(invite) == 0  # twenty pushes a second ask for nothing yet
+    _finish_fast(_run(invite, invite.repository.base_commit))
+    assert _requested(invite) == 1  # each finished run asks, after the push is committed
+    _finish_fast(_run(invite, head))
+    assert _requested(invite) == 2
+
+
+def test_a_push_that_queues_nothing_asks_for_the_analysis_itself(invite, tmp_path):
+    head = candidate_commit(invite, tmp_path / "work", branch="topic")
+    gitplumbing.update_refs(repository_path(invite), "delete refs/heads/topic\n")
+    record_push(invite, [(head, ZERO, "refs/heads/topic")])
+    assert _requested(invite) == 1
+
+
+def test_requests_send_one_task_while_one_is_waiting(invite, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks() as sent:
+        for _ in range(5):
+            analysis_request(invite=invite)
+    assert (_requested(invite), len(sent)) == (5, 1)
+
+    # Once the task has started, the next request sends another: it sees what the first missed.
+    analysis_update(invite_id=invite.pk)
+    with django_capture_on_commit_callbacks() as sent:
+        analysis_request(invite=invite)
+        analysis_request(invite=invite)
+    assert len(sent) == 1
+
+
+def test_a_task_lost_on_its_way_is_sent_again_after_a_while(invite, django_capture_on_commit_callbacks):
+    analysis_request(invite=invite)
+    InviteAnalysis.objects.filter(invite=invite).update(
+        task_sent_at=timezone.now() - ANALYSIS_TASK_LOST_AFTER - timedelta(seconds=1)
+    )
+    with django_capture_on_commit_callbacks() as sent:
+        analysis_request(invite=invite)
+    assert len(sent) == 1
