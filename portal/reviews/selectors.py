@@ -362,7 +362,7 @@ def rubric_suggestions(*, invite: Invite) -> dict[str, Suggestion]:
     result = invite_result(invite=invite)
     suggestions: dict[str, Suggestion] = {}
     if result.analysed:
-        suggestions["version_control"] = _version_control(result.findings)
+        suggestions["version_control"] = _version_control(result.hygiene_findings)
         quality = _code_quality(result.quality)
         if quality is not None:
             suggestions["code_quality"] = quality
@@ -510,6 +510,7 @@ class CommentedBranch:
     diff: object  # gitplumbing.diffs.Diff or None
     files: list[CommentedFile]
     earlier: list[EarlierComment]
+    test_changes: list = field(default_factory=list)  # portal.scoring.selectors.TestFileChange
 
 
 @dataclass(frozen=True)
@@ -556,7 +557,7 @@ def diff_comments(*, invite: Invite, evidence: list[BranchEvidenceView]) -> Diff
                 rows.append(CommentedRow(row.kind, row.old, row.new, row.html, side, line, found))
             files.append(CommentedFile(file=item.file, flag=item.flag, rows=rows))
         before = [EarlierComment(c, codes.get(c.pk)) for c in earlier if c.branch == view.branch]
-        branches.append(CommentedBranch(view.branch, view.head, view.diff, files, before))
+        branches.append(CommentedBranch(view.branch, view.head, view.diff, files, before, view.test_changes))
     gone = [EarlierComment(c, codes.get(c.pk)) for c in earlier if c.branch not in heads]
     return DiffComments(branches=branches, gone=gone, released=released, count=len(comments))
 

@@ -9,8 +9,9 @@ push that queued none (portal.scoring.services.analysis_request):
 3. builds the ticket x branch matrix from the latest run of each head: verdicts, hidden tests that
    passed on the starting point and fail on the branch (regressions), other tickets a branch
    changes (scope creep), and the points earned per ticket;
-4. adds git-hygiene findings and code-quality signals (ruff on changed lines; reused for a branch
-   whose head has not moved since the last analysis);
+4. adds git-hygiene findings, the tickets whose hidden tests and the candidate's own visible tests
+   disagree on a head (disagreements), and code-quality signals (ruff on changed lines; reused for
+   a branch whose head has not moved since the last analysis);
 5. reads, once per head, the evidence a reviewer reads (commits, diff, visible tests changed) into
    BranchEvidence rows, and notes each branch's force-pushes from the push log;
 6. stores it all as JSON in InviteAnalysis, unless a newer computation got there first.
@@ -45,6 +46,7 @@ from portal.scoring.hygiene import (
     Finding,
     RefUpdateInfo,
     branch_ticket,
+    compare_test_file,
     hygiene_findings,
 )
 from portal.scoring.models import BranchEvidence, InviteAnalysis, Run, TestResult
@@ -58,6 +60,8 @@ INTEGRATED_REF = "refs/portal/integrated"
 MAX_BRANCHES = 60
 MAX_QUALITY_BRANCHES = 20
 ERROR_CAP = 2_000
+# A ticket's hidden tests and the candidate's own visible tests for it disagree on one commit: a reason to look.
+VISIBLE_HIDDEN_DISAGREE = "visible_hidden_disagree"
 
 
 @dataclass(frozen=True)
@@ -173,6 +177,7 @@ def analysis_compute(*, invite: Invite, previous: dict | None = None) -> dict:
         )
 
     findings = _findings(invite, manifest, path, base, heads, branches, integration, left_out)
+    findings += disagreements(manifest=manifest, path=path, heads=heads, runs=runs)
     evidence_update(invite=invite, manifest=manifest, path=path, base=base, heads=heads)
     integrated = None
     if integration.commit is not None:
@@ -280,6 +285,87 @@ def _findings(invite, manifest, path, base, heads, branches, integration, left_o
     return findings
 
 
+def disagreements(*, manifest: Manifest, path, heads: dict[str, str], runs: dict[str, Run]) -> list[Finding]:
+    """Per branch head with a finished scored run, the tickets whose hidden verdict and the candidate's
+    own visible tests for them (the manifest's ``visible_tests``) disagree on that commit.
+
+    Hidden passed while one of the ticket's visible tests failed, or hidden failed while all of them
+    passed. Visible tests that did not run (no visible summary, nothing collected) say nothing, and a
+    visible test the branch no longer has did not pass. An app that recognises the grader can pass
+    hidden tests its own test still fails; an edited visible test can pass on an app still broken.
+    """
+    findings = []
+    for name, head in heads.items():
+        run = runs.get(head)
+        if run is None or run.status not in (Run.Status.PASSED, Run.Status.FAILED) or not _visible_ran(run):
+            continue
+        failed = [str(test_id) for test_id in run.visible.get("failed", [])]
+        verdicts = {verdict.ticket: verdict.passed for verdict in run.verdicts.all()}
+        present = _present_tests(path, head, manifest)
+        for ticket in manifest.tickets:
+            tests = list(ticket.visible_tests)
+            if not tests or ticket.number not in verdicts:
+                continue
+            failing = [test_id for test_id in tests if visible_failed(test_id, failed)]
+            if verdicts[ticket.number] and failing:
+                findings.append(_disagreement(ticket.number, name, head, failing, hidden="pass", own="fail"))
+            elif not verdicts[ticket.number] and not failing and all(test_id in present for test_id in tests):
+                findings.append(_disagreement(ticket.number, name, head, tests, hidden="fail", own="pass"))
+    return findings
+
+
+def _visible_ran(run: Run) -> bool:
+    visible = run.visible or {}
+    return bool(visible.get("total"))
+
+
+def _dotted(test_id: str) -> str:
+    """A test id as one dotted name, without parameters: "tests/test_a.py::TestX::test_y[1]" and the
+    id the JUnit reader rebuilds without a file attribute ("tests/test_a/TestX.py::test_y") are equal."""
+    path, _, rest = test_id.strip().removeprefix("./").partition("::")
+    name = rest.split("[", 1)[0]
+    return ".".join(part for part in (path.removesuffix(".py").replace("/", "."), name.replace("::", ".")) if part)
+
+
+def visible_failed(test_id: str, failed: list[str]) -> bool:
+    """Did the manifest's ``test_id`` fail, given the ids (grader.junit) of the visible tests that did
+    not pass? A parametrised test fails if any case does; a file that failed to be collected (JUnit
+    names it "<path>::<dotted module>") fails all its tests."""
+    wanted = _dotted(test_id)
+    module = _dotted(test_id.partition("::")[0])
+    collection_error = f"{module}.{module}"
+    return any(_dotted(other) in (wanted, module, collection_error) for other in failed)
+
+
+def _present_tests(path, head: str, manifest: Manifest) -> set[str]:
+    """The manifest's visible test ids still defined at ``head`` (a file that does not parse has none)."""
+    files = {test_id.partition("::")[0] for ticket in manifest.tickets for test_id in ticket.visible_tests}
+    read = _file_reader(path, head, head)
+    present: set[str] = set()
+    for name in files:
+        data = read("head", name)
+        comparison = compare_test_file(name, None, data) if data is not None else None
+        if comparison is not None and comparison.parsed:
+            present.update(comparison.added)
+    return present
+
+
+def _disagreement(ticket: int, branch: str, head: str, tests: list[str], *, hidden: str, own: str) -> Finding:
+    verb = own if len(tests) > 1 else {"pass": "passes", "fail": "fails"}[own]
+    what = f"test{'s' if len(tests) > 1 else ''} {', '.join(tests)}"
+    return Finding(
+        kind=VISIBLE_HIDDEN_DISAGREE,
+        severity=WARNING,
+        message=f"#{ticket}: the hidden tests {hidden} on {branch} but the candidate's own {what} {verb} "
+        f"on the same commit ({head[:7]}).",
+        ref=f"refs/heads/{branch}",
+        ticket=ticket,
+        commits=(head,),
+        paths=tuple(sorted({test_id.partition("::")[0] for test_id in tests})),
+        lines=tuple(tests),
+    )
+
+
 def _quality(path, base: str, heads: dict[str, str], previous: list[dict]) -> list[dict]:
     """Quality signals per changed branch; ruff runs only for heads not seen by the last analysis."""
     known = {(q.get("branch"), q.get("head")): q for q in previous}
@@ -359,9 +445,14 @@ def _is_test_file(path: str, folders: tuple[str, ...]) -> bool:
     return (in_folder and name.endswith(".py")) or name.startswith("test_") or name.endswith("_test.py")
 
 
-def visible_test_changes(*, files: list[FileDiff], shipped: set[str], folders: tuple[str, ...]) -> list[dict]:
+def visible_test_changes(
+    *, files: list[FileDiff], shipped: set[str], folders: tuple[str, ...], read=None
+) -> list[dict]:
     """Shipped test files (under ``folders`` at the starting point) the branch modified, renamed
-    away or deleted, and test files it added: path, what happened, lines added and removed."""
+    away or deleted, and test files it added: path, what happened, lines added and removed, and,
+    test by test (``read(side, path)`` gives a file's bytes at "base" or "head", or None), the tests
+    it adds and the shipped tests it changes. ``shipped`` is True when a test the candidate was given
+    changed or is gone; a shipped file that only gains tests is credited like a new one."""
     changes = []
     for entry in files:
         source = entry.old_path if entry.old_path is not None else entry.path
@@ -373,17 +464,55 @@ def visible_test_changes(*, files: list[FileDiff], shipped: set[str], folders: t
             change = "added"
         else:
             continue
+        tests = _test_level(entry, change, read)
         changes.append(
             {
                 "path": entry.path,
                 "old_path": entry.old_path,
                 "change": change,
-                "shipped": change != "added",
+                "shipped": _changes_shipped_tests(change, tests),
                 "additions": entry.additions,
                 "deletions": entry.deletions,
+                **tests,
             }
         )
     return changes
+
+
+def _changes_shipped_tests(change: str, tests: dict) -> bool:
+    """Did the branch change a test it was given? A file not compared test by test counts as changed."""
+    if change == "added":
+        return False
+    if change in ("deleted", "renamed") or "tests_changed" not in tests:
+        return True
+    return bool(tests["tests_changed"])
+
+
+def _test_level(entry: FileDiff, change: str, read) -> dict:
+    """The tests a test file's change adds and the shipped tests it changes; {} if not comparable."""
+    if read is None or not entry.path.endswith(".py") or change in ("deleted", "renamed"):
+        return {}
+    old = None if change == "added" else read("base", entry.path)
+    new = read("head", entry.path)
+    if new is None or (change != "added" and old is None):
+        return {}
+    comparison = compare_test_file(entry.path, old, new)
+    if not comparison.parsed:
+        return {}
+    changed = [*comparison.changed, *comparison.changed_helpers, *comparison.deleted]
+    changed += [f"{old_id} -> {new_id}" for old_id, new_id in comparison.renamed]
+    return {"tests_added": list(comparison.added), "tests_changed": sorted(changed)}
+
+
+def _file_reader(path, base: str, head: str):
+    """read(side, name): the bytes of ``name`` at the starting point or the head, None if absent."""
+
+    def read(side: str, name: str) -> bytes | None:
+        commit = base if side == "base" else head
+        result = gitplumbing.run("cat-file", "blob", f"{commit}:{name}", git_dir=path, check=False)
+        return result.stdout if result.returncode == 0 else None
+
+    return read
 
 
 def evidence_update(*, invite: Invite, manifest: Manifest, path, base: str, heads: dict[str, str]) -> int:
@@ -416,7 +545,9 @@ def evidence_update(*, invite: Invite, manifest: Manifest, path, base: str, head
                 commits=[c.to_dict() for c in commits],
                 commits_capped=capped,
                 diff=diff.to_dict() if diff else {"files": [], "unlisted": 0, "capped": False},
-                visible_test_changes=visible_test_changes(files=diff.files, shipped=shipped, folders=folders)
+                visible_test_changes=visible_test_changes(
+                    files=diff.files, shipped=shipped, folders=folders, read=_file_reader(path, base, head)
+                )
                 if diff
                 else [],
                 computed_at=timezone.now(),

@@ -24,12 +24,15 @@ Decisions worth knowing:
   listed in one ``merge_commit`` info finding per branch instead.
 * Junk and visible-test rules look at the branch's net change (base tree vs head tree): a file added
   and later removed on the same branch is not reported.
+* Visible tests are compared test by test (see Rule 4): tests a branch adds are credited
+  (``tests_added``, info); shipped tests changed, deleted or renamed are the problem.
 * Secrets found by content are reported as ``path:line``; the matched text is never copied into
   a finding.
 """
 
 from __future__ import annotations
 
+import ast
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -52,7 +55,8 @@ COMMIT_WRONG_TICKET = "commit_wrong_ticket"
 MERGE_COMMIT = "merge_commit"
 COMMIT_ON_MAIN = "commit_on_main"
 UNRELATED_HISTORY = "unrelated_history"
-VISIBLE_TESTS_CHANGED = "visible_tests_changed"
+VISIBLE_TESTS_CHANGED = "visible_tests_changed"  # a shipped test changed or gone: a problem
+TESTS_ADDED = "tests_added"  # tests the branch adds: credit, not a problem
 JUNK_COMMITTED = "junk_committed"
 AUTHOR_IDENTITY = "author_identity"
 HISTORY_REWRITTEN = "history_rewritten"
@@ -417,7 +421,114 @@ def _identity_problem(author: git.Actor) -> str | None:
     return None
 
 
-# --- Rule 4: visible tests -------------------------------------------------------------------------
+# --- Rule 4: visible tests ---------------------------------------------------------------------------
+#
+# Shipped visible test files are compared test by test: a test a branch adds is credited (the candidate
+# README asks for tests that show a problem is gone); a shipped test whose definition changed, or that
+# is gone, is the problem. A test's identity is its id (path::name or path::Class::name); its definition
+# is its AST dump (decorators included, so adding a skip mark is a change; formatting and comments are
+# not). Shipped helpers and fixtures (top-level functions and classes that are not tests) are compared
+# the same way: changing one changes what the shipped tests check. Imports are not compared.
+
+
+@dataclass(frozen=True)
+class TestFileComparison:
+    """What a branch did to the tests of one file; ``parsed`` is False when either side is not Python."""
+
+    __test__ = False  # a dataclass, not a pytest test class
+
+    added: tuple[str, ...] = ()  # test ids new on the branch
+    changed: tuple[str, ...] = ()  # shipped test ids whose definition differs
+    changed_helpers: tuple[str, ...] = ()  # shipped fixtures and helpers whose definition differs
+    deleted: tuple[str, ...] = ()  # shipped test or helper ids gone from the file
+    renamed: tuple[tuple[str, str], ...] = ()  # (shipped id, new id) with the same definition
+    parsed: bool = True
+
+
+def _is_test_class(node: ast.stmt) -> bool:
+    return isinstance(node, ast.ClassDef) and node.name.startswith("Test")
+
+
+def _is_function(node: ast.stmt) -> bool:
+    return isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+
+
+def _is_test(node: ast.stmt) -> bool:
+    return _is_function(node) and node.name.startswith("test_")
+
+
+def _without_name(node: ast.stmt) -> str:
+    """The definition's AST dump with its name blanked: equal for a test renamed and left alone."""
+    name = node.name
+    node.name = ""
+    try:
+        return ast.dump(node)
+    finally:
+        node.name = name
+
+
+@dataclass(frozen=True)
+class _Definitions:
+    tests: dict[str, str]  # id -> AST dump
+    helpers: dict[str, str]  # id -> AST dump
+    unnamed: dict[str, str]  # test id -> AST dump without the name
+
+
+def _definitions(path: str, source: bytes | None) -> _Definitions:
+    """Tests and helpers of one Python file (empty for None). Raises SyntaxError or ValueError if not Python.
+
+    Tests are module-level ``test_*`` functions and ``test_*`` methods of ``Test*`` classes; helpers
+    are the other module-level functions and classes and the other members of ``Test*`` classes.
+    """
+    found = _Definitions({}, {}, {})
+    if source is None:
+        return found
+    for node in ast.parse(source, filename=path).body:
+        if _is_test_class(node):
+            members = [(f"{path}::{node.name}::{m.name}", m) for m in node.body if isinstance(m, _DEFINITIONS)]
+        elif isinstance(node, _DEFINITIONS):
+            members = [(f"{path}::{node.name}", node)]
+        else:
+            continue
+        for test_id, member in members:
+            (found.tests if _is_test(member) else found.helpers)[test_id] = ast.dump(member)
+            if _is_test(member):
+                found.unnamed[test_id] = _without_name(member)
+    return found
+
+
+_DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+
+
+def compare_test_file(path: str, old: bytes | None, new: bytes | None) -> TestFileComparison:
+    """Compare one test file at the starting point (``old``) and at the branch head (``new``).
+
+    ``old`` is None for a file the branch adds, ``new`` None for one it deletes. A side that does
+    not parse as Python gives ``parsed=False``: the caller judges the file as a whole.
+    """
+    try:
+        before, after = _definitions(path, old), _definitions(path, new)
+    except (SyntaxError, ValueError):
+        return TestFileComparison(parsed=False)
+    gone = [test_id for test_id in before.tests if test_id not in after.tests]
+    added = [test_id for test_id in after.tests if test_id not in before.tests]
+    renamed = []
+    for test_id in list(gone):
+        twin = next((other for other in added if after.unnamed[other] == before.unnamed[test_id]), None)
+        if twin is not None:
+            renamed.append((test_id, twin))
+            gone.remove(test_id)
+            added.remove(twin)
+    changed = [i for i, dump in before.tests.items() if i in after.tests and after.tests[i] != dump]
+    helpers = [i for i, dump in before.helpers.items() if i in after.helpers and after.helpers[i] != dump]
+    gone += [i for i in before.helpers if i not in after.helpers]
+    return TestFileComparison(
+        added=tuple(sorted(added)),
+        changed=tuple(sorted(changed)),
+        changed_helpers=tuple(sorted(helpers)),
+        deleted=tuple(sorted(gone)),
+        renamed=tuple(renamed),
+    )
 
 
 def _is_visible(path: str, visible: Sequence[str]) -> bool:
@@ -426,42 +537,126 @@ def _is_visible(path: str, visible: Sequence[str]) -> bool:
     return any(path == entry or (entry.endswith("/") and path.startswith(entry)) for entry in visible)
 
 
+def is_new_test_file(path: str) -> bool:
+    """A file pytest would collect tests from: test_*.py or *_test.py."""
+    name = PurePosixPath(path).name
+    return name.endswith(".py") and (name.startswith("test_") or name.endswith("_test.py"))
+
+
+def _blob_bytes(blob: git.Blob | None) -> bytes | None:
+    if blob is None or blob.mode == GITLINK_MODE or blob.size > SCAN_LIMIT:
+        return None
+    return blob.data_stream.read()
+
+
+@dataclass
+class _TestChanges:
+    """One branch's changes to test files, gathered file by file."""
+
+    added: list[str] = field(default_factory=list)
+    added_paths: set[str] = field(default_factory=set)
+    problems: list[str] = field(default_factory=list)  # evidence lines "<id or path>: <what>"
+    problem_paths: set[str] = field(default_factory=set)
+    parts: dict[str, list[str]] = field(default_factory=dict)  # sentence part -> items
+    notes: list[str] = field(default_factory=list)
+
+    def problem(self, part: str, item: str, line: str, *paths: str) -> None:
+        self.parts.setdefault(part, []).append(item)
+        self.problems.append(line)
+        self.problem_paths.update(paths)
+
+    def credit(self, path: str, tests: Sequence[str]) -> None:
+        self.added += tests
+        if tests:
+            self.added_paths.add(path)
+
+
+def _collect_new_file(change: git.Diff, found: _TestChanges) -> None:
+    path = change.b_path
+    if path is None or not is_new_test_file(path):
+        return
+    comparison = compare_test_file(path, None, _blob_bytes(change.b_blob))
+    found.credit(path, comparison.added)
+
+
+def _collect_test_change(change: git.Diff, visible: Sequence[str], found: _TestChanges) -> None:
+    old_path, new_path = change.a_path, change.b_path
+    if change.new_file or old_path is None or not _is_visible(old_path, visible):
+        if change.new_file or change.renamed_file:
+            _collect_new_file(change, found)
+        return
+    if change.deleted_file:
+        found.problem("deletes", old_path, f"{old_path}: deleted", old_path)
+        return
+    if change.renamed_file:
+        found.problem("renames", f"{old_path} to {new_path}", f"{old_path}: renamed to {new_path}", old_path, new_path)
+        return
+    old, new = _blob_bytes(change.a_blob), _blob_bytes(change.b_blob)
+    parsed = old_path.endswith(".py") and old is not None and new is not None
+    comparison = compare_test_file(old_path, old, new) if parsed else TestFileComparison(parsed=False)
+    if not comparison.parsed:
+        found.problem("modifies", old_path, f"{old_path}: modified", old_path)
+        if old_path.endswith(".py"):
+            found.notes.append(f"{old_path} does not parse as Python, so it was compared as a whole file")
+        return
+    for test_id in comparison.changed:
+        found.problem("changes the assertions of", test_id, f"{test_id}: changed", old_path)
+    for helper in comparison.changed_helpers:
+        found.problem("changes", helper, f"{helper}: changed", old_path)
+    for test_id in comparison.deleted:
+        found.problem("deletes", test_id, f"{test_id}: deleted", old_path)
+    for test_id, new_id in comparison.renamed:
+        found.problem("renames", f"{test_id} to {new_id}", f"{test_id}: renamed to {new_id}", old_path)
+    found.credit(old_path, comparison.added)
+
+
+def _listed(items: Sequence[str], shown: int = 3) -> str:
+    return ", ".join(items[:shown]) + (", ..." if len(items) > shown else "")
+
+
+_PROBLEM_ORDER = ("changes the assertions of", "changes", "deletes", "renames", "modifies")
+
+
 def _visible_test_findings(
     repo: git.Repo, name: str, base: git.Commit, head: git.Commit, changes: list[git.Diff], visible: Sequence[str]
 ) -> list[Finding]:
-    touched: list[tuple[str, str]] = []  # (base path, what happened)
-    pathspecs: set[str] = set()
+    """At most two findings: the tests the branch adds (credit) and the shipped tests it changed (problem)."""
+    found = _TestChanges()
     for change in changes:
-        if change.new_file or change.a_path is None or not _is_visible(change.a_path, visible):
-            continue
-        if change.deleted_file:
-            what = "deleted"
-        elif change.renamed_file:
-            what = f"renamed to {change.b_path}"
-            pathspecs.add(change.b_path)
-        else:
-            what = "modified"
-        touched.append((change.a_path, what))
-        pathspecs.add(change.a_path)
-    if not touched:
-        return []
-    touched.sort()
-    deleted = sum(1 for _, what in touched if what == "deleted")
-    modified = len(touched) - deleted
-    parts = [f"modifies {_plural(modified, 'visible test file')}"] if modified else []
-    parts += [f"deletes {_plural(deleted, 'visible test file')}"] if deleted else []
-    return [
-        Finding(
-            VISIBLE_TESTS_CHANGED,
-            PROBLEM,
-            f"{name} {' and '.join(parts)} shipped with the assessment.",
-            ref=_ref(name),
-            ticket=branch_ticket(name),
-            commits=_commits_touching(repo, base.hexsha, head.hexsha, pathspecs),
-            paths=tuple(path for path, _ in touched[:MAX_EVIDENCE]),
-            lines=tuple(f"{path}: {what}" for path, what in touched[:MAX_EVIDENCE]),
+        _collect_test_change(change, visible, found)
+    ref, ticket = _ref(name), branch_ticket(name)
+    findings = []
+    if found.added:
+        added = sorted(found.added)
+        target = f" for #{ticket}" if ticket is not None else ""
+        findings.append(
+            Finding(
+                TESTS_ADDED,
+                INFO,
+                f"{name} adds {_plural(len(added), 'test')}{target} ({_listed(added)}).",
+                ref=ref,
+                ticket=ticket,
+                commits=_commits_touching(repo, base.hexsha, head.hexsha, found.added_paths),
+                paths=tuple(sorted(found.added_paths)[:MAX_EVIDENCE]),
+                lines=tuple(added[:MAX_EVIDENCE]),
+            )
         )
-    ]
+    if found.problems:
+        parts = [f"{part} {_listed(sorted(found.parts[part]))}" for part in _PROBLEM_ORDER if part in found.parts]
+        notes = f" ({'; '.join(sorted(found.notes))})" if found.notes else ""
+        findings.append(
+            Finding(
+                VISIBLE_TESTS_CHANGED,
+                PROBLEM,
+                f"{name} {' and '.join(parts)} shipped with the assessment{notes}.",
+                ref=ref,
+                ticket=ticket,
+                commits=_commits_touching(repo, base.hexsha, head.hexsha, found.problem_paths),
+                paths=tuple(sorted(found.problem_paths)[:MAX_EVIDENCE]),
+                lines=tuple(sorted(found.problems)[:MAX_EVIDENCE]),
+            )
+        )
+    return findings
 
 
 # --- Rule 5: junk ------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from gitplumbing import ZERO_SHA
 from gitplumbing.diffs import Commit, Diff
 from portal.hosting.models import PullRequest, Push, RefUpdate
 from portal.invites.models import Invite
-from portal.scoring.analysis import MAX_BRANCHES, Integration, branch_order
+from portal.scoring.analysis import MAX_BRANCHES, VISIBLE_HIDDEN_DISAGREE, Integration, branch_order
 from portal.scoring.highlight import HighlightedFile, highlight_diff
 from portal.scoring.hygiene import Finding
 from portal.scoring.models import BranchEvidence, InviteAnalysis, Run, TestResult, TicketVerdict
@@ -98,6 +98,16 @@ class InviteResult:
     @property
     def analysed(self) -> bool:
         return self.analysed_at is not None
+
+    @property
+    def hygiene_findings(self) -> list[Finding]:
+        """The findings about how the candidate worked in git (every finding but the disagreements)."""
+        return [finding for finding in self.findings if finding.kind != VISIBLE_HIDDEN_DISAGREE]
+
+    @property
+    def disagreements(self) -> list[Finding]:
+        """Tickets whose hidden verdict and the candidate's own visible tests disagree on a branch head."""
+        return [finding for finding in self.findings if finding.kind == VISIBLE_HIDDEN_DISAGREE]
 
     @property
     def shown_branches(self) -> list[BranchResult]:
@@ -355,6 +365,8 @@ class TestFileChange:
     shipped: bool  # a shipped visible test file: the branch changed a test it was given
     additions: int | None
     deletions: int | None
+    tests_added: list[str] | None = None  # test ids; None when the file was not compared test by test
+    tests_changed: list[str] | None = None  # shipped test and fixture ids changed, deleted or renamed
 
 
 @dataclass

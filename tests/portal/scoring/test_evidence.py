@@ -6,6 +6,7 @@ from portal.hosting.services import repository_path
 from portal.scoring import analysis
 from portal.scoring.models import BranchEvidence, InviteAnalysis
 from portal.scoring.services import analysis_request
+from tests.conftest import ROOT
 from tests.support.candidates import candidate_commit
 from tests.support.factories import record_push, store_verdicts
 
@@ -107,3 +108,30 @@ def test_a_huge_diff_is_stored_capped(invite):
     assert diff["capped"]
     assert {f["path"]: f["shown"] for f in diff["files"]} == {"big0.txt": True, "big1.txt": False, "huge.txt": False}
     assert sum(len(h["lines"]) for f in diff["files"] for h in f["hunks"]) <= 5_000
+
+
+def test_shipped_test_files_are_compared_test_by_test(invite, tmp_path):
+    shipped = (ROOT / "assessment_app" / "project" / "tests" / "test_books.py").read_text()
+    loans = (ROOT / "assessment_app" / "project" / "tests" / "test_loans.py").read_text()
+    candidate_commit(
+        invite,
+        tmp_path / "work",
+        branch="issue-2",
+        changes={
+            "tests/test_books.py": shipped + "\n\ndef test_a_second_missing_book():\n    assert True\n",
+            "tests/test_loans.py": loans.replace(
+                "assert response.status_code == ", "assert response.status_code != ", 1
+            ),
+        },
+    )
+    store_verdicts(invite)
+    row = BranchEvidence.objects.get(invite=invite, branch="issue-2")
+    changes = {c["path"]: c for c in row.visible_test_changes}
+
+    books, loans_change = changes["tests/test_books.py"], changes["tests/test_loans.py"]
+    assert (books["change"], books["shipped"]) == ("modified", False)  # it only gains a test: credited
+    assert books["tests_added"] == ["tests/test_books.py::test_a_second_missing_book"]
+    assert books["tests_changed"] == []
+    assert loans_change["shipped"] is True
+    assert len(loans_change["tests_changed"]) == 1
+    assert loans_change["tests_changed"][0].startswith("tests/test_loans.py::test_")

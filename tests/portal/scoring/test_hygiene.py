@@ -18,6 +18,7 @@ from portal.scoring.hygiene import (
     MERGE_COMMIT,
     PROBLEM,
     SCOPE_CREEP,
+    TESTS_ADDED,
     TICKET_WITHOUT_BRANCH,
     UNRELATED_HISTORY,
     VISIBLE_TESTS_CHANGED,
@@ -210,15 +211,123 @@ def test_visible_tests_modified_and_deleted_are_a_problem_with_paths_and_commits
 
     assert finding.severity == PROBLEM
     assert finding.paths == ("tests/test_books.py", "tests/test_loans.py")
-    assert finding.lines == ("tests/test_books.py: modified", "tests/test_loans.py: deleted")
+    assert finding.lines == ("tests/test_books.py::test_books: changed", "tests/test_loans.py: deleted")
     assert finding.commits == (edit, drop)
     assert finding.ticket == 1
 
 
-def test_adding_a_test_file_does_not_touch_the_visible_tests(bench):
-    bench.fix(1, {"tests/test_new.py": "def test_new():\n    assert 1\n"})
+SHIPPED_BOOKS = "def test_books():\n    assert True\n"
 
-    assert of_kind(findings(bench, tickets=[1]), VISIBLE_TESTS_CHANGED) == []
+
+def test_a_test_added_to_a_shipped_file_is_credited_and_not_a_problem(bench):
+    added = "\n\ndef test_pages_do_not_overlap():\n    assert [1] != [2]\n"
+    head = bench.fix(1, {"tests/test_books.py": SHIPPED_BOOKS + added})
+
+    found = findings(bench, tickets=[1])
+
+    assert of_kind(found, VISIBLE_TESTS_CHANGED) == []
+    [credit] = of_kind(found, TESTS_ADDED)
+    assert credit.severity == INFO
+    assert credit.message == "issue-1 adds 1 test for #1 (tests/test_books.py::test_pages_do_not_overlap)."
+    assert credit.lines == ("tests/test_books.py::test_pages_do_not_overlap",)
+    assert credit.commits == (head,)
+
+
+def test_changing_an_assertion_of_a_shipped_test_is_the_problem_naming_that_test(bench):
+    head = bench.fix(2, {"tests/test_books.py": "def test_books():\n    assert False is False\n"})
+
+    [finding] = of_kind(findings(bench, tickets=[2]), VISIBLE_TESTS_CHANGED)
+
+    assert finding.severity == PROBLEM
+    assert finding.message == (
+        "issue-2 changes the assertions of tests/test_books.py::test_books shipped with the assessment."
+    )
+    assert finding.commits == (head,)
+    assert of_kind(findings(bench, tickets=[2]), TESTS_ADDED) == []
+
+
+def test_deleting_a_shipped_test_function_is_the_problem(bench):
+    _ship(
+        bench, {"tests/test_loans.py": "def test_books():\n    assert True\n\n\ndef test_loans():\n    assert True\n"}
+    )
+    bench.fix(3, {"tests/test_loans.py": "def test_loans():\n    assert True\n"})
+
+    [finding] = of_kind(findings(bench, tickets=[3]), VISIBLE_TESTS_CHANGED)
+
+    assert finding.message == "issue-3 deletes tests/test_loans.py::test_books shipped with the assessment."
+    assert finding.lines == ("tests/test_loans.py::test_books: deleted",)
+
+
+def test_renaming_a_shipped_test_is_the_problem(bench):
+    bench.fix(1, {"tests/test_books.py": "def test_it():\n    assert True\n"})
+
+    [finding] = of_kind(findings(bench, tickets=[1]), VISIBLE_TESTS_CHANGED)
+
+    assert finding.lines == ("tests/test_books.py::test_books: renamed to tests/test_books.py::test_it",)
+    assert of_kind(findings(bench, tickets=[1]), TESTS_ADDED) == []
+
+
+def test_reformatting_a_shipped_test_file_is_nothing(bench):
+    bench.fix(1, {"tests/test_books.py": "# Books.\n\n\ndef test_books(  ):\n    assert (True)  # still\n"})
+
+    found = findings(bench, tickets=[1])
+
+    assert of_kind(found, VISIBLE_TESTS_CHANGED) == [] and of_kind(found, TESTS_ADDED) == []
+
+
+def _ship(bench, files: dict[str, str]) -> None:
+    """Make ``files`` part of the starting point (a second template commit on main)."""
+    bench.commit("Library: starting point, continued", files, author=("Assessment Portal", "portal@example.com"))
+    bench.push("main")
+    bench.base = bench.heads()["main"]
+
+
+def test_changing_a_shipped_fixture_is_the_problem_and_adding_one_is_not(bench):
+    fixture = "import pytest\n\n\n@pytest.fixture\ndef client():\n    return {}\n"
+    _ship(bench, {"tests/conftest.py": fixture})
+    bench.fix(1, {"tests/conftest.py": fixture + "\n\n@pytest.fixture\ndef book():\n    return 1\n"})
+    bench.fix(2, {"tests/conftest.py": fixture.replace("{}", "{'always': 'pass'}")})
+
+    [finding] = of_kind(findings(bench, tickets=[1, 2]), VISIBLE_TESTS_CHANGED)
+
+    assert finding.ref == "refs/heads/issue-2"
+    assert finding.message == "issue-2 changes tests/conftest.py::client shipped with the assessment."
+
+
+def test_a_shipped_file_that_no_longer_parses_is_judged_as_a_whole_with_a_note(bench):
+    bench.fix(1, {"tests/test_books.py": "def test_books(:\n"})
+
+    [finding] = of_kind(findings(bench, tickets=[1]), VISIBLE_TESTS_CHANGED)
+
+    assert finding.message == (
+        "issue-1 modifies tests/test_books.py shipped with the assessment "
+        "(tests/test_books.py does not parse as Python, so it was compared as a whole file)."
+    )
+
+
+def test_a_new_test_file_is_credited(bench):
+    new = "def test_new():\n    assert 1\n\n\nclass TestMore:\n    def test_more(self):\n        assert 2\n"
+    bench.fix(1, {"tests/test_new.py": new})
+
+    found = findings(bench, tickets=[1])
+
+    assert of_kind(found, VISIBLE_TESTS_CHANGED) == []
+    [credit] = of_kind(found, TESTS_ADDED)
+    assert credit.message == (
+        "issue-1 adds 2 tests for #1 (tests/test_new.py::TestMore::test_more, tests/test_new.py::test_new)."
+    )
+    assert credit.paths == ("tests/test_new.py",)
+
+
+def test_a_branch_not_for_a_ticket_gets_credit_without_a_ticket(bench):
+    bench.branch("extra-tests")
+    bench.commit("Fix: Resolve issue #1 - tests", {"tests/test_new.py": "def test_new():\n    assert 1\n"})
+    bench.push("extra-tests")
+
+    [credit] = of_kind(findings(bench, tickets=[1]), TESTS_ADDED)
+
+    assert credit.message == "extra-tests adds 1 test (tests/test_new.py::test_new)."
+    assert credit.ticket is None
 
 
 def test_a_visible_test_outside_tests_is_watched_too(bench):

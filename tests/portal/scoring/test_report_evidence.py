@@ -76,9 +76,9 @@ def test_test_files_changed_are_flagged_in_the_highlighted_diff(client, reviewer
     store_verdicts(invite)
     page = _page(client, reviewer, invite)
     diffs = page[page.index('id="diffs"') : page.index('id="pull-requests"')]
-    books = diffs[diffs.index("tests/test_books.py") :]
+    books = diffs[diffs.index('<code class="diff-path">tests/test_books.py') :]
     assert books.index("changes a shipped visible test") < books.index("</header>")
-    pages = diffs[diffs.index("tests/test_pages.py") :]
+    pages = diffs[diffs.index('<code class="diff-path">tests/test_pages.py') :]
     assert pages.index("adds tests") < pages.index("</header>")
     assert '<span class="hl-k">def</span>' in diffs  # Python, highlighted
 
@@ -187,3 +187,24 @@ def test_the_timeline_picture_escapes_text():
     assert HOSTILE not in svg and '"<' not in svg
     assert svg.count("&lt;script&gt;") == 4  # title, row name (shortened), label, link
     assert 'role="img"' in svg and "<title" in svg
+
+
+def test_a_test_added_to_a_shipped_file_is_credited_on_the_report_not_flagged(client, reviewer, invite, tmp_path):
+    shipped = (ROOT / "assessment_app" / "project" / "tests" / "test_books.py").read_text()
+    candidate_commit(
+        invite,
+        tmp_path / "work",
+        branch="issue-2",
+        changes={"tests/test_books.py": shipped + "\n\ndef test_another_missing_book():\n    assert True\n"},
+        message="Fix: Resolve issue #2 - a test",
+    )
+    store_verdicts(invite)
+    page = _page(client, reviewer, invite)
+    diffs = page[page.index('id="diffs"') : page.index('id="pull-requests"')]
+    books = diffs[diffs.index('<code class="diff-path">tests/test_books.py') :]
+    assert "adds tests" in books[: books.index("</header>")]
+    assert "changes a shipped visible test" not in diffs
+    assert "adds <code>tests/test_books.py::test_another_missing_book</code>" in diffs
+    hygiene = page[page.index("<h2>Git hygiene</h2>") : page.index("<h2>Changes</h2>")]
+    assert "issue-2 adds 1 test for #2 (tests/test_books.py::test_another_missing_book)." in hygiene
+    assert "shipped with the assessment" not in hygiene
