@@ -189,7 +189,7 @@ class Library:
         payload.update(fields)
         return payload
 
-    def unrelated_records(self, chance: float = 0.3) -> None:
+    def unrelated_records(self, chance: float = 0.25) -> None:
         """With the given chance, create a book or a member that no test looks at again."""
         if self.rng.random() < chance:
             if self.rng.random() < 0.5:

@@ -19,7 +19,7 @@ from conftest import describe
 pytestmark = pytest.mark.ticket(3)
 
 # Requests in flight at once, and how many each of those senders makes in turn.
-SENDERS, ROUNDS = 8, 15
+SENDERS, ROUNDS = 8, 12
 
 
 def test_refused_change_to_a_book_is_not_kept(client, library, unique, rng):
