@@ -1,7 +1,7 @@
 """Command line of the grader.
 
     python -m grader validate --python /path/to/venv/bin/python
-    python -m grader grade --socket /path/app.sock [--ticket 3] [--junit out.xml] [--json]
+    python -m grader grade --socket /path/app.sock [--ticket 3] [--seed 1234] [--junit out.xml] [--json]
     python -m grader serve --python /path/to/venv/bin/python --tree /path/to/candidate/tree
 
 validate runs the candidate code as plain local subprocesses: for authoring only.
@@ -19,17 +19,18 @@ from pathlib import Path
 
 from .local import LocalRunner
 from .manifest import DEFAULT_ASSESSMENT_DIR, ManifestError, load_manifest
-from .run import GraderError, run_hidden_tests
+from .run import GraderError, check_seed, run_hidden_tests
 from .validate import validate
 
 
 def _grade(args: argparse.Namespace) -> int:
     manifest = load_manifest(args.assessment)
     run = run_hidden_tests(
-        args.socket, args.ticket or None, manifest=manifest, base_url=args.url, junit_path=args.junit
+        args.socket, args.ticket or None, manifest=manifest, base_url=args.url, junit_path=args.junit, seed=args.seed
     )
     if args.json:
         print(json.dumps([{k: v for k, v in asdict(o).items() if k != "properties"} for o in run.outcomes], indent=2))
+        print(f"seed {run.seed}", file=sys.stderr)
     else:
         for ticket in manifest.tickets:
             outcomes = [o for o in run.outcomes if o.ticket == ticket.number]
@@ -40,7 +41,7 @@ def _grade(args: argparse.Namespace) -> int:
             for outcome in outcomes:
                 line = f"    {outcome.outcome:<7} {outcome.test_id} ({outcome.duration:.2f} s)"
                 print(line if outcome.passed else f"{line}\n            {outcome.message.splitlines()[0][:160]}")
-        print(f"hidden suite: {run.duration:.2f} s")
+        print(f"hidden suite: {run.duration:.2f} s, seed {run.seed} (a fresh app and --seed {run.seed} replay it)")
     return 0 if all(o.passed for o in run.outcomes) else 1
 
 
@@ -50,12 +51,21 @@ def _validate(args: argparse.Namespace) -> int:
         python=args.python,
         jobs=args.jobs,
         keep=args.keep,
+        seed=args.seed,
         progress=(lambda line: print(line, file=sys.stderr, flush=True)) if args.verbose else None,
     )
     print(report.table())
     if report.workdir:
         print(f"Repositories kept in {report.workdir}")
     return 0 if report.ok else 1
+
+
+def _seed(text: str) -> int:
+    """A --seed value: the grader's own check, as argparse's error."""
+    try:
+        return check_seed(int(text))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc) if "seed" in str(exc) else f"not a whole number: {text!r}") from None
 
 
 def _stop(_signum, _frame) -> None:
@@ -87,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     target.add_argument("--socket", help="the app's unix socket")
     target.add_argument("--url", help="the app's base URL (authoring)")
     grade.add_argument("--ticket", type=int, action="append", help="only this ticket (repeatable)")
+    grade.add_argument("--seed", type=_seed, help="seed of the tests' order and data (default: a fresh one)")
     grade.add_argument("--junit", help="also keep the JUnit XML report here")
     grade.add_argument("--json", action="store_true", help="print the outcomes as JSON")
     grade.set_defaults(handler=_grade)
@@ -95,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     check.add_argument("--python", default=sys.executable, help="interpreter with the project's requirements")
     check.add_argument("--jobs", type=int, default=2, help="project states played at the same time")
     check.add_argument("--keep", action="store_true", help="keep the temporary repositories")
+    check.add_argument("--seed", type=_seed, help="seed of the hidden tests' data and order (default: a fresh one)")
     check.add_argument("-v", "--verbose", action="store_true", help="print each step as it ends")
     check.set_defaults(handler=_validate)
 

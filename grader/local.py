@@ -36,7 +36,8 @@ def wait_until_ready(
     started = time.monotonic()
     deadline = started + timeout
     transport = httpx.HTTPTransport(uds=socket_path, limits=httpx.Limits(max_keepalive_connections=0))
-    with httpx.Client(transport=transport, base_url="http://candidate-app", timeout=1.0, trust_env=False) as http:
+    # The Host any local client sends: nothing tells these requests from another client's.
+    with httpx.Client(transport=transport, base_url="http://localhost:8000", timeout=1.0, trust_env=False) as http:
         while time.monotonic() < deadline:
             if process is not None and process.poll() is not None:
                 raise AppStartError(f"the app exited with code {process.returncode} before it was ready")

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 MANIFEST_NAME = "assessment.toml"
+# decoys/ticket-<n>-<name>.patch: a known-wrong fix of ticket n that its hidden tests must reject.
+DECOY_NAME = re.compile(r"ticket-(?P<ticket>[0-9]+)-(?P<name>[a-z0-9]+(?:-[a-z0-9]+)*)\.patch")
 DEFAULT_ASSESSMENT_DIR = Path(__file__).resolve().parent.parent / "assessment_app"
 
 
@@ -22,6 +25,15 @@ class Ticket:
     hidden_tests: tuple[str, ...]  # files inside the hidden tests folder
     visible_tests: tuple[str, ...]  # pytest node ids inside the shipped tree
     reference_patch: str  # file inside the reference folder
+
+
+@dataclass(frozen=True)
+class Decoy:
+    """A known-wrong fix of one ticket (a shortcut a candidate could take): its hidden tests must reject it."""
+
+    ticket: int
+    name: str  # the file name without .patch, e.g. ticket-3-rollback-in-get-db
+    path: Path
 
 
 @dataclass(frozen=True)
@@ -62,6 +74,27 @@ class Manifest:
     # Caps on the trusted grader, which reads the app's answers outside the sandbox (grader.http_caps).
     max_response_bytes: int = 10 * 1024 * 1024
     grader_memory_bytes: int = 1024 * 1024 * 1024
+    # [paths] decoys: the folder of known-wrong fixes (optional); read by decoys().
+    decoys_dir: Path | None = None
+
+    def decoys(self) -> list[Decoy]:
+        """The decoy patches, by ticket then name; ManifestError for a file named wrongly or for no ticket."""
+        if self.decoys_dir is None:
+            return []
+        numbers = {ticket.number for ticket in self.tickets}
+        found = []
+        for path in sorted(self.decoys_dir.iterdir()):
+            match = DECOY_NAME.fullmatch(path.name)
+            if not match or not path.is_file():
+                raise ManifestError(
+                    f"decoys: {path.name} should be a file named ticket-<number>-<name>.patch "
+                    "(lower-case letters, digits and dashes)"
+                )
+            ticket = int(match["ticket"])
+            if ticket not in numbers:
+                raise ManifestError(f"decoys: {path.name} is for ticket #{ticket}, which the manifest does not have")
+            found.append(Decoy(ticket=ticket, name=path.name.removesuffix(".patch"), path=path))
+        return sorted(found, key=lambda decoy: (decoy.ticket, decoy.name))
 
     @property
     def total_points(self) -> int:
@@ -175,6 +208,7 @@ def load_manifest(assessment_dir: str | Path = DEFAULT_ASSESSMENT_DIR) -> Manife
         shipped_dir=root / _get(paths, "shipped", str, "[paths]"),
         hidden_tests_dir=root / _get(paths, "hidden_tests", str, "[paths]"),
         reference_dir=root / _get(paths, "reference", str, "[paths]"),
+        decoys_dir=root / _get(paths, "decoys", str, "[paths]") if "decoys" in paths else None,
         app=app_spec,
         visible_command=_strings(visible, "command", "[visible_tests]"),
         visible_timeout=float(visible.get("timeout_seconds", 120)),
@@ -197,9 +231,10 @@ def _check(manifest: Manifest) -> None:
     for ticket in manifest.tickets:
         if ticket.points <= 0:
             raise ManifestError(f"ticket #{ticket.number}: points should be positive")
-    for directory in (manifest.shipped_dir, manifest.hidden_tests_dir, manifest.reference_dir):
-        if not directory.is_dir():
+    for directory in (manifest.shipped_dir, manifest.hidden_tests_dir, manifest.reference_dir, manifest.decoys_dir):
+        if directory is not None and not directory.is_dir():
             raise ManifestError(f"{directory} is not a directory")
+    manifest.decoys()  # names and tickets
     if not (manifest.shipped_dir / manifest.requirements).is_file():
         raise ManifestError(f"{manifest.requirements} not found in {manifest.shipped_dir}")
     seen: dict[str, int] = {}

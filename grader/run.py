@@ -8,6 +8,7 @@ only through its unix socket. Nothing from the candidate's tree is imported.
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -19,6 +20,8 @@ from .junit import TestOutcome, parse_junit
 from .manifest import DEFAULT_ASSESSMENT_DIR, Manifest, load_manifest
 
 OUTPUT_TAIL = 4000
+# Seeds of the hidden tests' data and order are whole numbers below this.
+SEED_RANGE = 2**32
 # The folder holding this package: the hidden tests' pytest imports grader.http_caps from it.
 GRADER_ROOT = Path(__file__).resolve().parent.parent
 
@@ -33,6 +36,7 @@ class HiddenRun:
     duration: float  # wall-clock seconds of the whole pytest run
     returncode: int
     output: str  # the tail of pytest's output
+    seed: int | None = None  # the seed of the run's data and order: the same seed replays it
 
     def by_ticket(self) -> dict[int | None, list[TestOutcome]]:
         grouped: dict[int | None, list[TestOutcome]] = {}
@@ -82,15 +86,20 @@ def run_hidden_tests(
     junit_path: str | Path | None = None,
     python: str | None = None,
     timeout: float | None = None,
+    seed: int | None = None,
 ) -> HiddenRun:
     """Run the hidden tests of the given tickets (all by default) against the app on socket_path.
 
     base_url instead of socket_path is for authoring against an app served over TCP.
     python is the trusted interpreter that has pytest and httpx (this one by default).
+    seed decides the tests' order and every value they send (a fresh one if None, so an app
+    can't predict them); it is reported on the result, and the same seed against a fresh
+    app sends the same requests again.
     Raises GraderError if pytest fails to run or its report doesn't match the manifest.
     """
     if not socket_path and not base_url:
         raise ValueError("give socket_path or base_url")
+    seed = new_seed() if seed is None else check_seed(seed)
     manifest = manifest or load_manifest(assessment_dir)
     hidden = manifest.hidden_tests_dir
     files = [str(path.relative_to(hidden)) for path in manifest.hidden_test_files(tickets)]
@@ -129,6 +138,7 @@ def run_hidden_tests(
             GRADER_MEMORY_BYTES=str(manifest.grader_memory_bytes),
             # Past this, requests fail at once: pytest then ends with a report before the hard timeout.
             GRADER_SUITE_DEADLINE=str(max(limit - manifest.request_timeout - 5, 1)),
+            GRADER_SEED=str(seed),
             **({"GRADER_APP_SOCKET": str(socket_path)} if socket_path else {"GRADER_APP_URL": str(base_url)}),
         )
         started = time.monotonic()
@@ -155,7 +165,20 @@ def run_hidden_tests(
         duration=duration,
         returncode=proc.returncode,
         output=output,
+        seed=seed,
     )
+
+
+def new_seed() -> int:
+    """A seed nobody can guess ahead of the run."""
+    return secrets.randbelow(SEED_RANGE)
+
+
+def check_seed(seed: object) -> int:
+    """The seed if it is one the hidden tests accept; ValueError with a sentence otherwise."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < SEED_RANGE:
+        raise ValueError(f"a seed is a whole number from 0 to {SEED_RANGE - 1}, not {seed!r}")
+    return seed
 
 
 def _assign_tickets(outcomes: list[TestOutcome], manifest: Manifest, tickets: list[int] | None) -> list[TestOutcome]:

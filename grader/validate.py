@@ -10,7 +10,14 @@ hidden tests against it, then compares the results:
 - each reference patch applies alone; with only fix #N, ticket #N's hidden and
   visible tests pass and no other test's result changes;
 - with all fixes, every hidden and visible test passes, twice in a row on the
-  same app (tests don't rely on a fresh database), within the time budget.
+  same app (tests don't rely on a fresh database), within the time budget;
+- each decoy (decoys/ticket-<n>-<name>.patch, a known-wrong fix) applies alone,
+  and with it the app fails at least one of ticket #N's hidden tests: the
+  hidden tests reject the shortcut. The report names the tests that reject it.
+
+Every hidden run uses the validation's seed (a fresh one unless given), so the
+states are compared on the same requests; the second run on the all-fixes app
+uses the next seed, as records of the first are still in its database.
 
 The candidate's code is run through a Runner: LocalRunner (plain local
 subprocesses) by default, the portal's sandbox in production.
@@ -35,14 +42,15 @@ from gitplumbing import identity_env
 
 from .junit import TestOutcome
 from .local import LocalRunner
-from .manifest import DEFAULT_ASSESSMENT_DIR, Manifest, ManifestError, load_manifest
-from .run import HiddenRun, VisibleRun, run_hidden_tests
+from .manifest import DEFAULT_ASSESSMENT_DIR, Decoy, Manifest, ManifestError, load_manifest
+from .run import SEED_RANGE, HiddenRun, VisibleRun, check_seed, new_seed, run_hidden_tests
 
 # Files that must never be shipped to candidates.
 JUNK_NAMES = {"__pycache__", ".pytest_cache", ".ruff_cache", ".mypy_cache", ".venv", "venv", ".env"}
 JUNK_SUFFIXES = {".pyc", ".pyo", ".db", ".sqlite", ".sqlite3", ".db-journal", ".sock"}
 # Modules the hidden tests may import: they reach the app over HTTP only.
 HIDDEN_TEST_IMPORTS = set(sys.stdlib_module_names) | {"pytest", "httpx", "conftest"}
+DECOY_CHECK = "decoy "
 
 
 class Runner(Protocol):
@@ -68,10 +76,11 @@ class Check:
 
 @dataclass
 class Scenario:
-    """One state of the project: as shipped, one fix, or all fixes."""
+    """One state of the project: as shipped, one fix, all fixes, or one decoy."""
 
     name: str
     patches: tuple[int, ...]
+    decoy: Decoy | None = None  # applied after the patches; its state runs the hidden tests only
     tree: Path | None = None
     error: str = ""
     visible: VisibleRun | None = None
@@ -94,6 +103,12 @@ class ValidationReport:
     checks: list[Check] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     workdir: str | None = None  # kept for inspection when validate(keep=True)
+    seed: int | None = None  # of the hidden runs: `--seed` replays them
+
+    @property
+    def decoys(self) -> list[Check]:
+        """The verdict on each decoy: ok means its ticket's hidden tests rejected it."""
+        return [check for check in self.checks if check.name.startswith(DECOY_CHECK)]
 
     @property
     def ok(self) -> bool:
@@ -114,7 +129,8 @@ class ValidationReport:
             detail = check.detail.replace("\n", " ")
             rows.append((ticket, check.name, "ok" if check.ok else "FAILED", detail[:140]))
         widths = [max(len(row[i]) for row in rows) for i in range(3)]
-        lines = [f"Validation of {self.assessment}"]
+        seed = f", hidden tests seed {self.seed}" if self.seed is not None else ""
+        lines = [f"Validation of {self.assessment}{seed}"]
         for index, row in enumerate(rows):
             lines.append("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:3])) + "  " + row[3])
             if index == 0:
@@ -188,14 +204,16 @@ def _prepare(base: Path, scenario: Scenario, manifest: Manifest, root: Path) -> 
     cloned = _git(root, "clone", "-q", str(base), str(tree))
     if cloned.returncode != 0:
         raise RuntimeError(f"git clone failed: {cloned.stderr.strip()}")
-    for number in scenario.patches:
-        applied = _git(tree, "apply", "--index", str(manifest.patch_path(number)))
+    fixes = [(f"patch #{n}", manifest.patch_path(n), f"#{n} - reference fix") for n in scenario.patches]
+    if scenario.decoy is not None:
+        fixes.append((f"decoy {scenario.decoy.name}", scenario.decoy.path, f"#{scenario.decoy.ticket} - decoy"))
+    for what, patch, summary in fixes:
+        applied = _git(tree, "apply", "--index", str(patch))
         if applied.returncode != 0:
-            raise RuntimeError(f"patch #{number} does not apply: {applied.stderr.strip()}")
-        message = f"Fix: Resolve issue #{number} - reference fix"
-        committed = _git(tree, "commit", "-q", "-m", message)
+            raise RuntimeError(f"{what} does not apply: {applied.stderr.strip()}")
+        committed = _git(tree, "commit", "-q", "-m", f"Fix: Resolve issue {summary}")
         if committed.returncode != 0:
-            raise RuntimeError(f"commit of patch #{number} failed: {committed.stderr.strip()}")
+            raise RuntimeError(f"commit of {what} failed: {committed.stderr.strip()}")
     scenario.tree = tree
 
 
@@ -204,19 +222,22 @@ def _play(
     manifest: Manifest,
     runner: Runner,
     grader_python: str,
-    hidden_runs: int,
+    seeds: tuple[int, ...],
     progress: Callable[[str], None],
 ) -> None:
+    """Run the scenario's visible tests (a decoy's are not judged), then one hidden run per seed on one app."""
     started = time.monotonic()
     try:
         if scenario.tree is None:
             raise RuntimeError("no tree")
-        scenario.visible = runner.run_visible_tests(scenario.tree)
+        if scenario.decoy is None:
+            scenario.visible = runner.run_visible_tests(scenario.tree)
         app_started = time.monotonic()
         with runner.start_app(scenario.tree) as socket_path:
             scenario.app_start = time.monotonic() - app_started
-            for _ in range(hidden_runs):
-                scenario.hidden.append(run_hidden_tests(socket_path, manifest=manifest, python=grader_python))
+            for seed in seeds:
+                run = run_hidden_tests(socket_path, manifest=manifest, python=grader_python, seed=seed)
+                scenario.hidden.append(run)
     except Exception as exc:  # reported as a failed check
         scenario.error = f"{type(exc).__name__}: {exc}"
     scenario.duration = time.monotonic() - started
@@ -272,6 +293,7 @@ def validate(
     jobs: int = 2,
     keep: bool = False,
     progress: Callable[[str], None] | None = None,
+    seed: int | None = None,
 ) -> ValidationReport:
     """Check the assessment in assessment_dir end to end; see the module docstring.
 
@@ -281,10 +303,11 @@ def validate(
     jobs: how many project states are played at the same time.
     keep: keep the temporary repositories and report their folder.
     progress: called with a line of text as each step ends.
+    seed: of the hidden tests' data and order (a fresh one if None); the report gives it.
     """
     started = time.monotonic()
     say = progress or (lambda _line: None)
-    report = ValidationReport(assessment=str(assessment_dir))
+    report = ValidationReport(assessment=str(assessment_dir), seed=new_seed() if seed is None else check_seed(seed))
     try:
         manifest = load_manifest(assessment_dir)
     except ManifestError as exc:
@@ -292,6 +315,7 @@ def validate(
         return report
     report.assessment = f"{manifest.slug} {manifest.version} ({manifest.title})"
     numbers = [ticket.number for ticket in manifest.tickets]
+    decoys = manifest.decoys()
     report.add("manifest is valid", True, f"{len(numbers)} tickets, {manifest.total_points} points")
 
     junk = _junk(manifest.shipped_dir)
@@ -316,11 +340,15 @@ def validate(
             applies, detail = _patch_stat(base, manifest.patch_path(number))
             only_app = applies and all(part.startswith("app/") for part in detail.split(", "))
             report.add("its reference fix applies alone and changes app/ only (no tests)", only_app, detail, number)
+        for decoy in decoys:
+            applies, detail = _patch_stat(base, decoy.path)
+            report.add(f"{DECOY_CHECK}{decoy.name} applies alone to the shipped project", applies, detail, decoy.ticket)
 
         scenarios = [Scenario("shipped", ())]
         scenarios += [Scenario(f"fix-{number}", (number,)) for number in numbers]
         scenarios += [Scenario("all-fixes", tuple(numbers))]
-        for scenario in scenarios:
+        decoy_scenarios = [Scenario(decoy.name, (), decoy) for decoy in decoys]
+        for scenario in scenarios + decoy_scenarios:
             try:
                 _prepare(base, scenario, manifest, root)
             except RuntimeError as exc:
@@ -328,12 +356,14 @@ def validate(
         all_fixes = scenarios[-1]
         report.add("all reference fixes apply together", not all_fixes.error, all_fixes.error or "in ticket order")
 
-        playable = [s for s in scenarios if not s.error]
+        playable = [s for s in scenarios + decoy_scenarios if not s.error]
+        seeds = (report.seed, (report.seed + 1) % SEED_RANGE)
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
             for scenario in playable:
-                runs = 2 if scenario is all_fixes else 1
+                runs = seeds if scenario is all_fixes else seeds[:1]
                 pool.submit(_play, scenario, manifest, runner, grader_python, runs, say)
         _judge(report, manifest, scenarios)
+        _judge_decoys(report, decoy_scenarios)
 
         hidden_runs = [run for scenario in scenarios for run in scenario.hidden]
         if hidden_runs:
@@ -358,6 +388,26 @@ def validate(
             shutil.rmtree(root, ignore_errors=True)
     report.timings["total"] = time.monotonic() - started
     return report
+
+
+def _judge_decoys(report: ValidationReport, scenarios: list[Scenario]) -> None:
+    """Each decoy must fail at least one hidden test of its ticket; name the tests that reject it."""
+    for scenario in scenarios:
+        decoy = scenario.decoy
+        if scenario.error or not scenario.hidden:
+            first_line, _, rest = (scenario.error or "no hidden run").partition("\n")
+            report.add(f"{DECOY_CHECK}{decoy.name}: app and tests run", False, first_line, decoy.ticket, rest)
+            continue
+        own = scenario.hidden[0].by_ticket().get(decoy.ticket, [])
+        rejected = [o for o in own if not o.passed]
+        if rejected:
+            detail = f"{len(rejected)}/{len(own)} fail: {_not_passing(own)}"
+        else:
+            detail = (
+                f"{decoy.name} passes every hidden test of ticket #{decoy.ticket} ({len(own)}): "
+                "the hidden tests accept this known-wrong fix"
+            )
+        report.add(f"{DECOY_CHECK}{decoy.name} is rejected by its hidden tests", bool(rejected), detail, decoy.ticket)
 
 
 def _judge(report: ValidationReport, manifest: Manifest, scenarios: list[Scenario]) -> None:

@@ -8,19 +8,56 @@ GRADER_APP_URL).
 The app keeps its database for the whole run and other tests write to it too,
 so every test creates the records it needs, with names, emails and ISBNs that
 no other test uses, and only ever looks at those.
+
+Nothing the tests send is predictable by the app, yet every run can be replayed:
+a seed (--seed / GRADER_SEED; a fresh one if neither is given, shown in the
+header) decides the test order and, through each test's own random generator,
+every name, token, ISBN and number, the order records are created in and the
+unrelated records created between them, so an id says nothing about who or what
+it belongs to. The same seed against a fresh app sends the same requests.
+Requests go out as any HTTP client's would: to localhost:8000, with httpx's own
+headers and nothing else.
 """
 
 import os
+import random
+import string
 import time
-import uuid
 from dataclasses import dataclass, field
 
 import httpx
 import pytest
 
+# The Host a client of an API served locally on the usual port sends: nothing marks the grader's requests.
+APP_HOST = "localhost:8000"
+SEED_RANGE = 2**32
+
+FIRST_NAMES = ("Ada", "Alan", "Ana", "Bea", "Carl", "Dana", "Emil", "Femi", "Grace", "Hugo", "Ines", "Jon", "Kemal")
+LAST_NAMES = ("Abbott", "Berger", "Costa", "Dubois", "Eriksen", "Fischer", "Garcia", "Haddad", "Ito", "Jansen")
+DOMAINS = ("example.org", "example.com", "example.net", "mail.example", "post.example")
+WORDS = ("river", "glass", "winter", "garden", "harbour", "lantern", "orchard", "silver", "atlas", "meadow", "ember")
+DESCRIPTIONS = ("Hardcover, first edition.", "Paperback.", "Signed copy.", "Large print.", "Illustrated.", "")
+
+
+def _seed(value) -> int | None:
+    if value in (None, ""):
+        return None
+    try:
+        seed = int(value)
+    except ValueError:
+        raise pytest.UsageError(f"the seed should be a whole number, not {value!r}") from None
+    if not 0 <= seed < SEED_RANGE:
+        raise pytest.UsageError(f"the seed should be between 0 and {SEED_RANGE - 1}, not {seed}")
+    return seed
+
 
 def pytest_addoption(parser):
     group = parser.getgroup("grader", "hidden grading tests")
+    group.addoption(
+        "--seed",
+        default=os.environ.get("GRADER_SEED"),
+        help="seed of this run's order and data (a fresh one if not given); the same seed replays a run",
+    )
     group.addoption("--app-socket", default=os.environ.get("GRADER_APP_SOCKET"), help="unix socket the app serves")
     group.addoption("--app-url", default=os.environ.get("GRADER_APP_URL"), help="base URL the app serves (authoring)")
     group.addoption(
@@ -39,11 +76,22 @@ def pytest_addoption(parser):
 
 def pytest_configure(config):
     config.stash[_started] = time.monotonic()
+    seed = _seed(config.getoption("seed"))
+    config.stash[_seed_key] = seed if seed is not None else random.SystemRandom().randrange(SEED_RANGE)
     if not (config.getoption("app_socket") or config.getoption("app_url") or config.getoption("collectonly")):
         raise pytest.UsageError("give the app's unix socket (--app-socket or GRADER_APP_SOCKET) or URL (--app-url)")
 
 
+def pytest_report_header(config):
+    return f"seed: {config.stash[_seed_key]} (replay with --seed {config.stash[_seed_key]})"
+
+
 def pytest_collection_modifyitems(config, items):
+    # The order is the seed's, so no test can count on what ran before it; tests marked
+    # runs_last (they load the app with concurrent requests) still end the run, so whatever
+    # such a load leaves behind in a broken app reaches no other ticket's tests.
+    random.Random(f"{config.stash[_seed_key]}:order").shuffle(items)  # noqa: S311 (replayable on purpose)
+    items.sort(key=lambda item: item.get_closest_marker("runs_last") is not None)
     # The grader reads the ticket of each test from the JUnit report.
     for item in items:
         marker = item.get_closest_marker("ticket")
@@ -52,6 +100,7 @@ def pytest_collection_modifyitems(config, items):
 
 
 _started = pytest.StashKey[float]()
+_seed_key = pytest.StashKey[int]()
 
 
 class OutOfTime(Exception):
@@ -74,7 +123,7 @@ def client(pytestconfig):
     # handler raised (once the 500 is sent), and reusing it would race with that close and
     # could fail the next, unrelated test.
     transport = httpx.HTTPTransport(uds=socket or None, limits=httpx.Limits(max_keepalive_connections=0))
-    base_url = "http://candidate-app" if socket else url
+    base_url = f"http://{APP_HOST}" if socket else url
     with httpx.Client(
         transport=transport,
         base_url=base_url,
@@ -86,12 +135,19 @@ def client(pytestconfig):
         yield http
 
 
-def new_token() -> str:
-    return uuid.uuid4().hex[:12]
+@pytest.fixture
+def rng(request) -> random.Random:
+    """This test's random generator: from the run's seed and the test's id, whatever the order tests run in."""
+    return random.Random(f"{request.config.stash[_seed_key]}:{request.node.nodeid}")  # noqa: S311 (replayable)
 
 
-def new_isbn() -> str:
-    return f"979{uuid.uuid4().int % 10**10:010d}"
+def new_token(rng: random.Random) -> str:
+    """Letters and digits, 8 to 12 of them: enough that no two tests of a run share one."""
+    return "".join(rng.choices(string.ascii_lowercase + string.digits, k=rng.randint(8, 12)))
+
+
+def new_isbn(rng: random.Random) -> str:
+    return f"{rng.choice(('978', '979'))}{rng.randrange(10**10):010d}"
 
 
 def describe(response: httpx.Response) -> str:
@@ -108,39 +164,73 @@ class Member:
 
 
 class Library:
-    """The app's API as the tests use it. Setup steps fail the test with a clear message."""
+    """The app's API as the tests use it. Setup steps fail the test with a clear message.
 
-    def __init__(self, http: httpx.Client) -> None:
+    Before some of the records a test asks for, an unrelated one is created (a book or a
+    member, as the generator decides), so ids don't follow from the order of the test's steps.
+    """
+
+    def __init__(self, http: httpx.Client, rng: random.Random) -> None:
         self.http = http
+        self.rng = rng
+
+    def person(self) -> str:
+        return f"{self.rng.choice(FIRST_NAMES)} {self.rng.choice(LAST_NAMES)}"
 
     def book_payload(self, **fields) -> dict:
         payload = {
-            "title": f"Book {new_token()}",
-            "author": "Grader Author",
-            "isbn": new_isbn(),
-            "published_year": 1999,
-            "description": "Hardcover, first edition.",
+            "title": f"{self.rng.choice(WORDS).title()} {new_token(self.rng)}",
+            "author": self.person(),
+            "isbn": new_isbn(self.rng),
+            "published_year": self.rng.randint(1900, 2024),
+            "description": self.rng.choice(DESCRIPTIONS),
             "copies_total": 1,
         }
         payload.update(fields)
         return payload
 
-    def new_book(self, **fields) -> dict:
-        response = self.http.post("/books", json=self.book_payload(**fields))
-        assert response.status_code == 201, f"setup: could not create a book; {describe(response)}"
+    def unrelated_records(self, chance: float = 0.25) -> None:
+        """With the given chance, create a book or a member that no test looks at again."""
+        if self.rng.random() < chance:
+            if self.rng.random() < 0.5:
+                self._create("/books", self.book_payload(copies_total=self.rng.randint(0, 3)), "book")
+            else:
+                self._create("/members", self.member_payload(), "member")
+
+    def _create(self, path: str, payload: dict, what: str) -> dict:
+        response = self.http.post(path, json=payload)
+        assert response.status_code == 201, f"setup: could not create a {what}; {describe(response)}"
         return response.json()
+
+    def new_book(self, **fields) -> dict:
+        self.unrelated_records()
+        return self._create("/books", self.book_payload(**fields), "book")
 
     def get_book(self, book_id: int) -> dict:
         response = self.http.get(f"/books/{book_id}")
         assert response.status_code == 200, describe(response)
         return response.json()
 
+    def member_payload(self) -> dict:
+        name = self.person()
+        email = f"{name.split()[0].lower()}.{new_token(self.rng)}@{self.rng.choice(DOMAINS)}"
+        return {"name": name, "email": email}
+
     def new_member(self) -> Member:
-        token = new_token()
-        response = self.http.post("/members", json={"name": f"Member {token}", "email": f"{token}@grader.example"})
-        assert response.status_code == 201, f"setup: could not create a member; {describe(response)}"
-        body = response.json()
+        self.unrelated_records()
+        body = self._create("/members", self.member_payload(), "member")
         return Member(id=body["id"], api_key=body["api_key"], headers={"Authorization": f"Bearer {body['api_key']}"})
+
+    def two_members(self) -> tuple[Member, Member]:
+        """Two members, created in an order the generator picks with at least one unrelated member between.
+
+        Their ids are never next to each other, and either may be the older.
+        """
+        first = self.new_member()
+        for _ in range(self.rng.randint(1, 2)):
+            self._create("/members", self.member_payload(), "member")
+        second = self.new_member()
+        return (first, second) if self.rng.random() < 0.5 else (second, first)
 
     def borrow(self, member: Member, book_id: int) -> httpx.Response:
         return self.http.post("/loans", json={"book_id": book_id}, headers=member.headers)
@@ -157,11 +247,11 @@ class Library:
 
 
 @pytest.fixture
-def library(client) -> Library:
-    return Library(client)
+def library(client, rng) -> Library:
+    return Library(client, rng)
 
 
 @pytest.fixture
-def unique() -> str:
+def unique(rng) -> str:
     """A token that no other test uses, for names that searches can single out."""
-    return new_token()
+    return new_token(rng)

@@ -35,10 +35,16 @@ def titles(page):
     return [item["title"] for item in page["items"]]
 
 
-@pytest.mark.parametrize("page_size", [2, 3, 5])
-def test_pages_split_the_matches_exactly(client, library, unique, page_size):
-    expected = [f"{unique} volume {number:02d}" for number in range(1, 8)]
-    for title in reversed(expected):  # created out of order: the listing sorts by title
+# Page sizes of each case: the seed picks one; the last page is partly filled or full, as it falls.
+PAGE_SIZES = {"small": (2, 3), "medium": (3, 4), "large": (5, 6)}
+
+
+@pytest.mark.parametrize("size", list(PAGE_SIZES))
+def test_pages_split_the_matches_exactly(client, library, unique, rng, size):
+    page_size = rng.choice(PAGE_SIZES[size])
+    word = rng.choice(("volume", "part", "book", "tome"))
+    expected = [f"{unique} {word} {number:02d}" for number in range(1, rng.randint(page_size + 2, 2 * page_size + 2))]
+    for title in rng.sample(expected, len(expected)):  # created out of order: the listing sorts by title
         library.new_book(title=title)
 
     pages = walk(client, unique, page_size)
@@ -49,26 +55,27 @@ def test_pages_split_the_matches_exactly(client, library, unique, page_size):
     assert len(pages) == math.ceil(len(expected) / page_size)
 
 
-def test_full_last_page_has_no_next(client, library, unique):
-    expected = [f"{unique} part {number}" for number in range(1, 7)]
-    for title in expected:
+def test_full_last_page_has_no_next(client, library, unique, rng):
+    page_size = rng.randint(2, 4)
+    expected = [f"{unique} part {number}" for number in range(1, 2 * page_size + 1)]
+    for title in rng.sample(expected, len(expected)):
         library.new_book(title=title)
 
-    first = fetch_page(client, unique, 1, 3)
-    second = fetch_page(client, unique, 2, 3)
-    beyond = fetch_page(client, unique, 3, 3)
+    first = fetch_page(client, unique, 1, page_size)
+    second = fetch_page(client, unique, 2, page_size)
+    beyond = fetch_page(client, unique, 3, page_size)
 
-    assert (titles(first), first["has_next"]) == (expected[:3], True)
-    assert (titles(second), second["has_next"]) == (expected[3:], False)
+    assert (titles(first), first["has_next"]) == (expected[:page_size], True)
+    assert (titles(second), second["has_next"]) == (expected[page_size:], False)
     assert (titles(beyond), beyond["has_next"]) == ([], False)
 
 
-def test_one_book_per_page(client, library, unique):
-    expected = [f"{unique} {letter}" for letter in "xyz"]
-    for title in expected:
+def test_one_book_per_page(client, library, unique, rng):
+    expected = [f"{unique} {letter}" for letter in sorted(rng.sample("abcdefghijklmnopqrstuvwxyz", rng.randint(3, 4)))]
+    for title in rng.sample(expected, len(expected)):
         library.new_book(title=title)
 
-    pages = [fetch_page(client, unique, number, 1) for number in (1, 2, 3)]
+    pages = [fetch_page(client, unique, number, 1) for number in range(1, len(expected) + 1)]
 
     assert [titles(page) for page in pages] == [[title] for title in expected]
-    assert [page["has_next"] for page in pages] == [True, True, False]
+    assert [page["has_next"] for page in pages] == [True] * (len(expected) - 1) + [False]

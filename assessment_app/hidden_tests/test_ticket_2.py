@@ -2,7 +2,8 @@
 
 Every endpoint that looks a book up by id must answer 404 with a JSON error
 for an id that is not (or no longer) in the catalogue: reading, changing and
-deleting it, and borrowing it.
+deleting it, and borrowing it. And 404 is for that only: a book that is there
+keeps its own answers, such as the 409 for removing one that is on loan.
 """
 
 import pytest
@@ -13,6 +14,8 @@ pytestmark = pytest.mark.ticket(2)
 @pytest.fixture
 def deleted_book_id(client, library):
     book = library.new_book()
+    # A later book keeps the id from being handed out again: SQLite reuses the highest id once it is free.
+    library.new_book()
     response = client.delete(f"/books/{book['id']}")
     assert response.status_code == 204, f"setup: could not delete a book; {response.status_code} {response.text}"
     return book["id"]
@@ -41,3 +44,14 @@ def test_borrowing_a_missing_book(client, library, deleted_book_id):
 
     assert_not_found(library.borrow(member, deleted_book_id))
     assert library.loans_of(member) == []
+
+
+def test_only_a_missing_book_is_not_found(client, library, deleted_book_id):
+    book = library.new_book(copies_total=1)
+    library.must_borrow(library.new_member(), book["id"])
+
+    assert_not_found(client.delete(f"/books/{deleted_book_id}"))
+    response = client.delete(f"/books/{book['id']}")
+
+    assert response.status_code == 409, f"removing a book on loan: {response.status_code}: {response.text[:300]}"
+    assert library.get_book(book["id"])["id"] == book["id"]

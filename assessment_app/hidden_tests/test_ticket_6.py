@@ -15,7 +15,7 @@ def return_loan(client, member, loan_id):
 
 def test_other_member_cannot_return_a_loan(client, library):
     book = library.new_book(copies_total=1)
-    owner, other = library.new_member(), library.new_member()
+    owner, other = library.two_members()
     loan = library.must_borrow(owner, book["id"])
 
     response = return_loan(client, other, loan["id"])
@@ -27,7 +27,7 @@ def test_other_member_cannot_return_a_loan(client, library):
 
 def test_owner_can_still_return_after_another_member_tried(client, library):
     book = library.new_book(copies_total=1)
-    owner, other = library.new_member(), library.new_member()
+    owner, other = library.two_members()
     loan = library.must_borrow(owner, book["id"])
     return_loan(client, other, loan["id"])
 
@@ -40,7 +40,7 @@ def test_owner_can_still_return_after_another_member_tried(client, library):
 
 def test_other_members_returned_loan_is_refused_too(client, library):
     book = library.new_book()
-    owner, other = library.new_member(), library.new_member()
+    owner, other = library.two_members()
     loan = library.must_borrow(owner, book["id"])
     assert return_loan(client, owner, loan["id"]).status_code == 200
 

@@ -46,8 +46,9 @@ def _manifest_json(manifest: Manifest) -> dict:
     data = asdict(manifest)
     # Paths point into the source folder; the snapshot is where the version lives.
     data["root"] = "."
-    for key in ("shipped_dir", "hidden_tests_dir", "reference_dir"):
-        data[key] = Path(data[key]).relative_to(manifest.root).as_posix()
+    for key in ("shipped_dir", "hidden_tests_dir", "reference_dir", "decoys_dir"):
+        if data[key] is not None:
+            data[key] = Path(data[key]).relative_to(manifest.root).as_posix()
     return data
 
 

@@ -26,8 +26,9 @@ from fastapi.responses import StreamingResponse
 
 @app.middleware("http")
 async def flood(request: Request, call_next):
-    # 1 GiB in answer to every /books request of the grader (its own tests are spared).
-    if request.url.path == "/books" and request.headers.get("host") == "candidate-app":
+    # 1 GiB in answer to every /books request of the grader: any request that is not from the
+    # app's own tests, whose TestClient sends Host testserver (those are spared).
+    if request.url.path == "/books" and request.headers.get("host") != "testserver":
         return StreamingResponse((b"x" * 65536 for _ in range(16384)), media_type="application/json")
     return await call_next(request)
 """
