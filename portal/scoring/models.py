@@ -43,6 +43,11 @@ class Run(models.Model):
     )
     visible = models.JSONField(default=dict, blank=True, help_text="The candidate's own tests: information only.")
     log = models.TextField(blank=True, help_text="Capped output of the app and the grader.")
+    seed = models.BigIntegerField(
+        null=True,
+        blank=True,
+        help_text="The seed the hidden tests' data and order were drawn from: the same seed replays the run.",
+    )
 
     class Meta:
         constraints = [

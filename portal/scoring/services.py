@@ -27,7 +27,7 @@ from django.utils import timezone
 
 import gitplumbing
 from grader.local import AppStartError
-from grader.run import GraderError, run_hidden_tests
+from grader.run import GraderError, new_seed, run_hidden_tests
 from grader.verdicts import ticket_verdicts
 from portal.assessments.runner import SandboxRunner
 from portal.assessments.services import PackageFetchError, assessment_runtime, version_manifest
@@ -259,6 +259,10 @@ def _repository(run: Run) -> Path:
 
 
 def _score(run: Run) -> Run:
+    if run.seed is None:
+        # Drawn once and kept: a retry of this run (rescore) sends the same hidden-test data again.
+        run.seed = new_seed()
+        run.save(update_fields=["seed"])
     try:
         manifest = version_manifest(run.assessment_version)
     except PackageFetchError as exc:
@@ -306,7 +310,10 @@ def _score(run: Run) -> Run:
                     started = time.monotonic()
                     try:
                         hidden = run_hidden_tests(
-                            socket_path, manifest=manifest, timeout=runner.within(manifest.hidden_timeout)
+                            socket_path,
+                            manifest=manifest,
+                            timeout=runner.within(manifest.hidden_timeout),
+                            seed=run.seed,
                         )
                     except GraderError as exc:
                         reason = f"the hidden tests could not complete: {exc}"

@@ -82,7 +82,7 @@ def test_analysis_still_being_computed_shows_as_such(client, reviewer, assessmen
     assert "Nothing pushed yet." in page
     push_branches(invite, 1)  # the push queues runs; no worker has scored them or analysed anything
     page, _ = _page(client, invite)
-    assert "being scored and analysed" in page
+    assert "being scored and analysed" in page and "Nothing pushed yet." not in page
     store_verdicts(invite)
     page, _ = _page(client, invite)
     assert "being scored and analysed" not in page and "fixed on issue-1" in page
