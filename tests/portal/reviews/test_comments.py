@@ -14,7 +14,7 @@ from portal.reviews.blind import alias
 from portal.reviews.models import AssessmentReviewer, ReviewComment
 from portal.reviews.services import ReviewRefused, comment_add, comment_delete
 from portal.scoring.selectors import invite_evidence
-from tests.portal.reviews.test_blind import _leaks, blind_invite  # noqa: F401 - the fixture is used by name
+from tests.portal.reviews.conftest import blind_leaks
 from tests.support.candidates import candidate_commit
 from tests.support.factories import store_verdicts
 
@@ -188,7 +188,7 @@ def test_the_comment_form_needs_its_csrf_token(reviewer, pushed):
     assert not ReviewComment.objects.exists()
 
 
-def test_a_blind_report_with_comments_names_no_candidate(client, reviewer, blind_invite):  # noqa: F811
+def test_a_blind_report_with_comments_names_no_candidate(client, reviewer, blind_invite):
     issue = next(view for view in invite_evidence(invite=blind_invite) if view.branch == "issue-1")
     body = "Zora Quill wrote this well; ask zora.quill@example.net about it."
     comment_add(
@@ -204,7 +204,7 @@ def test_a_blind_report_with_comments_names_no_candidate(client, reviewer, blind
     )
     client.force_login(reviewer)
     html = _report(client, blind_invite)
-    assert _leaks(html) == []
+    assert blind_leaks(html) == []
     assert f"{alias(blind_invite)} wrote this well" in html
     assert reviewer.get_username() in html  # reviewers are not hidden from each other
 
