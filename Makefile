@@ -17,6 +17,13 @@ TEST_OS_PACKAGES := $(RUN_OS_PACKAGES) chromium:chromium nginx:nginx openssl:ope
 
 .PHONY: run test lint format migrations-check bench setup setup-dev lock os-packages os-packages-test clean
 
+# apt-get waits up to this many seconds for another package manager (an unattended upgrade, another
+# make) to finish, saying so once, instead of failing at once on its lock; then it gives up with a
+# sentence. deploy/wait_for_apt.py covers the lock `apt-get update` takes, which apt's option does not.
+APT_LOCK_TIMEOUT := 600
+apt_get = { { ! command -v $(PYTHON) >/dev/null 2>&1 || $(PYTHON) deploy/wait_for_apt.py --timeout $(APT_LOCK_TIMEOUT); } \
+  && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=$(APT_LOCK_TIMEOUT) $(1); }
+
 # Debian starts the service of a package it installs (nginx would listen on port 80) unless
 # /usr/sbin/policy-rc.d exits 101; where there is none (no systemd, as in a container), one is
 # put there for the install and removed afterwards. An existing one is left alone.
@@ -33,8 +40,7 @@ define ensure_os_packages
 	    if [ ! -e /usr/sbin/policy-rc.d ]; then \
 	      printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d && policy=ours; \
 	    fi; \
-	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
-	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	    $(call apt_get,update -qq) && $(call apt_get,install -y -qq --no-install-recommends $$missing); \
 	    status=$$?; \
 	    if [ "$$policy" = ours ]; then rm -f /usr/sbin/policy-rc.d; fi; \
 	    [ $$status = 0 ] || exit $$status; \
@@ -54,8 +60,7 @@ define ensure_sandbox_python
 	@$(SANDBOX_PYTHON) -c 'import ensurepip, venv' >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
 	    echo "Installing Debian's python3.11 and python3.11-venv for sandbox runtimes"; \
-	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
-	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3.11 python3.11-venv; \
+	    $(call apt_get,update -qq) && $(call apt_get,install -y -qq --no-install-recommends python3.11 python3.11-venv); \
 	  else \
 	    echo "Sandbox runtimes need $(SANDBOX_PYTHON) with venv: sudo apt-get install python3.11 python3.11-venv"; \
 	    exit 1; \
@@ -75,7 +80,7 @@ $(BIN)/python:
 	  || { echo "$(PYTHON) is too old: set PYTHON=python3.11"; exit 1; }
 	@$(PYTHON) -m venv --help >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
-	    apt-get update -qq && apt-get install -y -qq python3-venv; \
+	    $(call apt_get,update -qq) && $(call apt_get,install -y -qq python3-venv); \
 	  else echo "Python's venv module is missing: sudo apt-get install python3-venv"; exit 1; fi; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
