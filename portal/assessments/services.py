@@ -4,8 +4,10 @@ import io
 import shutil
 import tarfile
 import tempfile
+import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
@@ -21,12 +23,15 @@ from portal.assessments.runner import SandboxRunner, manifest_runtime
 from portal.core.archives import UnsafeArchive, extract_tar
 from portal.core.datadir import cache_dir, data_dir, has_data_dir
 from portal.core.workers import internal_url, worker_authorization
-from sandbox import Runtime
+from sandbox import Runtime, runtime_key
 
 BUILT_IN_PACKAGE = settings.BASE_DIR / "assessment_app"
 # A package a worker downloads is refused past this size (packages are small: code and tests).
 MAX_PACKAGE_BYTES = 100 * 1024 * 1024
 FETCH_TIMEOUT = 60
+
+# Called with a line of text as each step of loading a package ends (a command prints it).
+Progress = Callable[[str], None]
 
 
 class PackageFetchError(RuntimeError):
@@ -147,16 +152,45 @@ def _manifest(content_hash: str, package_dir: str) -> Manifest:
     return load_manifest(Path(package_dir))
 
 
-def assessment_runtime(*, manifest: Manifest) -> Runtime:
-    """Build (once per requirements hash, on this host) or find the runtime the assessment's code runs with."""
-    return manifest_runtime(manifest, runtimes_dir=cache_dir() / "runtimes")
+def assessment_runtime(*, manifest: Manifest, progress: Progress | None = None) -> Runtime:
+    """Build (once per requirements hash, on this host) or find the runtime the assessment's code runs with.
+
+    progress: told that the runtime was found, or when its build starts and how long it took. A
+    build takes minutes (pip downloads and installs the pinned requirements), too long to be silent.
+    """
+    runtimes_dir = cache_dir() / "runtimes"
+    if progress is None:
+        return manifest_runtime(manifest, runtimes_dir=runtimes_dir)
+    # The requirements manifest_runtime builds from; a runtime's folder appears only once it is complete.
+    key = runtime_key(requirements=manifest.shipped_dir / manifest.requirements)
+    if (runtimes_dir / key).is_dir():
+        runtime = manifest_runtime(manifest, runtimes_dir=runtimes_dir)
+        progress(f"Sandbox runtime found: {runtime.path}")
+        return runtime
+    progress(
+        f"Building the sandbox runtime (pip installs the package's {manifest.requirements} into a virtualenv; "
+        "once per host, a few minutes)..."
+    )
+    started = time.monotonic()
+    runtime = manifest_runtime(manifest, runtimes_dir=runtimes_dir)
+    progress(f"Sandbox runtime built in {time.monotonic() - started:.0f} s: {runtime.path}")
+    return runtime
 
 
-def assessment_validate(*, package_dir: Path, progress=None) -> ValidationReport:
-    """Prove the package by running it: the sandbox serves each state, the trusted grader tests it."""
+def assessment_validate(*, package_dir: Path, progress: Progress | None = None) -> ValidationReport:
+    """Prove the package by running it: the sandbox serves each state, the trusted grader tests it.
+
+    progress: told about the runtime, then given a line as each state of the project has been played.
+    """
+    say = progress or (lambda _line: None)
     manifest = load_manifest(package_dir)
-    runner = SandboxRunner(manifest=manifest, runtime=assessment_runtime(manifest=manifest))
-    return validate(package_dir, runner=runner, jobs=2, progress=progress)
+    runner = SandboxRunner(manifest=manifest, runtime=assessment_runtime(manifest=manifest, progress=progress))
+    say("Validating: each state of the project is run in the sandbox and graded...")
+    started = time.monotonic()
+    report = validate(package_dir, runner=runner, jobs=2, progress=progress)
+    passed = sum(check.ok for check in report.checks)
+    say(f"Validated in {time.monotonic() - started:.0f} s: {passed}/{len(report.checks)} checks passed.")
+    return report
 
 
 def _report_json(report: ValidationReport) -> dict:
@@ -203,10 +237,10 @@ def assessment_version_install(*, package_dir: Path, report: ValidationReport | 
     return version
 
 
-def assessment_load(*, package_dir: Path, progress=None) -> AssessmentVersion:
+def assessment_load(*, package_dir: Path, progress: Progress | None = None) -> AssessmentVersion:
     """Validate the package, then register it; raise AssessmentInvalid and register nothing if a check fails.
 
-    A version already validated (same content hash) is not validated again.
+    A version already validated (same content hash) is not validated again. progress: see assessment_validate.
     """
     source = Path(package_dir).resolve()
     manifest = load_manifest(source)

@@ -18,7 +18,7 @@ class Command(BaseCommand):
         if not (package / "assessment.toml").is_file():
             raise CommandError(f"{package} holds no assessment.toml.")
         try:
-            version = assessment_load(package_dir=package)
+            version = assessment_load(package_dir=package, progress=self._say)
         except AssessmentInvalid as exc:
             self.stdout.write(exc.report.table())
             raise CommandError(f"Refused: {exc}") from exc
@@ -28,3 +28,8 @@ class Command(BaseCommand):
             f"Loaded {version.assessment.title} {version.label} as version {version.short_hash} "
             f"({sum(c['ok'] for c in version.validation['checks'])} checks passed)."
         )
+
+    def _say(self, line: str) -> None:
+        # Each line as it happens, also when stdout is a pipe: building and validating take minutes.
+        self.stdout.write(line)
+        self.stdout.flush()

@@ -47,9 +47,9 @@ class Command(BaseCommand):
             self._seed_candidates(version)
 
     def _load_built_in_assessment(self) -> AssessmentVersion | None:
-        self.stdout.write("Loading the built-in assessment (the first time builds its runtime and validates it)...")
+        self._say("Loading the built-in assessment (the first time builds its runtime and validates it)...")
         try:
-            version = assessment_load(package_dir=BUILT_IN_PACKAGE)
+            version = assessment_load(package_dir=BUILT_IN_PACKAGE, progress=lambda line: self._say(f"  {line}"))
         except AssessmentInvalid as exc:
             self.stdout.write(exc.report.table())
             raise CommandError(f"The built-in assessment failed validation: {exc}") from exc
@@ -63,6 +63,11 @@ class Command(BaseCommand):
             f"{sum(c['ok'] for c in checks)}/{len(checks)} validation checks passed."
         )
         return version
+
+    def _say(self, line: str) -> None:
+        # Each line as it happens, also when stdout is a pipe (`make run | tee`): the first load takes minutes.
+        self.stdout.write(line)
+        self.stdout.flush()
 
     def _seed_candidates(self, version: AssessmentVersion) -> None:
         inviter = User.objects.filter(username=DEMO_INVITER).first()
