@@ -1,6 +1,6 @@
 # One command each: run, test, lint, bench. Each sets up what it needs first.
 #   make run    – install, migrate, seed demo accounts and candidates, start web + worker (Ctrl-C stops both)
-#   make test   – install (with test tools), then the whole suite
+#   make test   – install (with test tools), then the whole suite, on TEST_WORKERS processes
 #   make lint   – ruff check, ruff format --check and the import contracts (pyproject.toml)
 #   make bench  – the benchmarks in bench/, printing their figures
 
@@ -106,8 +106,14 @@ run: setup
 	@$(BIN)/python -c 'import runpy; bind = runpy.run_path("portal/gunicorn.conf.py")["bind"]; print(f"Starting the portal on http://{bind} (web + worker); Ctrl-C stops both.")'
 	exec $(BIN)/honcho start -f Procfile
 
+# The suite runs on TEST_WORKERS processes (pytest-xdist), each with its own database, broker, data
+# directory and sandbox slots (tests/settings.py). A file's tests stay on one process, so its module
+# fixtures (a Celery worker, gunicorn) start once. Most tests wait on git, the sandbox, a browser or
+# a worker rather than compute, so there are more processes than cores.
+TEST_WORKERS ?= 4
+
 test: setup-dev
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 lint: setup-dev
 	$(BIN)/ruff check .

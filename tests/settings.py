@@ -8,10 +8,31 @@ URLs, wins.
 
 import os
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 _var = Path(os.environ.get("PORTAL_VAR_DIR") or Path(__file__).resolve().parent.parent / "var")
-os.environ.setdefault("CELERY_BROKER_URL", f"sqla+sqlite:///{_var / 'test-celery-broker.sqlite3'}")
-os.environ.setdefault("PORTAL_DATA_DIR", str(_var / "test-data"))
+# Under pytest-xdist every worker process (gw0, gw1, ...) has its own state: its own folder for the
+# test database, broker, data directory, outbox and beat schedule, its own Redis database, and
+# pytest-django gives it its own test database. Only the cache is shared: the sandbox runtimes in
+# it are built once, under a lock, and never change.
+# Processes the tests start inherit this environment and read these settings again: the worker's
+# state is chosen once, by the test process, and inherited as it is.
+_worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+if os.environ.get("PORTAL_TEST_STATE_OF") == _worker:
+    _worker = ""
+_state = _var / f"test-{_worker}" if _worker else _var
+if _worker:
+    os.environ["PORTAL_TEST_STATE_OF"] = _worker
+    _state.mkdir(parents=True, exist_ok=True)
+    os.environ["PORTAL_VAR_DIR"] = str(_state)
+    _broker = urlsplit(os.environ.get("CELERY_BROKER_URL", ""))
+    if _broker.scheme in ("redis", "rediss"):
+        # Redis has databases 0 to 15; workers count down from the one configured.
+        _index = int(_worker.removeprefix("gw") or 0)
+        _database = (int(_broker.path.strip("/") or 0) - _index) % 16
+        os.environ["CELERY_BROKER_URL"] = urlunsplit(_broker._replace(path=f"/{_database}"))
+os.environ.setdefault("CELERY_BROKER_URL", f"sqla+sqlite:///{_state / 'test-celery-broker.sqlite3'}")
+os.environ.setdefault("PORTAL_DATA_DIR", str(_state / "test-data"))
 os.environ.setdefault("PORTAL_CACHE_DIR", str(_var / "test-cache"))
 
 from portal.settings import *  # noqa: E402, F403

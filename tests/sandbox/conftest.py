@@ -1,7 +1,8 @@
 """Fixtures for the sandbox's adversarial tests. Every test drives the real bwrap.
 
 The tests use their own range of slot uids and their own lock directory, so a worker running
-sandboxes on the same machine (``make run``) neither disturbs them nor is disturbed.
+sandboxes on the same machine (``make run``) neither disturbs them nor is disturbed; so does each
+process of a parallel test run.
 """
 
 from __future__ import annotations
@@ -22,7 +23,12 @@ from sandbox.slots import processes_of_uid
 REPO = Path(__file__).resolve().parents[2]
 PYTHON = "/usr/bin/python3"
 
-TEST_CONFIG = SandboxConfig(uid_base=64500, slots=16, state_dir=Path("/run/portal-sandbox-tests"))
+# Each process of a parallel run (pytest-xdist's gw0, gw1, ...) has slot uids of its own, so what a
+# test checks about "its" uid after a run (no process, no cgroup left) is never another run's doing.
+_WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+TEST_CONFIG = SandboxConfig(
+    uid_base=64500 + 16 * _WORKER, slots=16, state_dir=Path(f"/run/portal-sandbox-tests-{_WORKER}")
+)
 
 # Small enough that every bomb is cheap, big enough for Python and a shell to start.
 SMALL = Limits(
