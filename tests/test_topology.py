@@ -58,6 +58,7 @@ def _production_stack() -> bool:
 
 
 pytestmark = [
+    pytest.mark.engines,
     pytest.mark.integration,
     pytest.mark.timeout(1200),
     pytest.mark.django_db(transaction=True),

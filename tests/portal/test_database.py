@@ -3,8 +3,11 @@ fall back to the embedded defaults."""
 
 import os
 
+import pytest
 from django.conf import settings
 from django.db import connection
+
+pytestmark = pytest.mark.engines
 
 
 def test_the_suite_runs_on_the_database_the_environment_names(db):

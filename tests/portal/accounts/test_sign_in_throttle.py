@@ -16,6 +16,8 @@ from django.urls import reverse
 from portal.accounts.models import PasswordResetRequest
 from tests.conftest import PASSWORD
 
+pytestmark = pytest.mark.engines
+
 LOGIN = reverse("login")
 ADMIN_LOGIN = reverse("admin:login")
 RESET_PAGE = reverse("password_reset")

@@ -16,6 +16,8 @@ from portal.core.services import WorkerReport, worker_heartbeat_prune, worker_he
 from tests.support.processes import children, running
 from tests.support.workers import database_url, running_worker, wait_for
 
+pytestmark = pytest.mark.engines
+
 ROOT = Path(__file__).resolve().parents[3]
 EVERY_SECOND = {"PORTAL_HEARTBEAT_SECONDS": "1"}
 NO_SCORING = "Nothing scores pushes: no worker consumes the scoring queue."

@@ -1,10 +1,13 @@
 from datetime import timedelta
 
+import pytest
 from django.urls import reverse
 from django.utils import timezone
 
 from portal.core.models import WorkerHeartbeat
 from portal.core.selectors import worker_status_list
+
+pytestmark = pytest.mark.engines
 
 NO_SCORING = "Nothing scores pushes: no worker consumes the scoring queue."
 NO_DEFAULT = "no worker consumes the default queue."

@@ -16,7 +16,7 @@ from portal.core.models import TaskAttempt
 from tests.support.celery_tasks import crash_until
 from tests.support.workers import wait_for
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
+pytestmark = [pytest.mark.engines, pytest.mark.integration, pytest.mark.timeout(180)]
 
 
 def test_a_task_sent_on_commit_runs_in_a_real_worker_process(transactional_db, celery_worker, tmp_path):

@@ -1,5 +1,6 @@
 from datetime import timedelta
 
+import pytest
 from django.utils import timezone
 
 from portal.hosting.models import AuthFailure
@@ -10,6 +11,8 @@ from portal.hosting.services import (
     auth_failures_prune,
     link_failure_record,
 )
+
+pytestmark = pytest.mark.engines
 
 UNKNOWN = "aaaaaaaaaaaaaaaa"
 

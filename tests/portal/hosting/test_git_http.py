@@ -65,6 +65,7 @@ def test_nothing_unshipped_is_reachable_or_stored_in_the_repository(created, ass
     assert "assessment.toml" not in listing
 
 
+@pytest.mark.engines
 def test_a_pushed_branch_is_recorded_with_its_ref_update_and_event(git, portal_server, created, tmp_path):
     work = _clone(git, portal_server, created, tmp_path / "work")
     git.run("checkout", "-q", "-b", "issue-1", cwd=work)
@@ -275,6 +276,7 @@ def test_a_push_with_too_many_objects_is_refused(git, portal_server, assessment_
     assert "remote: refused: this push adds 33 objects; the limit is 20." in result.stderr
 
 
+@pytest.mark.engines
 def test_concurrent_pushes_to_one_repository_are_all_recorded(git, portal_server, created, tmp_path):
     clones = [_clone(git, portal_server, created, tmp_path / f"w{n}") for n in range(3)]
     for n, work in enumerate(clones):

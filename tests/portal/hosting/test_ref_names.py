@@ -54,6 +54,7 @@ def test_a_push_of_a_bad_ref_name_is_refused_and_nothing_moves(work, created, re
 @pytest.mark.integration
 @pytest.mark.timeout(180)
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.engines
 def test_a_name_of_exactly_255_bytes_is_accepted_and_recorded_whole(work, created):
     git, dest = work
     ref = "refs/heads/" + "/".join(["é" * 60, "x" * 60, "y" * 62])  # 255 bytes, fewer characters

@@ -12,6 +12,8 @@ from portal.invites.services import invite_revoke, invites_close_expired
 from portal.invites.tasks import close_expired_invites
 from tests.support.factories import make_invite
 
+pytestmark = pytest.mark.engines
+
 
 def _set(invite: Invite, **fields) -> Invite:
     Invite.objects.filter(pk=invite.pk).update(**fields)

@@ -10,6 +10,8 @@ from portal.invites.models import Email, Event, Invite
 from portal.invites.services import invite_revoke, invite_submit
 from tests.support.factories import make_invite
 
+pytestmark = pytest.mark.engines
+
 NOW = timezone.now().replace(microsecond=0)
 
 

@@ -17,6 +17,8 @@ from portal.reviews.tasks import digest, notify_assigned
 
 from .conftest import full_review, make_submitted
 
+pytestmark = pytest.mark.engines
+
 
 def test_a_reviewer_takes_an_invite_once(submitted, reviewer):
     first = assignment_take(invite=submitted, user=reviewer)

@@ -8,6 +8,8 @@ from portal.reviews.services import review_save
 
 from .conftest import FULL, full_review, make_submitted
 
+pytestmark = pytest.mark.engines
+
 
 @pytest.fixture
 def reviews(assessment_version, reviewer, second_reviewer, admin_user):

@@ -11,6 +11,8 @@ from portal.reviews.services import review_save
 
 from .conftest import full_review
 
+pytestmark = pytest.mark.engines
+
 
 @pytest.mark.django_db(transaction=True)
 def test_two_reviewers_submitting_at_once_are_both_recorded(submitted, reviewer, second_reviewer):

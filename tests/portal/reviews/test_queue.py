@@ -7,6 +7,8 @@ from portal.reviews.services import assignment_take, review_save
 
 from .conftest import full_review, make_submitted
 
+pytestmark = pytest.mark.engines
+
 
 @pytest.fixture
 def three(assessment_version):

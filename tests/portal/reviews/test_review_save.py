@@ -9,6 +9,8 @@ from portal.reviews.services import ReviewIncomplete, ReviewRefused, review_save
 
 from .conftest import FULL, full_review
 
+pytestmark = pytest.mark.engines
+
 
 def test_a_draft_may_be_partial_and_is_completed_then_submitted(submitted, reviewer):
     draft = review_save(

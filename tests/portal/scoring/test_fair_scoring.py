@@ -20,6 +20,8 @@ from tests.support.candidates import candidate_commit
 from tests.support.factories import make_invite, push_branches, record_push, score_all
 from tests.support.workers import wait_for
 
+pytestmark = pytest.mark.engines
+
 ZERO = gitplumbing.ZERO_SHA
 
 

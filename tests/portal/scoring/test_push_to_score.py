@@ -10,7 +10,12 @@ from tests.support.git import GitClient, remote_url
 from tests.support.workers import wait_for
 
 # The portal and the worker run in other processes: the invite must be committed for them.
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(240), pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.engines,
+    pytest.mark.integration,
+    pytest.mark.timeout(240),
+    pytest.mark.django_db(transaction=True),
+]
 
 
 def test_a_pushed_fix_is_scored_by_a_worker_for_its_ticket_only(portal_server, celery_worker, created, tmp_path):

@@ -14,7 +14,7 @@ from tests.conftest import ROOT
 from tests.support.candidates import candidate_commit
 from tests.support.factories import make_invite, score_all
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.engines, pytest.mark.integration, pytest.mark.timeout(300)]
 
 PATCHES = ROOT / "assessment_app" / "reference"
 

@@ -17,6 +17,8 @@ from portal.scoring.services import run_queue
 from portal.scoring.version import GRADER_VERSION
 from tests.support.factories import make_invite, push_branches, store_verdicts
 
+pytestmark = pytest.mark.engines
+
 WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
 
 

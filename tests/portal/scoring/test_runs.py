@@ -11,6 +11,8 @@ from portal.scoring.services import MAX_ATTEMPTS, run_execute, run_queue, runs_r
 from portal.scoring.version import GRADER_VERSION
 from tests.support.candidates import candidate_commit
 
+pytestmark = pytest.mark.engines
+
 
 @pytest.fixture
 def starting_point(invite, tmp_path) -> Run:

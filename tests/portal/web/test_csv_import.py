@@ -17,6 +17,8 @@ from portal.web.invitations import CSV_MAX_BYTES, CSV_MAX_ROWS
 from portal.web.inviting import IMPORT_MAX_AGE, IMPORT_SALT
 from tests.support.factories import make_invite
 
+pytestmark = pytest.mark.engines
+
 URL = reverse("recruiter_import")
 
 

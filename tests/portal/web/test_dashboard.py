@@ -12,6 +12,8 @@ from portal.invites.services import event_record, invite_opened_record, invite_r
 from portal.web.selectors import PIPELINE_PAGE_SIZE
 from tests.support.factories import make_invite, push_branches, store_verdicts
 
+pytestmark = pytest.mark.engines
+
 URL = reverse("recruiter_dashboard")
 
 

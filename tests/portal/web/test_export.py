@@ -12,6 +12,8 @@ from portal.invites.services import invite_submit
 from tests.portal.web.test_dashboard import STATES, _bulk_invites, _invite
 from tests.support.factories import push_branches, store_verdicts
 
+pytestmark = pytest.mark.engines
+
 URL = reverse("recruiter_export")
 
 

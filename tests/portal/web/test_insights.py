@@ -10,6 +10,8 @@ from portal.web.charts import bar_chart_svg, column_chart_svg
 from portal.web.selectors import FUNNEL_STAGES
 from tests.portal.web.test_dashboard import STATES, _bulk_invites, _invite
 
+pytestmark = pytest.mark.engines
+
 URL = reverse("recruiter_insights")
 HOSTILE = '<script>alert("x")</script>&amp;'
 

@@ -24,6 +24,8 @@ from portal.web.invitations import (
 )
 from tests.support.factories import make_invite
 
+pytestmark = pytest.mark.engines
+
 URL = reverse("recruiter_invite")
 
 
