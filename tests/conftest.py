@@ -90,6 +90,31 @@ def portal_server(django_db_setup, django_db_blocker, tmp_path_factory):
 
 
 @pytest.fixture
+def built_in_validated_once(monkeypatch, tmp_path_factory):
+    """Validating the built-in package gives the session's one real validation of its content.
+
+    For tests about that report or about loading the package (see tests/support/validation.py);
+    any other package is still validated for real.
+    """
+    from portal.assessments import services
+    from portal.assessments.management.commands import validate_assessment
+    from portal.assessments.packages import package_hash
+    from tests.support.validation import session_folder, validated_once
+
+    real = services.assessment_validate
+    built_in = package_hash(ROOT / "assessment_app")
+    folder = session_folder(tmp_path_factory.getbasetemp())
+
+    def validate(*, package_dir, progress=None):
+        if package_hash(package_dir) != built_in:
+            return real(package_dir=package_dir, progress=progress)
+        return validated_once(package_dir, folder=folder, validate=real, progress=progress)
+
+    monkeypatch.setattr(services, "assessment_validate", validate)
+    monkeypatch.setattr(validate_assessment, "assessment_validate", validate)
+
+
+@pytest.fixture
 def assessment_version(db, settings):
     """The built-in assessment installed as a version (its snapshot is reused across tests)."""
     from portal.assessments.services import assessment_version_install

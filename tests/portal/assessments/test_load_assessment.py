@@ -11,7 +11,7 @@ from tests.conftest import ROOT
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
 
-def test_seed_demo_loads_the_built_in_package_once_validated(db, settings, tmp_path):
+def test_seed_demo_loads_the_built_in_package_once_validated(db, settings, tmp_path, built_in_validated_once):
     settings.DEBUG = True
     settings.VAR_DIR = tmp_path
     out = StringIO()

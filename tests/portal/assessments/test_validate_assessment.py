@@ -50,7 +50,7 @@ def package(tmp_path) -> Path:
     return copy
 
 
-def test_the_built_in_package_passes_every_check(db):
+def test_the_built_in_package_passes_every_check(db, built_in_validated_once):
     ok, table = _validate(ROOT / "assessment_app")
     assert ok, table
     assert _rows(table, "FAILED") == []
@@ -58,7 +58,7 @@ def test_the_built_in_package_passes_every_check(db):
     assert "hidden suite runs within" in table
 
 
-def test_validation_lists_every_built_in_decoy_as_rejected_by_the_tests_that_fail_it(db):
+def test_validation_lists_every_built_in_decoy_as_rejected_by_the_tests_that_fail_it(db, built_in_validated_once):
     ok, table = _validate(ROOT / "assessment_app")
     assert ok, table
     decoys = sorted(path.stem for path in (ROOT / "assessment_app" / "decoys").glob("ticket-*.patch"))

@@ -1,0 +1,38 @@
+"""The built-in package validated once per test session, whichever process of the session asks first.
+
+A validation runs the package in every state through the real sandbox and grader: minutes of CPU.
+Tests whose subject is a validation of the built-in package (its table, loading it, seeding the
+demo) read the same report, made by the first process of the session that needs it while the
+others wait on a lock. A package with other content (a broken copy) is validated for real each time.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import pickle
+from collections.abc import Callable
+from pathlib import Path
+
+from grader.validate import ValidationReport
+from portal.assessments.packages import package_hash
+
+
+def session_folder(basetemp: Path) -> Path:
+    """A folder every process of this test session shares (xdist workers each have a basetemp below it)."""
+    return basetemp.parent if os.environ.get("PYTEST_XDIST_WORKER") else basetemp
+
+
+def validated_once(
+    package_dir: Path, *, folder: Path, validate: Callable[..., ValidationReport], progress=None
+) -> ValidationReport:
+    """The report of ``validate(package_dir=...)`` for this content, made at most once per session."""
+    key = package_hash(Path(package_dir))
+    stored = folder / f"validation-{key}.pickle"
+    with (folder / f"validation-{key}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if stored.exists():
+            return pickle.loads(stored.read_bytes())  # noqa: S301 (written by this session's own processes)
+        report = validate(package_dir=package_dir, progress=progress)
+        stored.write_bytes(pickle.dumps(report))
+        return report
