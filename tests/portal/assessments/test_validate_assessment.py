@@ -50,6 +50,13 @@ def package(tmp_path) -> Path:
     return copy
 
 
+@pytest.fixture
+def package_without_decoys(package) -> Path:
+    """A copy of the built-in package with no decoy: for the checks of the fixes and tests, half the states."""
+    _only_decoys(package, {})
+    return package
+
+
 def test_the_built_in_package_passes_every_check(db, built_in_validated_once):
     ok, table = _validate(ROOT / "assessment_app")
     assert ok, table
@@ -110,7 +117,8 @@ def test_a_decoy_named_otherwise_is_refused_at_once(db, package):
         call_command("validate_assessment", str(package), stdout=StringIO())
 
 
-def test_a_fix_that_does_not_fix_its_ticket_is_reported(db, package):
+def test_a_fix_that_does_not_fix_its_ticket_is_reported(db, package_without_decoys):
+    package = package_without_decoys
     # Ticket 1's "fix" now only adds a comment to the app: its hidden tests keep failing.
     (package / "reference" / "ticket-1.patch").write_text(_patch(package / "project", "app/main.py", "# No fix.\n"))
     ok, table = _validate(package)
@@ -120,7 +128,8 @@ def test_a_fix_that_does_not_fix_its_ticket_is_reported(db, package):
     assert not any(row.startswith(("#2", "#3", "#4", "#5", "#6")) for row in failed), table
 
 
-def test_a_fix_that_also_fixes_another_ticket_is_reported(db, package):
+def test_a_fix_that_also_fixes_another_ticket_is_reported(db, package_without_decoys):
+    package = package_without_decoys
     reference = package / "reference"
     combined = (reference / "ticket-1.patch").read_text() + (reference / "ticket-2.patch").read_text()
     (reference / "ticket-1.patch").write_text(combined)
@@ -130,7 +139,8 @@ def test_a_fix_that_also_fixes_another_ticket_is_reported(db, package):
     assert any(row.startswith("#1") and "changes no other ticket's hidden results" in row for row in failed), table
 
 
-def test_a_visible_suite_that_already_passes_is_reported(db, package):
+def test_a_visible_suite_that_already_passes_is_reported(db, package_without_decoys):
+    package = package_without_decoys
     project = package / "project"
     subprocess.run(["git", "init", "-q"], cwd=project, check=True)
     for number in range(1, 7):
