@@ -61,8 +61,11 @@ def test_an_app_that_never_listens_is_given_up_on_cleanly(workdir: Path, host: H
         serve(argv=py("import time; time.sleep(300)"), workdir=workdir, limits=SERVE_LIMITS, config=TEST_CONFIG,
               ready_timeout=1)  # fmt: skip
 
+    # Given up at its 1 s ready timeout: stopped by serve(), not by a limit, and in a small part of
+    # the 30 s wall clock that would otherwise have ended it.
     result = caught.value.result
-    assert result is not None and result.wall_time < 3
+    assert result is not None and result.limit is None
+    assert result.wall_time < SERVE_LIMITS.wall_time / 4
     host.assert_unaffected(result)
 
 
