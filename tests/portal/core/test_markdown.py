@@ -69,12 +69,13 @@ def test_a_two_megabyte_document_renders_in_seconds_then_comes_from_the_cache(tm
         "- a\n- b\n\n"
     )
     (tmp_path / "tickets.md").write_text((block * (2_000_000 // len(block) + 1))[:2_000_000])
-    started = time.monotonic()
+    # CPU seconds of this process, which a busy machine does not stretch as it does the clock.
+    started = time.process_time()
     html = document_html(tmp_path, "tickets.md", content_hash="c" * 64)
-    first = time.monotonic() - started
-    started = time.monotonic()
+    first = time.process_time() - started
+    started = time.process_time()
     assert document_html(tmp_path, "tickets.md", content_hash="c" * 64) is html
-    again = time.monotonic() - started
+    again = time.process_time() - started
     assert "onerror" not in html and "javascript:" not in html
-    assert first < 30, f"rendering 2 MB took {first:.1f}s"
-    assert again < 0.01
+    assert first < 30, f"rendering 2 MB took {first:.1f} s of CPU"
+    assert again < first / 100

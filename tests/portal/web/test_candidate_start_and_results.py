@@ -39,11 +39,12 @@ def test_before_start_the_page_shows_the_time_and_start_but_not_the_tickets_or_t
 
 def test_start_starts_the_clock_once_and_shows_everything(client, created):
     _set(created.invite, time_limit=timedelta(hours=2))
+    before = timezone.now()
     response = client.post(reverse("invite_start", args=[created.link_token]))
     assert response.status_code == 302
     created.invite.refresh_from_db()
     started = created.invite.started_at
-    assert started is not None and timezone.now() - started < timedelta(seconds=10)
+    assert started is not None and before <= started <= timezone.now()  # started by this press
     html = _page(client, created.link_token)
     assert "1 hour 59 minutes left" in html
     assert "Open tickets" in html and created.git_token in html and "Start:" not in html
