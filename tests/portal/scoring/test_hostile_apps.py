@@ -7,6 +7,7 @@ the trusted grader over HTTP. The app changes are appended to the shipped app/ma
 import resource
 
 import pytest
+from django.conf import settings
 
 from portal.scoring.models import Run, TestResult
 from tests.conftest import ROOT
@@ -64,7 +65,7 @@ def test_an_app_that_never_starts_ends_the_run_at_its_start_up_limit(invite, tmp
     run = _scored(invite, tmp_path, "import time\ntime.sleep(60)\n" + MAIN)
     assert run.status == Run.Status.ERROR
     assert f"start-up limit of {STARTUP_LIMIT} s" in run.reason
-    assert _seconds(run) < STARTUP_LIMIT + 10
+    assert _seconds(run) < 60  # ended then, not once the app, asleep for 60 s, would have started
     assert run.visible == {}  # the visible tests were not run on an app that never started
 
 
@@ -74,7 +75,7 @@ def test_an_app_that_dies_at_import_has_its_exception_in_the_reason(invite, tmp_
     assert run.status == Run.Status.ERROR
     assert "exited with code 1 before it was ready" in run.reason
     assert "RuntimeError: the catalogue is misconfigured: LIB-4242" in run.reason
-    assert _seconds(run) < 15
+    assert _seconds(run) < STARTUP_LIMIT / 2  # ended by the exit, not at the start-up limit
 
 
 def test_the_run_budget_ends_a_run_that_would_take_longer(invite, tmp_path, settings):
@@ -82,7 +83,7 @@ def test_the_run_budget_ends_a_run_that_would_take_longer(invite, tmp_path, sett
     run = _scored(invite, tmp_path, "import time\ntime.sleep(60)\n" + MAIN)
     assert run.status == Run.Status.ERROR
     assert run.reason.startswith("the run took longer than its budget of 6 s (PORTAL_RUN_BUDGET_SECONDS)")
-    assert _seconds(run) < 6 + 8
+    assert _seconds(run) < STARTUP_LIMIT  # the budget cut the start-up limit short
 
 
 def test_a_fork_loop_at_import_ends_the_run_at_its_start_up_limit(invite, tmp_path):
@@ -93,4 +94,6 @@ def test_a_fork_loop_at_import_ends_the_run_at_its_start_up_limit(invite, tmp_pa
     assert f"start-up limit of {STARTUP_LIMIT} s" in run.reason
     if "processes" in run.sandbox["limits_hit"]:  # where a pids cgroup counts the refusals
         assert "the sandbox's processes limit fired" in run.reason
-    assert _seconds(run) < STARTUP_LIMIT + 10
+    # Ended by that limit, which a busy host stretches (it counts the app's own time, see
+    # grader.clock), not by the run's budget.
+    assert _seconds(run) < settings.PORTAL_RUN_BUDGET_SECONDS / 2
