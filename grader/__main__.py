@@ -41,7 +41,8 @@ def _grade(args: argparse.Namespace) -> int:
             for outcome in outcomes:
                 line = f"    {outcome.outcome:<7} {outcome.test_id} ({outcome.duration:.2f} s)"
                 print(line if outcome.passed else f"{line}\n            {outcome.message.splitlines()[0][:160]}")
-        print(f"hidden suite: {run.duration:.2f} s, seed {run.seed} (a fresh app and --seed {run.seed} replay it)")
+        used = run.usage.describe() if run.usage else f"{run.duration:.2f} s"
+        print(f"hidden suite: {used}, seed {run.seed} (a fresh app and --seed {run.seed} replay it)")
     return 0 if all(o.passed for o in run.outcomes) else 1
 
 

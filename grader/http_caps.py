@@ -10,7 +10,10 @@ killer picks a victim (the worker, PostgreSQL, Redis). run_hidden_tests loads th
   read whole within ``GRADER_REQUEST_TIMEOUT`` seconds (a trickle fails the test too);
 - answers are asked for uncompressed and read as sent, so a small gzip bomb is not inflated;
 - the process's address space is capped at ``GRADER_MEMORY_BYTES`` (RLIMIT_AS), a backstop
-  for whatever else could blow up: that run fails, never the worker.
+  for whatever else could blow up: that run fails, never the worker;
+- once the file ``GRADER_STOP_FILE`` exists (the grader creates it when the run nears its time
+  limit, judged on CPU and own time: grader.clock), every further request fails at once, so the
+  tests end with a report in time.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import httpx
 MAX_RESPONSE_ENV = "GRADER_MAX_RESPONSE_BYTES"
 MEMORY_ENV = "GRADER_MEMORY_BYTES"
 TIMEOUT_ENV = "GRADER_REQUEST_TIMEOUT"
+STOP_FILE_ENV = "GRADER_STOP_FILE"
 DEFAULT_MAX_RESPONSE = 10 * 1024 * 1024
 
 
@@ -33,6 +37,10 @@ class AnswerTooLarge(httpx.ReadError):
 
 class AnswerTooSlow(httpx.ReadTimeout):
     """The app's answer did not arrive whole in time."""
+
+
+class OutOfTime(httpx.TimeoutException):
+    """Not sent: the hidden tests' run used up its time."""
 
 
 def _megabytes(size: int) -> str:
@@ -77,11 +85,13 @@ def cap_response(send, request: httpx.Request, *, limit: int, timeout: float) ->
     return response
 
 
-def install(*, limit: int, timeout: float) -> None:
+def install(*, limit: int, timeout: float, stop_file: str | None = None) -> None:
     """Cap every answer read through httpx.HTTPTransport in this process (what the hidden tests use)."""
     original = getattr(httpx.HTTPTransport.handle_request, "__wrapped__", httpx.HTTPTransport.handle_request)
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if stop_file and os.path.exists(stop_file):
+            raise OutOfTime("not sent: the hidden tests ran out of time; the app answered too slowly", request=request)
         return cap_response(lambda r: original(self, r), request, limit=limit, timeout=timeout)
 
     handle_request.__wrapped__ = original
@@ -100,6 +110,7 @@ def pytest_configure(config) -> None:
     install(
         limit=int(os.environ.get(MAX_RESPONSE_ENV) or DEFAULT_MAX_RESPONSE),
         timeout=float(os.environ.get(TIMEOUT_ENV) or 5),
+        stop_file=os.environ.get(STOP_FILE_ENV),
     )
     memory = os.environ.get(MEMORY_ENV)
     if memory:

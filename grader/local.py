@@ -14,31 +14,70 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 
+from .clock import WALL, WALL_FACTOR, TaskClock, Usage
 from .manifest import Manifest
 from .run import OUTPUT_TAIL, VisibleRun, trusted_env
 
 
 class AppStartError(RuntimeError):
-    """The app did not start serving its ready path in time."""
+    """The app did not start serving its ready path in time (or ended before it did).
+
+    For a time limit, ``usage`` has the figures; ``starved`` says that only the wall clock's net
+    ended the wait while the app's own work stayed well below its limit (grader.clock): the host
+    was too busy, the app was not too slow.
+    """
+
+    def __init__(self, message: str, *, usage: Usage | None = None, starved: bool = False) -> None:
+        super().__init__(message)
+        self.usage = usage
+        self.starved = starved
+
+
+def start_up_failure(usage: Usage, *, limit: float, wall_limit: float | None = None) -> str | None:
+    """Why an app whose start-up used ``usage`` is past its start-up ``limit`` ("did not start within
+    ..."), or None if it is not.
+
+    Judged on the app's CPU and own time (grader.clock); the wall clock only at ``wall_limit``
+    (WALL_FACTOR times the limit by default), its safety net.
+    """
+    clock = usage.past(limit, wall_limit=wall_limit)
+    if clock is None:
+        return None
+    if clock != WALL or (usage.cpu is None and usage.own is None):
+        return f"did not start within its start-up limit of {limit:g} s ({usage.describe()})"
+    net = limit * WALL_FACTOR if wall_limit is None else wall_limit
+    busy = ", the host being too busy" if usage.starved_at(limit, wall_limit=wall_limit) else ""
+    return f"did not start within the wall clock's limit of {net:.0f} s{busy} ({usage.describe()})"
 
 
 def wait_until_ready(
-    socket_path: str, ready_path: str, timeout: float, process: subprocess.Popen | None = None
+    socket_path: str,
+    ready_path: str,
+    timeout: float,
+    process: subprocess.Popen | None = None,
+    *,
+    usage: Callable[[], Usage] | None = None,
+    wall_timeout: float | None = None,
 ) -> float:
-    """Poll GET ready_path on the socket until it answers 200; returns the seconds waited."""
+    """Poll GET ready_path on the socket until it answers 200; returns the seconds waited.
+
+    With ``usage`` (what the app has used since it started), the ``timeout`` is judged on the app's
+    CPU and own time, and the wall clock stops the wait at ``wall_timeout`` (start_up_failure);
+    without it, on the wall clock at ``timeout``.
+    """
     started = time.monotonic()
-    deadline = started + timeout
+    wall_limit = wall_timeout if usage is not None else timeout
     transport = httpx.HTTPTransport(uds=socket_path, limits=httpx.Limits(max_keepalive_connections=0))
     # The Host any local client sends: nothing tells these requests from another client's.
     with httpx.Client(transport=transport, base_url="http://localhost:8000", timeout=1.0, trust_env=False) as http:
-        while time.monotonic() < deadline:
+        while True:
             if process is not None and process.poll() is not None:
                 raise AppStartError(f"the app exited with code {process.returncode} before it was ready")
             if os.path.exists(socket_path):
@@ -47,8 +86,15 @@ def wait_until_ready(
                         return time.monotonic() - started
                 except httpx.HTTPError:
                     pass
+            used = usage() if usage is not None else Usage(wall=time.monotonic() - started)
+            why = start_up_failure(used, limit=timeout, wall_limit=wall_limit)
+            if why is not None:
+                raise AppStartError(
+                    f"the app {why}; {ready_path} never answered 200",
+                    usage=used,
+                    starved=used.starved_at(timeout, wall_limit=wall_limit),
+                )
             time.sleep(0.05)
-    raise AppStartError(f"the app did not answer 200 on {ready_path} within {timeout:.0f} s")
 
 
 def stop_process(process: subprocess.Popen, grace: float = 5.0) -> None:
@@ -75,6 +121,16 @@ class LocalRunner:
 
     manifest: Manifest
     python: str = sys.executable
+    _apps: dict[str, tuple[TaskClock, float]] = field(default_factory=dict, repr=False)
+
+    def app_usage(self, socket_path: str) -> Usage | None:
+        """What the app serving on ``socket_path`` has used since it started (its main process's threads)."""
+        app = self._apps.get(socket_path)
+        if app is None:
+            return None
+        clock, started = app
+        clock.sample()
+        return clock.usage(time.monotonic() - started)
 
     @contextmanager
     def start_app(self, workdir: Path) -> Iterator[str]:
@@ -90,14 +146,22 @@ class LocalRunner:
             process = subprocess.Popen(
                 command, cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
             )
+        self._apps[socket_path] = (TaskClock(process.pid), time.monotonic())
         try:
             try:
-                wait_until_ready(socket_path, app.ready_path, app.startup_timeout, process)
+                wait_until_ready(
+                    socket_path,
+                    app.ready_path,
+                    app.startup_timeout,
+                    process,
+                    usage=lambda: self.app_usage(socket_path),
+                )
             except AppStartError as exc:
                 tail = log_path.read_text(errors="replace")[-OUTPUT_TAIL:]
-                raise AppStartError(f"{exc}\n{tail}") from exc
+                raise AppStartError(f"{exc}\n{tail}", usage=exc.usage, starved=exc.starved) from exc
             yield socket_path
         finally:
+            self._apps.pop(socket_path, None)
             stop_process(process)
             shutil.rmtree(run_dir, ignore_errors=True)
 
@@ -113,7 +177,8 @@ class LocalRunner:
                 env=trusted_env(),
                 capture_output=True,
                 text=True,
-                timeout=self.manifest.visible_timeout,
+                # A safety net only: a busy host stretches the wall clock (grader.clock).
+                timeout=self.manifest.visible_timeout * WALL_FACTOR,
                 check=False,
             )
             return VisibleRun.from_junit(

@@ -68,7 +68,7 @@ class Manifest:
     visible_timeout: float
     hidden_timeout: float
     request_timeout: float
-    hidden_budget: float
+    hidden_budget: float  # CPU seconds one run of the hidden suite may use, grader and app together
     limits: dict[str, int]
     tickets: tuple[Ticket, ...]
     # Caps on the trusted grader, which reads the app's answers outside the sandbox (grader.http_caps).
@@ -76,6 +76,9 @@ class Manifest:
     grader_memory_bytes: int = 1024 * 1024 * 1024
     # [paths] decoys: the folder of known-wrong fixes (optional); read by decoys().
     decoys_dir: Path | None = None
+    # [hidden_tests] concurrency_repeats: how many times validation runs each test marked
+    # concurrency in each state where it is judged (0: not repeated).
+    concurrency_repeats: int = 5
 
     def decoys(self) -> list[Decoy]:
         """The decoy patches, by ticket then name; ManifestError for a file named wrongly or for no ticket."""
@@ -152,6 +155,13 @@ def _strings(table: dict, key: str, where: str) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _repeats(hidden: dict) -> int:
+    repeats = hidden.get("concurrency_repeats", 5)
+    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 0:
+        raise ManifestError(f"[hidden_tests]: 'concurrency_repeats' should be a whole number from 0, not {repeats!r}")
+    return repeats
+
+
 def load_manifest(assessment_dir: str | Path = DEFAULT_ASSESSMENT_DIR) -> Manifest:
     """Read assessment.toml in assessment_dir, check it and the files it names, and return it."""
     root = Path(assessment_dir).resolve()
@@ -217,6 +227,7 @@ def load_manifest(assessment_dir: str | Path = DEFAULT_ASSESSMENT_DIR) -> Manife
         hidden_budget=float(hidden.get("budget_seconds", 10)),
         max_response_bytes=int(float(hidden.get("max_response_mb", 10)) * 1024 * 1024),
         grader_memory_bytes=int(hidden.get("grader_memory_mb", 1024)) * 1024 * 1024,
+        concurrency_repeats=_repeats(hidden),
         limits={key: value for key, value in limits.items() if isinstance(value, int)},
         tickets=tuple(tickets),
     )

@@ -7,15 +7,22 @@ only through its unix socket. Nothing from the candidate's tree is imported.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import resource
 import secrets
+import signal
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from .clock import WALL, WALL_FACTOR, TaskClock, Usage
+from .concurrency import MARKER, REPEAT_ENV
+from .http_caps import STOP_FILE_ENV
 from .junit import TestOutcome, parse_junit
 from .manifest import DEFAULT_ASSESSMENT_DIR, Manifest, load_manifest
 
@@ -24,10 +31,28 @@ OUTPUT_TAIL = 4000
 SEED_RANGE = 2**32
 # The folder holding this package: the hidden tests' pytest imports grader.http_caps from it.
 GRADER_ROOT = Path(__file__).resolve().parent.parent
+# How often a run's clocks are read while the hidden tests run, seconds.
+TICK = 0.1
+# Seconds kept, after requests stop being sent, for the tests to end and write their report.
+REPORT_MARGIN = 5
 
 
 class GraderError(RuntimeError):
     """The hidden tests could not be run or gave no usable report: a problem of the grader, not the candidate."""
+
+
+class OutOfTime(GraderError):
+    """A run of the hidden tests was stopped at its time limit; ``usage`` has the figures.
+
+    ``starved``: only the wall clock's safety net stopped it, while the run's own work stayed well
+    below the limit (grader.clock): its neighbours, not the app, held it back.
+    """
+
+    def __init__(self, message: str, *, usage: Usage, grader: Usage, starved: bool) -> None:
+        super().__init__(message)
+        self.usage = usage  # the grader's pytest and the app together
+        self.grader = grader  # the grader's pytest alone
+        self.starved = starved
 
 
 @dataclass(frozen=True)
@@ -37,6 +62,18 @@ class HiddenRun:
     returncode: int
     output: str  # the tail of pytest's output
     seed: int | None = None  # the seed of the run's data and order: the same seed replays it
+    # What the run used: the trusted pytest and the app together (app CPU only where a runner measures it).
+    usage: Usage | None = None
+    grader: Usage | None = None  # the trusted pytest alone (its CPU from its own rusage)
+    app_cpu: float | None = None  # CPU seconds the app used during the run
+    # The suite's wall-clock net made its last requests fail while its own clocks were within the
+    # limit: those failures are the host's doing (a busy host), not the app's.
+    starved: bool = False
+
+    @property
+    def grader_cpu(self) -> float | None:
+        """CPU seconds of the trusted pytest."""
+        return self.grader.cpu if self.grader is not None else None
 
     def by_ticket(self) -> dict[int | None, list[TestOutcome]]:
         grouped: dict[int | None, list[TestOutcome]] = {}
@@ -86,7 +123,10 @@ def run_hidden_tests(
     junit_path: str | Path | None = None,
     python: str | None = None,
     timeout: float | None = None,
+    wall_timeout: float | None = None,
     seed: int | None = None,
+    app_usage: Callable[[], Usage | None] | None = None,
+    repeat_concurrency: int = 0,
 ) -> HiddenRun:
     """Run the hidden tests of the given tickets (all by default) against the app on socket_path.
 
@@ -95,6 +135,14 @@ def run_hidden_tests(
     seed decides the tests' order and every value they send (a fresh one if None, so an app
     can't predict them); it is reported on the result, and the same seed against a fresh
     app sends the same requests again.
+
+    timeout (the manifest's hidden timeout by default) is judged on the run's CPU and own time
+    (grader.clock): the trusted pytest's, plus the app's where ``app_usage`` says what the app has
+    used so far. Some seconds before it, requests stop being sent, so a slow app still gets a
+    report with every test in it; past it, OutOfTime. The wall clock stops the run at
+    wall_timeout (WALL_FACTOR times timeout by default), and every request's own timeout is stretched
+    by WALL_FACTOR too: a busy host slows a run down but does not fail it.
+    repeat_concurrency: run only the tests marked concurrency, each that many times (grader.concurrency).
     Raises GraderError if pytest fails to run or its report doesn't match the manifest.
     """
     if not socket_path and not base_url:
@@ -107,8 +155,11 @@ def run_hidden_tests(
         raise ValueError(f"no hidden tests for tickets {tickets}")
 
     limit = timeout or manifest.hidden_timeout
+    wall_limit = wall_timeout or WALL_FACTOR * limit
+    request_timeout = manifest.request_timeout * WALL_FACTOR
     with tempfile.TemporaryDirectory(prefix="grader-") as tmp:
         junit = Path(junit_path) if junit_path else Path(tmp) / "hidden.xml"
+        stop_file = Path(tmp) / "stop"
         command = [
             python or sys.executable,
             "-m",
@@ -122,6 +173,10 @@ def run_hidden_tests(
             # Caps on every answer the tests read, and on this process's memory (see http_caps).
             "-p",
             "grader.http_caps",
+            # Marks concurrency-sensitive tests in the report, and repeats them (see concurrency).
+            "-p",
+            "grader.concurrency",
+            *(["-m", MARKER] if repeat_concurrency else []),
             "-o",
             "junit_family=xunit1",
             f"--junitxml={junit}",
@@ -129,44 +184,132 @@ def run_hidden_tests(
             "--tb=short",
             *files,
         ]
+        # The pytest's own wall-clock deadline, a net behind the stop file: see the docstring.
+        suite_deadline = max(wall_limit - request_timeout - REPORT_MARGIN, 1)
         env = trusted_env(
             # Only pytest's own plugins: nothing installed alongside (pytest-django...) joins in.
             PYTEST_DISABLE_PLUGIN_AUTOLOAD="1",
             PYTHONPATH=str(GRADER_ROOT),
-            GRADER_REQUEST_TIMEOUT=str(manifest.request_timeout),
+            GRADER_REQUEST_TIMEOUT=str(request_timeout),
             GRADER_MAX_RESPONSE_BYTES=str(manifest.max_response_bytes),
             GRADER_MEMORY_BYTES=str(manifest.grader_memory_bytes),
             # Past this, requests fail at once: pytest then ends with a report before the hard timeout.
-            GRADER_SUITE_DEADLINE=str(max(limit - manifest.request_timeout - 5, 1)),
+            GRADER_SUITE_DEADLINE=str(suite_deadline),
             GRADER_SEED=str(seed),
+            **{STOP_FILE_ENV: str(stop_file)},
+            **({REPEAT_ENV: str(repeat_concurrency)} if repeat_concurrency else {}),
             **({"GRADER_APP_SOCKET": str(socket_path)} if socket_path else {"GRADER_APP_URL": str(base_url)}),
         )
-        started = time.monotonic()
-        try:
-            proc = subprocess.run(
-                command,
-                cwd=hidden,
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=limit,
-                check=False,
-            )
-        except subprocess.TimeoutExpired as exc:
-            raise GraderError(f"the hidden tests took longer than {exc.timeout:.0f} s") from exc
-        duration = time.monotonic() - started
-        output = (proc.stdout + proc.stderr)[-OUTPUT_TAIL:]
-        if proc.returncode not in (0, 1) or not junit.is_file():
-            raise GraderError(f"pytest exited with code {proc.returncode}:\n{output}")
+        watch = _Watch(
+            app_usage=app_usage,
+            limit=limit,
+            wall_limit=wall_limit,
+            # Requests stop once no request could still end before the limit.
+            stop_at=max(limit - request_timeout - REPORT_MARGIN, limit / 2),
+            stop_wall=suite_deadline,
+            stop_file=stop_file,
+        )
+        log = Path(tmp) / "pytest.log"
+        returncode, grader, app = watch.run(command, cwd=hidden, env=env, log=log)
+        usage = grader.plus(app)
+        output = log.read_text(errors="replace")[-OUTPUT_TAIL:]
+        if watch.ending is not None:
+            raise _out_of_time(usage, grader, clock=watch.ending, limit=limit, wall_limit=wall_limit)
+        if returncode not in (0, 1) or not junit.is_file():
+            raise GraderError(f"pytest exited with code {returncode}:\n{output}")
         outcomes = parse_junit(junit)
 
     return HiddenRun(
         outcomes=_assign_tickets(outcomes, manifest, tickets),
-        duration=duration,
-        returncode=proc.returncode,
+        duration=usage.wall,
+        returncode=returncode,
         output=output,
         seed=seed,
+        usage=usage,
+        grader=grader,
+        app_cpu=app.cpu if app is not None else None,
+        starved=watch.stopped_starved,
     )
+
+
+def _out_of_time(usage: Usage, grader: Usage, *, clock: str, limit: float, wall_limit: float) -> OutOfTime:
+    starved = clock == WALL and usage.starved(min(limit, wall_limit))
+    if clock == WALL and not (usage.cpu is None and usage.own is None):
+        busy = ", the host being too busy" if starved else ""
+        what = f"the hidden tests were stopped by the wall clock's limit of {wall_limit:.0f} s{busy}"
+    else:
+        what = f"the hidden tests took longer than their limit of {limit:g} s"
+    return OutOfTime(f"{what} ({usage.describe()})", usage=usage, grader=grader, starved=starved)
+
+
+@dataclass
+class _Watch:
+    """Runs the trusted pytest and keeps its clocks: stops sending at ``stop_at``, kills it past ``limit``."""
+
+    app_usage: Callable[[], Usage | None] | None
+    limit: float
+    wall_limit: float
+    stop_at: float
+    stop_wall: float
+    stop_file: Path
+    ending: str | None = None  # the clock past the limit, if one was
+    # Requests were stopped by the wall clock alone, the run's own work well below the limit.
+    stopped_starved: bool = False
+
+    def run(self, command: list[str], *, cwd: Path, env: dict[str, str], log: Path) -> tuple[int, Usage, Usage | None]:
+        """The exit code, what the grader's pytest used, and what the app used meanwhile (if measured)."""
+        app_before = self.app_usage() if self.app_usage else None
+        started = time.monotonic()
+        with log.open("wb") as output:
+            proc = subprocess.Popen(
+                command, cwd=cwd, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        clock = TaskClock(proc.pid)
+        try:
+            status, rusage = self._watch(proc, clock, started, app_before)
+        finally:
+            if proc.returncode is None:  # interrupted: nothing of the run may outlive it
+                _kill(proc)
+                proc.returncode = os.waitstatus_to_exitcode(os.wait4(proc.pid, 0)[1])
+        # The grader's CPU from its own rusage (exact, every thread); its waits as sampled.
+        cpu = rusage.ru_utime + rusage.ru_stime
+        grader = Usage(wall=time.monotonic() - started, cpu=cpu, cpu_wait=clock.usage(0).cpu_wait)
+        return os.waitstatus_to_exitcode(status), grader, self._app_since(app_before)
+
+    def _watch(
+        self, proc: subprocess.Popen, clock: TaskClock, started: float, app_before: Usage | None
+    ) -> tuple[int, resource.struct_rusage]:
+        while True:
+            # Reaped here, not by Popen: wait4 gives the rusage of exactly this child.
+            pid, status, rusage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                proc.returncode = os.waitstatus_to_exitcode(status)
+                return status, rusage
+            clock.sample()
+            usage = clock.usage(time.monotonic() - started).plus(self._app_since(app_before))
+            stop = usage.past(self.stop_at, wall_limit=self.stop_wall)
+            if stop is not None and not self.stop_file.exists():
+                self.stop_file.touch()
+                self.stopped_starved = stop == WALL and usage.starved(min(self.stop_at, self.stop_wall))
+            self.ending = usage.past(self.limit, wall_limit=self.wall_limit)
+            if self.ending is not None:
+                _kill(proc)
+                _, status, rusage = os.wait4(proc.pid, 0)
+                proc.returncode = os.waitstatus_to_exitcode(status)
+                return status, rusage
+            time.sleep(TICK)
+
+    def _app_since(self, before: Usage | None) -> Usage | None:
+        if self.app_usage is None:
+            return None
+        now = self.app_usage()
+        return now.since(before) if now is not None else None
+
+
+def _kill(proc: subprocess.Popen) -> None:
+    """Kill the pytest and anything it started (its own session)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
 
 
 def new_seed() -> int:

@@ -49,6 +49,8 @@ log = logging.getLogger("sandbox")
 # bwrap's own process in the run: the outer monitor (the command is the namespace's init).
 BWRAP_TASKS = 1
 _TICK = 0.05  # how often CPU time and the clock are checked, seconds
+# How often the run's tasks' waits for a CPU are read (each reading costs a file per task).
+_WAIT_SAMPLE = 0.1
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 _host_lock = threading.Lock()
@@ -168,6 +170,42 @@ class _ChildSetup:
         os.setresuid(self.uid, self.uid, self.uid)
 
 
+class _WaitTally:
+    """Seconds the run was held back waiting for a CPU that other work held.
+
+    Read from each task's /proc/<tid>/schedstat (its run delay) at every sample: in each slice
+    between two samples the run counts as held back for as long as its most delayed task waited,
+    at most the slice. The longest and not the sum, because tasks waiting side by side (a fork
+    loop, a thread pool) are held back at the same time. None where nothing is readable. Waiting
+    on the run's own CPU quota (``Limits.cpus``) counts too: a run that uses its quota is judged by
+    its CPU time.
+    """
+
+    def __init__(self) -> None:
+        self._last: dict[int, int] = {}
+        self._sampled_at: float | None = None
+        self.seconds: float | None = None
+
+    def sample(self, tids: set[int], *, since: float) -> None:
+        now = time.monotonic()
+        readings: dict[int, int] = {}
+        for tid in tids:
+            try:
+                with open(f"/proc/{tid}/schedstat", encoding="ascii") as handle:
+                    readings[tid] = int(handle.read().split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+        longest = 0
+        for tid, waited in readings.items():
+            last = self._last.get(tid, 0)
+            longest = max(longest, waited - (last if last <= waited else 0))  # a smaller one: a new task
+        self._last = readings
+        if readings:
+            held = min(longest / 1e9, now - (self._sampled_at if self._sampled_at is not None else since))
+            self.seconds = (self.seconds or 0.0) + max(held, 0.0)
+        self._sampled_at = now
+
+
 class _Capped:
     """Keeps the first ``cap`` bytes of a stream and counts the rest."""
 
@@ -272,6 +310,7 @@ class SandboxRun:
         self.stderr = _Capped(limits.output)
         self.status: int | None = None
         self.rusage: resource.struct_rusage | None = None
+        self.waits = _WaitTally()
         self.killed = False
         self._verified_clean = False  # finish() checked that nothing of the run is left
         self.stop_grace = 1.0  # serving mode: seconds between SIGTERM and SIGKILL
@@ -520,6 +559,32 @@ class SandboxRun:
 
     # -- running ---------------------------------------------------------------------------
 
+    def cpu_seconds(self) -> float | None:
+        """CPU seconds every process of the run has used so far (cgroup accounting; None without it)."""
+        cgroups = self.cgroups
+        return cgroups.cpu_seconds() if cgroups is not None else None
+
+    def cpu_wait_seconds(self) -> float | None:
+        """Seconds the run's tasks have waited so far for a CPU held by others (as last sampled; None
+        where the kernel does not say)."""
+        return self.waits.seconds
+
+    def _tasks(self) -> set[int]:
+        """Every task (thread) of the run: from its cgroups, else from the processes of its uid."""
+        cgroups = self.cgroups
+        tids: set[int] = set()
+        for directory in cgroups.dirs if cgroups is not None else ():
+            # cgroup v2 lists threads in cgroup.threads, v1 in tasks.
+            name = "cgroup.threads" if directory == cgroups.v2_dir else "tasks"
+            with contextlib.suppress(OSError, ValueError):
+                tids.update(int(tid) for tid in (directory / name).read_text().split())
+            if tids:
+                return tids
+        for pid in processes_of_uid(_set(self.slot, "slot").uid):
+            with contextlib.suppress(OSError, ValueError):
+                tids.update(int(tid) for tid in os.listdir(f"/proc/{pid}/task"))
+        return tids
+
     def supervise(self, *, stop: threading.Event | None = None) -> None:
         """Read output and enforce the clock and CPU time until the command ends or is killed.
 
@@ -530,6 +595,7 @@ class SandboxRun:
         deadline = _set(self.t_started, "start time") + self.limits.wall_time
         pidfd = os.pidfd_open(popen.pid)
         stop_deadline: float | None = None
+        next_sample = 0.0
         with selectors.DefaultSelector() as sel:
             sel.register(stdout.fileno(), selectors.EVENT_READ, self.stdout)
             sel.register(stderr.fileno(), selectors.EVENT_READ, self.stderr)
@@ -554,6 +620,9 @@ class SandboxRun:
                             exited = True
                         else:
                             self._read_into(sel, key.fd, key.data)
+                    if time.monotonic() >= next_sample:
+                        self.waits.sample(self._tasks(), since=_set(self.t_started, "start time"))
+                        next_sample = time.monotonic() + _WAIT_SAMPLE
                     cpu = self.cgroups.cpu_seconds() if self.cgroups else None
                     if cpu is not None and cpu > self.limits.cpu_time:
                         self.hits.add(Limit.CPU_TIME)
@@ -685,6 +754,7 @@ class SandboxRun:
             setup_time=started - self.t_begin,
             teardown_time=time.monotonic() - t_teardown,
             cpu_time=cpu,
+            cpu_wait=self.waits.seconds,
             memory_peak=peak,
             mechanisms=dict(self.mechanisms),
             slot=slot.index,

@@ -23,6 +23,9 @@ class Result:
       cgroups, bwrap start and copying the work directory in; ``teardown_time`` covers killing,
       checks and copying back.
     - ``cpu_time``: CPU seconds of all processes of the run (cgroup accounting, else rusage).
+    - ``cpu_wait``: seconds the run was held back waiting for a CPU held by others (from its tasks'
+      schedstat run delay, sampled; None where the kernel does not say): about how much a busy
+      host stretched ``wall_time``.
     - ``memory_peak``: highest memory use in bytes where a memory cgroup measured it.
     - ``mechanisms``: for each limit (and for "kill", "isolation", "seccomp"), what enforced it,
       as "<kind>:<detail>", kind being cgroup-v1, cgroup-v2, rlimit, tmpfs, supervisor, bwrap,
@@ -47,6 +50,7 @@ class Result:
     teardown_time: float
     cpu_time: float | None
     memory_peak: int | None
+    cpu_wait: float | None = None
     mechanisms: dict[str, str] = field(default_factory=dict)
     slot: int = -1
     uid: int = -1

@@ -19,7 +19,7 @@ import socket
 import stat
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,6 +70,29 @@ class Server:
     def alive(self) -> bool:
         """The app's sandbox is still running."""
         return self._thread.is_alive()
+
+    def cpu_seconds(self) -> float | None:
+        """CPU seconds the app has used so far, all its processes together (None without CPU accounting).
+
+        Read live from the run's cgroup; after ``stop()``, the Result's figure.
+        """
+        if self._result is not None:
+            return self._result.cpu_time
+        return self._sandbox.cpu_seconds()
+
+    def cpu_wait_seconds(self) -> float | None:
+        """Seconds the app's tasks have waited so far for a CPU that other work held (None where not
+        measured): how much a busy host has stretched ``wall_seconds()``."""
+        if self._result is not None:
+            return self._result.cpu_wait
+        return self._sandbox.cpu_wait_seconds()
+
+    def wall_seconds(self) -> float:
+        """Seconds since the app's command started."""
+        if self._result is not None:
+            return self._result.wall_time
+        started = self._sandbox.t_started
+        return 0.0 if started is None else time.monotonic() - started
 
     def connect(self, *, timeout: float | None = 10.0) -> socket.socket:
         """A new connection to the app's socket. Raises OSError if it is not (yet) listening."""
@@ -149,13 +172,17 @@ def serve(
     env: Mapping[str, str] | None = None,
     config: SandboxConfig | None = None,
     ready_timeout: float = 30.0,
+    give_up: Callable[[Server], str | None] | None = None,
     copy_back: bool = False,
 ) -> Server:
     """Start ``argv`` in a sandbox and wait until it accepts connections on ``/work/<socket>``.
 
     The app finds the path in ``$PORTAL_SOCKET``. If it exits, hits a limit or does not accept a
-    connection within ``ready_timeout``, everything is stopped and ServeError is raised with the
-    Result. ``limits.wall_time`` bounds the server's whole life.
+    connection within ``ready_timeout`` seconds of wall clock, everything is stopped and ServeError
+    is raised with the Result. ``give_up``, if given, is asked while waiting (with the server, whose
+    ``cpu_seconds()`` and ``cpu_wait_seconds()`` say what the app used); a reason it returns ends the
+    wait the same way, so the caller can judge start-up on the app's CPU rather than on a clock a
+    busy host stretches. ``limits.wall_time`` bounds the server's whole life.
     """
     if not socket or "/" in socket or socket in (".", ".."):
         raise ValueError(f"socket must be a plain file name in the work directory, not {socket!r}")
@@ -183,4 +210,8 @@ def serve(
         if time.monotonic() > deadline:
             result = server.stop(grace=0.2)
             raise ServeError(f"the app did not accept connections within {ready_timeout:g}s", result=result)
+        reason = give_up(server) if give_up is not None else None
+        if reason:
+            result = server.stop(grace=0.2)
+            raise ServeError(f"the app did not accept connections: {reason}", result=result)
         time.sleep(0.02)

@@ -21,10 +21,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader.local import AppStartError, wait_until_ready
+from grader.clock import WALL_FACTOR, Usage
+from grader.local import AppStartError, start_up_failure, wait_until_ready
 from grader.manifest import Manifest
 from grader.run import VisibleRun
-from sandbox import Limits, MiB, Result, Runtime, ServeError, read_file, run, runtime_build, serve
+from sandbox import Limits, MiB, Result, Runtime, ServeError, Server, read_file, run, runtime_build, serve
 
 IN_SANDBOX_WORK = "/work"
 APP_SOCKET = "app.sock"
@@ -43,11 +44,13 @@ def manifest_runtime(manifest: Manifest, *, runtimes_dir: Path) -> Runtime:
 START_OUTPUT_LINES = 20
 
 
-def _start_failure(exc: ServeError, *, limit: float) -> str:
+def _start_failure(exc: ServeError, *, limit: float, wall_limit: float) -> AppStartError:
     """Why the app did not start, for the run's reason: what ended it, and how its output ended."""
     result = exc.result
+    usage = _result_usage(result)
+    why = start_up_failure(usage, limit=limit, wall_limit=wall_limit) if usage is not None else None
     if result is None or "did not accept" in str(exc):
-        what = f"the app did not start within its start-up limit of {limit:g} s"
+        what = f"the app {why}" if why else f"the app did not start within its start-up limit of {limit:g} s"
     elif result.signal is not None:
         what = f"the app was killed by {result.signal_name} before it was ready"
     else:
@@ -57,14 +60,28 @@ def _start_failure(exc: ServeError, *, limit: float) -> str:
         what += f" (the sandbox's {hits} limit fired)"
     output = (result.stderr + result.stdout) if result is not None else b""
     tail = output.decode(errors="replace").strip().splitlines()[-START_OUTPUT_LINES:]
-    return what + (":\n" + "\n".join(tail) if tail else "; it printed nothing")
+    message = what + (":\n" + "\n".join(tail) if tail else "; it printed nothing")
+    starved = usage is not None and usage.starved_at(limit, wall_limit=wall_limit)
+    return AppStartError(message, usage=usage, starved=starved)
 
 
-def _limits(manifest: Manifest, *, wall_time: float) -> Limits:
+def _result_usage(result: Result | None) -> Usage | None:
+    if result is None:
+        return None
+    return Usage(wall=result.wall_time, cpu=result.cpu_time, cpu_wait=result.cpu_wait)
+
+
+def server_usage(server: Server) -> Usage:
+    """What a served app has used since its command started: wall clock, CPU, waits for a CPU."""
+    return Usage(wall=server.wall_seconds(), cpu=server.cpu_seconds(), cpu_wait=server.cpu_wait_seconds())
+
+
+def _limits(manifest: Manifest, *, seconds: float, wall_time: float) -> Limits:
+    """The sandbox's limits: ``seconds`` of CPU, and ``wall_time`` of wall clock (a safety net)."""
     limits = manifest.limits
     return Limits(
         wall_time=wall_time,
-        cpu_time=wall_time,
+        cpu_time=seconds,
         memory=limits.get("memory_mb", 512) * MiB,
         processes=limits.get("processes", 64),
         disk=limits.get("disk_mb", 200) * MiB,
@@ -129,6 +146,8 @@ class SandboxRunner:
     app_results: list[Result] = field(default_factory=list)
     # time.monotonic() past which nothing more runs: every limit below is cut to what is left.
     deadline: float | None = None
+    # The apps serving now, by the host socket path start_app yielded (for app_usage).
+    _servers: dict[str, Server] = field(default_factory=dict, repr=False)
 
     def within(self, seconds: float) -> float:
         """``seconds``, or less if the deadline comes first (at least a moment, so a step still ends cleanly)."""
@@ -139,6 +158,11 @@ class SandboxRunner:
     @property
     def out_of_time(self) -> bool:
         return self.deadline is not None and time.monotonic() >= self.deadline
+
+    def app_usage(self, socket_path: str) -> Usage | None:
+        """What the app serving on ``socket_path`` has used so far, read live from its sandbox."""
+        server = self._servers.get(socket_path)
+        return server_usage(server) if server is not None else None
 
     @contextlib.contextmanager
     def start_app(self, workdir: Path) -> Iterator[str]:
@@ -151,29 +175,41 @@ class SandboxRunner:
         in_socket = f"{IN_SANDBOX_WORK}/{APP_SOCKET}"
         argv = app.command(self.runtime.python, socket=in_socket, workdir=IN_SANDBOX_WORK)
         env = app.environment(socket=in_socket, workdir=IN_SANDBOX_WORK)
-        startup = self.within(app.startup_timeout)
-        started = time.monotonic()
+        # Judged on the app's CPU and own time; the wall clock is a net (and cut by the deadline).
+        startup = app.startup_timeout
+        wall_limit = self.within(WALL_FACTOR * startup)
+        life = self.manifest.limits.get("app_wall_seconds", 180)
         try:
             server = serve(
                 argv=argv,
                 workdir=workdir,
                 socket=APP_SOCKET,
                 runtime=self.runtime,
-                limits=_limits(self.manifest, wall_time=self.within(self.manifest.limits.get("app_wall_seconds", 180))),
+                limits=_limits(self.manifest, seconds=life, wall_time=self.within(WALL_FACTOR * life)),
                 env=env,
-                ready_timeout=startup,
+                # give_up says why first, with the figures; this is only its backstop.
+                ready_timeout=wall_limit + 1,
+                give_up=lambda server: start_up_failure(server_usage(server), limit=startup, wall_limit=wall_limit),
             )
         except ServeError as exc:
             self.app_results.append(exc.result)
-            raise AppStartError(_start_failure(exc, limit=startup)) from exc
+            raise _start_failure(exc, limit=startup, wall_limit=wall_limit) from exc
         # Unix socket paths are limited to about 100 bytes: a short folder of its own.
         host_dir = tempfile.mkdtemp(prefix="app-")
         forwarder = _Forwarder(str(Path(host_dir) / "app.sock"), server.connect)
+        self._servers[forwarder.path] = server
         try:
-            # What is left of the start-up limit: accepting connections is not yet being ready.
-            wait_until_ready(forwarder.path, app.ready_path, max(startup - (time.monotonic() - started), 0.5))
+            # Accepting connections is not yet being ready: the same clocks, from the app's start.
+            wait_until_ready(
+                forwarder.path,
+                app.ready_path,
+                startup,
+                usage=lambda: server_usage(server),
+                wall_timeout=wall_limit,
+            )
             yield forwarder.path
         finally:
+            self._servers.pop(forwarder.path, None)
             forwarder.close()
             self.app_results.append(server.stop())
             shutil.rmtree(host_dir, ignore_errors=True)
@@ -185,11 +221,12 @@ class SandboxRunner:
             shutil.copytree(workdir, tree, symlinks=True)
             command = self.manifest.visible_test_command(self.runtime.python, junit=f"{IN_SANDBOX_WORK}/{JUNIT_NAME}")
             started = time.monotonic()
+            timeout = self.manifest.visible_timeout
             result = run(
                 argv=command,
                 workdir=tree,
                 runtime=self.runtime,
-                limits=_limits(self.manifest, wall_time=self.within(self.manifest.visible_timeout)),
+                limits=_limits(self.manifest, seconds=timeout, wall_time=self.within(WALL_FACTOR * timeout)),
             )
             duration = time.monotonic() - started
             junit = Path(scratch) / "junit.xml"

@@ -26,8 +26,10 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 import gitplumbing
+from grader.clock import WALL_FACTOR, Usage
 from grader.local import AppStartError
-from grader.run import GraderError, new_seed, run_hidden_tests
+from grader.manifest import Manifest
+from grader.run import GraderError, HiddenRun, OutOfTime, VisibleRun, new_seed, run_hidden_tests
 from grader.verdicts import ticket_verdicts
 from portal.assessments.runner import SandboxRunner
 from portal.assessments.services import PackageFetchError, assessment_runtime, version_manifest
@@ -41,7 +43,7 @@ from portal.invites.services import event_record
 from portal.scoring.export import TreeTooLarge, commit_fetch, tree_export
 from portal.scoring.models import InviteAnalysis, Run, TestResult, TicketVerdict
 from portal.scoring.version import GRADER_VERSION
-from sandbox import SandboxError
+from sandbox import Result, SandboxError
 
 logger = logging.getLogger(__name__)
 
@@ -49,10 +51,14 @@ logger = logging.getLogger(__name__)
 # the analysis reads the repositories, so it runs on the default queue, beside the data.
 TASK_RUN = "scoring.run"
 TASK_ANALYSE = "analysis.invite"
+# Counts the plays of a run that the worker host's other work starved (TaskAttempt, key: the run id).
+TASK_STARVED = "scoring.starved"
 
 LOG_CAP = 20_000
 MESSAGE_CAP = 2_000
 MAX_ATTEMPTS = 3
+# A run starved by the host's other work is played this many times in all before it is an error.
+STARVED_PLAYS = 3
 MAIN_REF = "refs/heads/main"
 
 
@@ -288,48 +294,15 @@ def _score(run: Run) -> Run:
 
         app_tree = Path(scratch) / "app"
         shutil.copytree(tree, app_tree, symlinks=True)
+        graded = _grade(
+            run, manifest=manifest, runner=runner, budget=budget, tree=tree, app_tree=app_tree, timings=timings
+        )
+    if graded.starved:
+        return _starved(run, why=graded.starved)
 
-        def visible_tests():
-            began = time.monotonic()
-            result = runner.run_visible_tests(tree)
-            timings["visible"] = time.monotonic() - began
-            return result
-
-        # The candidate's own tests run in a sandbox of their own, on their own copy of the
-        # tree, while the app is graded: the run takes the longer of the two. They start once
-        # the app is up, so an app that never starts ends the run at its start-up limit.
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="visible-tests") as pool:
-            visible_future = None
-            started = time.monotonic()
-            hidden = None
-            reason = ""
-            try:
-                with runner.start_app(app_tree) as socket_path:
-                    timings["app_start"] = time.monotonic() - started
-                    visible_future = pool.submit(visible_tests)
-                    started = time.monotonic()
-                    try:
-                        hidden = run_hidden_tests(
-                            socket_path,
-                            manifest=manifest,
-                            timeout=runner.within(manifest.hidden_timeout),
-                            seed=run.seed,
-                        )
-                    except GraderError as exc:
-                        reason = f"the hidden tests could not complete: {exc}"
-                    timings["hidden"] = time.monotonic() - started
-            except AppStartError as exc:
-                reason = f"the app did not start: {exc}"
-            app_result = runner.app_results[-1] if runner.app_results else None
-            visible = visible_future.result() if visible_future else None
-        if runner.out_of_time:
-            hidden = None
-            reason = f"the run took longer than its budget of {budget} s (PORTAL_RUN_BUDGET_SECONDS)" + (
-                f"; {reason}" if reason else ""
-            )
-
-    sandbox = _sandbox_summary(app_result)
-    visible_summary = _visible_summary(visible)
+    hidden, reason = graded.hidden, graded.reason
+    sandbox = _sandbox_summary(graded.app_result)
+    visible_summary = _visible_summary(graded.visible)
     log = "\n".join(filter(None, [reason, hidden.output if hidden else "", sandbox.get("output", "")]))[-LOG_CAP:]
     if hidden is None:
         return _finish(
@@ -366,6 +339,121 @@ def _score(run: Run) -> Run:
         return _finish(run, status=status, timings=timings, sandbox=sandbox, visible=visible_summary, log=log)
 
 
+@dataclass
+class _Graded:
+    """What serving a run's app and grading it gave."""
+
+    hidden: HiddenRun | None = None
+    visible: VisibleRun | None = None
+    app_result: Result | None = None
+    reason: str = ""  # why the run has no verdicts
+    starved: str = ""  # why the worker host's other work, not the code, stopped the run
+    grader: Usage | None = None  # what the trusted pytest used
+
+
+def _grade(
+    run: Run,
+    *,
+    manifest: Manifest,
+    runner: SandboxRunner,
+    budget: float,
+    tree: Path,
+    app_tree: Path,
+    timings: dict[str, float],
+) -> _Graded:
+    """Serve the app, run the hidden tests against it and the visible tests beside it, within the budget."""
+    graded = _Graded()
+
+    def visible_tests():
+        began = time.monotonic()
+        result = runner.run_visible_tests(tree)
+        timings["visible"] = time.monotonic() - began
+        return result
+
+    # The candidate's own tests run in a sandbox of their own, on their own copy of the
+    # tree, while the app is graded: the run takes the longer of the two. They start once
+    # the app is up, so an app that never starts ends the run at its start-up limit.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="visible-tests") as pool:
+        visible_future = None
+        started = time.monotonic()
+        try:
+            with runner.start_app(app_tree) as socket_path:
+                timings["app_start"] = time.monotonic() - started
+                visible_future = pool.submit(visible_tests)
+                started = time.monotonic()
+                try:
+                    graded.hidden = run_hidden_tests(
+                        socket_path,
+                        manifest=manifest,
+                        # Judged on CPU and own time; the wall clock, a net, is cut by the budget.
+                        timeout=manifest.hidden_timeout,
+                        wall_timeout=runner.within(WALL_FACTOR * manifest.hidden_timeout),
+                        seed=run.seed,
+                        app_usage=lambda: runner.app_usage(socket_path),
+                    )
+                    graded.grader = graded.hidden.grader
+                    if graded.hidden.starved:
+                        graded.starved = "the hidden tests' last requests were not sent in time"
+                except GraderError as exc:
+                    graded.reason = f"the hidden tests could not complete: {exc}"
+                    if isinstance(exc, OutOfTime):
+                        graded.grader = exc.grader
+                        graded.starved = graded.reason if exc.starved else ""
+                timings["hidden"] = time.monotonic() - started
+        except AppStartError as exc:
+            graded.reason = f"the app did not start: {exc}"
+            graded.starved = graded.reason if exc.starved else ""
+        graded.app_result = runner.app_results[-1] if runner.app_results else None
+        graded.visible = visible_future.result() if visible_future else None
+    if runner.out_of_time:
+        graded.hidden = None
+        used = _run_usage(graded.app_result, graded.grader)
+        budget_reason = f"the run took longer than its budget of {budget:g} s (PORTAL_RUN_BUDGET_SECONDS)"
+        graded.reason = budget_reason + (f"; {graded.reason}" if graded.reason else "")
+        # The budget is wall clock: it says nothing of the code unless the code used it.
+        graded.starved = f"{budget_reason} ({used.describe()})" if used.starved(budget) else ""
+    return graded
+
+
+def _run_usage(app_result: Result | None, grader: Usage | None) -> Usage:
+    """What the run's app (over its whole life: the portal's own setup before it is not the candidate's)
+    and the trusted grader used."""
+    if app_result is None:
+        return Usage(wall=0.0)
+    app = Usage(wall=app_result.wall_time, cpu=app_result.cpu_time, cpu_wait=app_result.cpu_wait)
+    return app.plus(grader)
+
+
+def _starved(run: Run, *, why: str) -> Run:
+    """A run the worker host's other work starved is not held against the candidate: it is queued again
+    (its seed kept, so it replays the same requests), STARVED_PLAYS plays in all, then it is an error
+    that says the host was too busy (``rescore --errors`` retries it)."""
+    try:
+        plays = task_attempt_begin(task=TASK_STARVED, key=str(run.pk), max_attempts=STARVED_PLAYS - 1) + 1
+    except AttemptsExhausted as exc:
+        return _finish(
+            run,
+            status=Run.Status.ERROR,
+            reason=f"the worker host was too busy to score this commit in {exc.attempts} tries (the code was "
+            f"not too slow): {why}. Retry it when the workers are less busy (rescore --errors).",
+        )
+    with transaction.atomic():
+        Run.objects.filter(pk=run.pk).update(
+            status=Run.Status.QUEUED,
+            reason=reason_capped(f"played again ({plays} of {STARVED_PLAYS}): the worker host was too busy: {why}"),
+            queued_at=timezone.now(),
+            dispatched_at=None,
+            started_at=None,
+            finished_at=None,
+        )
+        # The next start is a new play, not a worker that died: it does not count against MAX_ATTEMPTS.
+        task_attempt_clear(task=TASK_RUN, key=str(run.pk))
+        runs_dispatch(invite=run.invite)
+    logger.warning("run %s was starved by the worker host's other work and is queued again: %s", run.pk, why)
+    run.refresh_from_db()
+    return run
+
+
 def _visible_summary(visible) -> dict:
     """How the candidate's own tests did; empty when they did not run (the app never started)."""
     if visible is None:
@@ -389,6 +477,7 @@ def _sandbox_summary(result) -> dict:
         "signal": result.signal_name,
         "wall_time": result.wall_time,
         "cpu_time": result.cpu_time,
+        "cpu_wait": result.cpu_wait,
         "memory_peak": result.memory_peak,
         "mechanisms": {str(k): v for k, v in result.mechanisms.items()},
         "output": (result.stderr + result.stdout)[-4000:].decode(errors="replace"),
@@ -452,6 +541,7 @@ def run_requeue(*, run: Run) -> bool:
         TicketVerdict.objects.filter(run=run).delete()
         # A fresh start: the attempts that ended it before do not count against the retry.
         task_attempt_clear(task=TASK_RUN, key=str(run.pk))
+        task_attempt_clear(task=TASK_STARVED, key=str(run.pk))
         runs_dispatch(invite=run.invite)
     return True
 
