@@ -305,24 +305,9 @@ def _play_once(
                 scenario.hidden.append(run)
                 if run.starved:
                     return f"the hidden tests' last requests were not sent in time ({_usage(run)})"
-            judged = _judged_concurrency(scenario)
-            if judged and manifest.concurrency_repeats:
-                try:
-                    scenario.repeats = run_hidden_tests(
-                        socket_path,
-                        sorted({o.ticket for o in judged if o.ticket is not None}),
-                        manifest=manifest,
-                        python=grader_python,
-                        seed=(seeds[0] + 2) % SEED_RANGE,
-                        app_usage=app_usage,
-                        repeat_concurrency=manifest.concurrency_repeats,
-                    )
-                except OutOfTime as exc:
-                    if exc.starved:
-                        return str(exc)
-                    scenario.repeat_error = f"{type(exc).__name__}: {exc}"
-                except Exception as exc:  # reported as a failed check
-                    scenario.repeat_error = f"{type(exc).__name__}: {exc}"
+        judged = _judged_concurrency(scenario)
+        if judged and manifest.concurrency_repeats:
+            return _repeat_concurrency(scenario, judged, manifest, runner, grader_python, seed=seeds[0])
     except (AppStartError, OutOfTime) as exc:
         if exc.starved:
             return str(exc)
@@ -330,6 +315,37 @@ def _play_once(
         scenario.error = f"{type(exc).__name__}: {exc}"
     except Exception as exc:  # reported as a failed check
         scenario.error = f"{type(exc).__name__}: {exc}"
+    return ""
+
+
+def _repeat_concurrency(
+    scenario: Scenario,
+    judged: list[TestOutcome],
+    manifest: Manifest,
+    runner: Runner,
+    grader_python: str,
+    *,
+    seed: int,
+) -> str:
+    """Run the state's judged concurrency tests concurrency_repeats times, on a fresh app: the first
+    one's may be broken by then (a test that loads it runs last for that reason). Why, if starved."""
+    try:
+        with runner.start_app(scenario.tree) as socket_path:
+            scenario.repeats = run_hidden_tests(
+                socket_path,
+                sorted({o.ticket for o in judged if o.ticket is not None}),
+                manifest=manifest,
+                python=grader_python,
+                seed=(seed + 2) % SEED_RANGE,
+                app_usage=lambda: runner.app_usage(socket_path),
+                repeat_concurrency=manifest.concurrency_repeats,
+            )
+    except (AppStartError, OutOfTime) as exc:
+        if exc.starved:
+            return str(exc)
+        scenario.repeat_error = f"{type(exc).__name__}: {exc}"
+    except Exception as exc:  # reported as a failed check
+        scenario.repeat_error = f"{type(exc).__name__}: {exc}"
     return ""
 
 

@@ -45,8 +45,12 @@ BURN_THEN_SERVE = """
 
 @contextlib.contextmanager
 def busy_cores(count: int = 6) -> Iterator[None]:
-    """``count`` busy loops of this test's own, holding the cores while the block runs; always killed."""
-    loops = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)]
+    """``count`` busy loops of this test's own, holding the cores while the block runs; always killed.
+
+    Each in a session of its own, like independent work on the host: the scheduler gives every
+    session its share (autogroups), so loops sharing the test's would slow down only the test.
+    """
+    loops = [subprocess.Popen([sys.executable, "-c", "while True: pass"], start_new_session=True) for _ in range(count)]
     try:
         yield
     finally:
