@@ -31,9 +31,18 @@ if _worker:
         _index = int(_worker.removeprefix("gw") or 0)
         _database = (int(_broker.path.strip("/") or 0) - _index) % 16
         os.environ["CELERY_BROKER_URL"] = urlunsplit(_broker._replace(path=f"/{_database}"))
-os.environ.setdefault("CELERY_BROKER_URL", f"sqla+sqlite:///{_state / 'test-celery-broker.sqlite3'}")
-os.environ.setdefault("PORTAL_DATA_DIR", str(_state / "test-data"))
-os.environ.setdefault("PORTAL_CACHE_DIR", str(_var / "test-cache"))
+# pytest-xdist's controller reads these settings too, and its workers inherit what it chose: a
+# worker chooses again for its own state what the controller chose, and keeps what was given.
+_chosen = set(filter(None, os.environ.get("PORTAL_TEST_CHOSE", "").split(",")))
+for _key, _value in {
+    "CELERY_BROKER_URL": f"sqla+sqlite:///{_state / 'test-celery-broker.sqlite3'}",
+    "PORTAL_DATA_DIR": str(_state / "test-data"),
+    "PORTAL_CACHE_DIR": str(_var / "test-cache"),
+}.items():
+    if _key not in os.environ or (_worker and _key in _chosen):
+        os.environ[_key] = _value
+        _chosen.add(_key)
+os.environ["PORTAL_TEST_CHOSE"] = ",".join(sorted(_chosen))
 
 from portal.settings import *  # noqa: E402, F403
 

@@ -8,7 +8,8 @@ from portal.assessments.models import Assessment, AssessmentVersion
 from portal.assessments.packages import package_hash
 from tests.conftest import ROOT
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
+# Validations take minutes of CPU; a busy machine stretches them, and one may wait for another's.
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(1200)]
 
 
 def test_seed_demo_loads_the_built_in_package_once_validated(db, settings, tmp_path, built_in_validated_once):
@@ -32,8 +33,10 @@ def test_an_invalid_package_is_refused_with_its_failed_checks_and_nothing_is_reg
     package = tmp_path / "pkg"
     shutil.copytree(ROOT / "assessment_app", package, ignore=shutil.ignore_patterns("__pycache__", "*.db"))
     (package / "reference" / "ticket-2.patch").write_text((package / "reference" / "ticket-3.patch").read_text())
-    for decoy in (package / "decoys").iterdir():  # not what this test is about: half the states to run
-        decoy.unlink()
+    # Decoys are not what this test is about: without them, half the states to run.
+    shutil.rmtree(package / "decoys")
+    manifest = package / "assessment.toml"
+    manifest.write_text(manifest.read_text().replace('decoys = "decoys"', ""))
     out = StringIO()
     with pytest.raises(
         CommandError,
