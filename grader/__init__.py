@@ -9,6 +9,8 @@
   a ValidationReport whose table() prints the checks.
 - LocalRunner starts the app and runs the visible tests as plain local subprocesses,
   for authoring; the portal plugs in its sandbox instead (see validate.Runner).
+- Every time limit is judged on the CPU and own time a run used, the wall clock being only
+  a safety net (grader.clock), so a busy host fails nothing.
 """
 
 from .junit import TestOutcome, parse_junit

@@ -39,7 +39,7 @@ class AnswerTooSlow(httpx.ReadTimeout):
     """The app's answer did not arrive whole in time."""
 
 
-class OutOfTime(httpx.TimeoutException):
+class NotSent(httpx.TimeoutException):
     """Not sent: the hidden tests' run used up its time."""
 
 
@@ -91,7 +91,7 @@ def install(*, limit: int, timeout: float, stop_file: str | None = None) -> None
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         if stop_file and os.path.exists(stop_file):
-            raise OutOfTime("not sent: the hidden tests ran out of time; the app answered too slowly", request=request)
+            raise NotSent("not sent: the hidden tests ran out of time; the app answered too slowly", request=request)
         return cap_response(lambda r: original(self, r), request, limit=limit, timeout=timeout)
 
     handle_request.__wrapped__ = original
