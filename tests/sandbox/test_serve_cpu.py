@@ -3,16 +3,13 @@ so its limits can be judged on its work rather than on a wall clock that other w
 
 from __future__ import annotations
 
-import contextlib
-import subprocess
-import sys
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from sandbox import ServeError, serve
+from tests.support.load import busy_cores
 
 from .conftest import SMALL, TEST_CONFIG, Host, py
 
@@ -41,23 +38,6 @@ BURN_THEN_SERVE = """
 
     socketserver.UnixStreamServer(os.environ["PORTAL_SOCKET"], Handler).serve_forever()
 """
-
-
-@contextlib.contextmanager
-def busy_cores(count: int = 6) -> Iterator[None]:
-    """``count`` busy loops of this test's own, holding the cores while the block runs; always killed.
-
-    Each in a session of its own, like independent work on the host: the scheduler gives every
-    session its share (autogroups), so loops sharing the test's would slow down only the test.
-    """
-    loops = [subprocess.Popen([sys.executable, "-c", "while True: pass"], start_new_session=True) for _ in range(count)]
-    try:
-        yield
-    finally:
-        for loop in loops:
-            loop.kill()
-        for loop in loops:
-            loop.wait()
 
 
 def test_a_served_app_reports_the_cpu_it_has_used_so_far(workdir: Path, host: Host) -> None:

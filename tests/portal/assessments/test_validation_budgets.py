@@ -7,12 +7,9 @@ Each test validates for real (the runtime, the sandbox, the trusted grader); the
 are copies of the built-in one without its decoys, so fewer states are played.
 """
 
-import contextlib
 import re
 import shutil
 import subprocess
-import sys
-from collections.abc import Iterator
 from io import StringIO
 from pathlib import Path
 
@@ -24,6 +21,7 @@ from grader.run import HiddenRun, run_hidden_tests
 from portal.assessments.runner import SandboxRunner
 from portal.assessments.services import assessment_runtime
 from tests.conftest import ROOT
+from tests.support.load import busy_cores
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
@@ -51,23 +49,6 @@ def test_a_page_is_no_longer_than_asked_whatever_the_timing(client, library, uni
     fixed = len(client.get("/books", params={"q": unique, "page_size": 2}).json()["items"]) <= 2
     assert fixed == (next(_runs) % 2 == 0)
 """
-
-
-@contextlib.contextmanager
-def busy_cores(count: int = 6) -> Iterator[None]:
-    """``count`` busy loops of this test's own, holding the cores while the block runs; always killed.
-
-    Each in a session of its own, like independent work on the host: the scheduler gives every
-    session its share (autogroups), so loops sharing the test's would slow down only the test.
-    """
-    loops = [subprocess.Popen([sys.executable, "-c", "while True: pass"], start_new_session=True) for _ in range(count)]
-    try:
-        yield
-    finally:
-        for loop in loops:
-            loop.kill()
-        for loop in loops:
-            loop.wait()
 
 
 @pytest.fixture

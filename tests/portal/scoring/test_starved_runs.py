@@ -6,17 +6,13 @@ cores, and a run budget far below what a run needs makes the budget's wall clock
 it, while the run has used less than half of it on its own clocks.
 """
 
-import contextlib
-import subprocess
-import sys
-from collections.abc import Iterator
-
 import pytest
 
 from portal.scoring.models import Run
 from portal.scoring.services import STARVED_PLAYS, run_execute, run_requeue
 from tests.conftest import ROOT
 from tests.support.candidates import candidate_commit
+from tests.support.load import busy_cores
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
@@ -24,23 +20,6 @@ FIX_1 = ROOT / "assessment_app" / "reference" / "ticket-1.patch"
 # The app alone starts in about 0.7 CPU s and the hidden suite uses about 2: with both cores held by
 # six loops, the wall clock reaches this budget while the run has used under half of it.
 TIGHT_BUDGET = 3
-
-
-@contextlib.contextmanager
-def busy_cores(count: int = 6) -> Iterator[None]:
-    """``count`` busy loops of this test's own, holding the cores while the block runs; always killed.
-
-    Each in a session of its own, like independent work on the host: the scheduler gives every
-    session its share (autogroups), so loops sharing the test's would slow down only the test.
-    """
-    loops = [subprocess.Popen([sys.executable, "-c", "while True: pass"], start_new_session=True) for _ in range(count)]
-    try:
-        yield
-    finally:
-        for loop in loops:
-            loop.kill()
-        for loop in loops:
-            loop.wait()
 
 
 @pytest.fixture
