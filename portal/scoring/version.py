@@ -13,6 +13,9 @@ import inspect
 from pathlib import Path
 from types import ModuleType
 
+import grader.clock
+import grader.concurrency
+import grader.http_caps
 import grader.junit
 import grader.local
 import grader.manifest
@@ -23,8 +26,12 @@ import portal.core.archives
 import portal.scoring.export
 
 # What a run sees (export, archives), how the app is started and the visible tests run (runner, local),
-# how the hidden tests are run and read (run, junit, manifest), and the verdict rule (verdicts).
+# how the hidden tests are run and read (run, junit, manifest, the caps on answers and the repeats of
+# concurrency tests), the clocks every time limit is judged on (clock), and the verdict rule (verdicts).
 VERDICT_MODULES: tuple[ModuleType, ...] = (
+    grader.clock,
+    grader.concurrency,
+    grader.http_caps,
     grader.junit,
     grader.local,
     grader.manifest,
