@@ -12,7 +12,10 @@ import fcntl
 import os
 import pickle
 from collections.abc import Callable
+from io import StringIO
 from pathlib import Path
+
+from django.core.management import CommandError, call_command
 
 from grader.validate import ValidationReport
 from portal.assessments.packages import package_hash
@@ -36,3 +39,13 @@ def validated_once(
         report = validate(package_dir=package_dir, progress=progress)
         stored.write_bytes(pickle.dumps(report))
         return report
+
+
+def validate_command(package: Path) -> tuple[bool, str]:
+    """``manage.py validate_assessment <package>``: whether it passed, and what it printed (with its error)."""
+    out = StringIO()
+    try:
+        call_command("validate_assessment", str(package), stdout=out)
+    except CommandError as exc:
+        return False, out.getvalue() + str(exc)
+    return True, out.getvalue()

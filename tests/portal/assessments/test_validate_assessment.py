@@ -11,18 +11,10 @@ from django.core.management import CommandError, call_command
 
 from portal.assessments.models import Assessment
 from tests.conftest import ROOT
+from tests.support.validation import validate_command as _validate
 
 # Validations take minutes of CPU; a busy machine stretches them, and one may wait for another's.
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(1200)]
-
-
-def _validate(package: Path) -> tuple[bool, str]:
-    out = StringIO()
-    try:
-        call_command("validate_assessment", str(package), stdout=out)
-    except CommandError as exc:
-        return False, out.getvalue() + str(exc)
-    return True, out.getvalue()
 
 
 def _rows(table: str, result: str) -> list[str]:

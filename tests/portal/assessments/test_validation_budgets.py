@@ -10,11 +10,9 @@ are copies of the built-in one without its decoys, so fewer states are played.
 import re
 import shutil
 import subprocess
-from io import StringIO
 from pathlib import Path
 
 import pytest
-from django.core.management import CommandError, call_command
 
 from grader.manifest import load_manifest
 from grader.run import HiddenRun, run_hidden_tests
@@ -22,6 +20,7 @@ from portal.assessments.runner import SandboxRunner
 from portal.assessments.services import assessment_runtime
 from tests.conftest import ROOT
 from tests.support.load import busy_cores
+from tests.support.validation import validate_command as _validate
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
@@ -65,15 +64,6 @@ def _hidden_option(package: Path, key: str, value: str) -> None:
     manifest = package / "assessment.toml"
     text = re.sub(rf"(?m)^{key} = .*\n", "", manifest.read_text())
     manifest.write_text(text.replace("[hidden_tests]\n", f"[hidden_tests]\n{key} = {value}\n"))
-
-
-def _validate(package: Path) -> tuple[bool, str]:
-    out = StringIO()
-    try:
-        call_command("validate_assessment", str(package), stdout=out)
-    except CommandError as exc:
-        return False, out.getvalue() + str(exc)
-    return True, out.getvalue()
 
 
 def _failed(table: str) -> list[str]:
