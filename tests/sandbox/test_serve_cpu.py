@@ -80,11 +80,10 @@ def test_the_time_busy_neighbours_hold_an_app_back_is_counted_as_waiting_not_as_
         wall, cpu, waiting = server.wall_seconds(), server.cpu_seconds(), server.cpu_wait_seconds()
     host.assert_unaffected(server.stop())
 
-    # Six loops hold both cores: most of the time the app was not running, it waited for a CPU, so
-    # the wall clock less those waits stays near the CPU it used (ratios: the host's load varies).
+    # Six loops hold both cores: most of the time the app was not running, it waited for a CPU
+    # (a ratio: the host's load varies, and some waits, for the disk say, are not counted).
     assert cpu is not None and cpu >= 1
     assert waiting is not None and waiting > 0.5 * (wall - cpu)
-    assert wall - waiting < 2 * cpu
 
 
 def test_an_app_that_sleeps_is_not_counted_as_waiting_for_a_cpu(workdir: Path, host: Host) -> None:

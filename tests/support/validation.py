@@ -11,6 +11,8 @@ from __future__ import annotations
 import fcntl
 import os
 import pickle
+import shutil
+import subprocess
 from collections.abc import Callable
 from io import StringIO
 from pathlib import Path
@@ -49,3 +51,31 @@ def validate_command(package: Path) -> tuple[bool, str]:
     except CommandError as exc:
         return False, out.getvalue() + str(exc)
     return True, out.getvalue()
+
+
+def table_rows(table: str, result: str) -> list[str]:
+    """The rows of a validation table whose result is ``result`` (ok or FAILED)."""
+    return [line for line in table.splitlines() if f"  {result}  " in line]
+
+
+def patch_appending(project: Path, name: str, appended: str) -> str:
+    """A patch, as `git diff` writes it, that appends ``appended`` to ``name`` in ``project``."""
+    scratch = project.parent / "scratch"
+    shutil.copytree(project, scratch)
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run([*git, "init", "-q"], cwd=scratch, check=True)
+    subprocess.run([*git, "add", "-A"], cwd=scratch, check=True)
+    subprocess.run([*git, "commit", "-qm", "base"], cwd=scratch, check=True)
+    with (scratch / name).open("a") as handle:
+        handle.write(appended)
+    diff = subprocess.run([*git, "diff"], cwd=scratch, check=True, capture_output=True, text=True).stdout
+    shutil.rmtree(scratch)
+    return diff
+
+
+def only_decoys(package: Path, decoys: dict[str, str]) -> None:
+    """Replace the package's decoys with these (file name: patch text)."""
+    shutil.rmtree(package / "decoys")
+    (package / "decoys").mkdir()
+    for name, text in decoys.items():
+        (package / "decoys" / name).write_text(text)
