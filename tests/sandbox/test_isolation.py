@@ -52,10 +52,9 @@ def test_the_hosts_postgresql_and_redis_ports_are_unreachable(sandboxed: Sandbox
 def test_a_public_address_is_unreachable_at_once(sandboxed: Sandboxed, host: Host) -> None:
     result = sandboxed(py(CONNECT.format(targets="('1.1.1.1', 53)", timeout=CONNECT_TIMEOUT)))
 
-    _, _, code, elapsed = result.stdout.split()
-    # Refused by the kernel (no route), not left to time out: a small part of the timeout.
+    _, _, code, _ = result.stdout.split()
+    # Refused by the kernel (no route): a connection left to time out reports another error.
     assert int(code) == errno.ENETUNREACH
-    assert float(elapsed) < CONNECT_TIMEOUT / 4
     host.assert_unaffected(result)
 
 
