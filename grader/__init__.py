@@ -1,6 +1,9 @@
 """Framework-free grader shared by every assessment package (no Django or portal import in here).
 
-- load_manifest(dir) reads assessment.toml.
+- load_manifest(dir) reads assessment.toml, refusing keys it does not know (naming the nearest),
+  a Python the host cannot build runtimes with, and a source folder that is not there.
+- grader.plugin is the hidden tests' contract, a pytest plugin loaded into every hidden run: the
+  app's address, the seed, the deadlines, and the reporting of the ticket and guard markers.
 - grade(socket_path, tickets=None) runs the hidden tests, in this trusted process's
   interpreter, against a candidate app that already serves on a unix socket, and
   returns one TestOutcome per test (run_hidden_tests gives the timing and output too);

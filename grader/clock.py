@@ -124,13 +124,20 @@ class TaskClock:
     thread waited (at most the slice: threads waiting side by side are held back at the same
     time). Sample often: what a thread does after its last sample is missed. For the trusted
     pytest of the hidden tests and for LocalRunner's app (authoring).
+
+    The CPU is never less than the kernel's total for the process (/proc/<pid>/stat, to the clock
+    tick), which keeps threads that ended between two samples, such as an app's thread per request,
+    that the threads' own readings miss; with ``descendants``, the processes it started are in that
+    total too (a scan of /proc at each sample: for an app, whose workers are its children).
     """
 
-    def __init__(self, pid: int) -> None:
+    def __init__(self, pid: int, *, descendants: bool = False) -> None:
         self.pid = pid
+        self.descendants = descendants
         self._last: dict[int, tuple[int, int]] = {}
         self._ran = 0
         self._held = 0.0
+        self._total = 0.0  # the process tree's CPU seconds by its stat totals, at the last sample
         self._sampled_at = time.monotonic()
         self.measured = False
 
@@ -149,6 +156,7 @@ class TaskClock:
             self._ran += ran - last[0]
             longest = max(longest, waited - last[1])
         self._last = readings
+        self._total = max(self._total, _tree_cpu(self.pid) if self.descendants else _own_cpu(self.pid))
         if readings:
             self.measured = True
             self._held += max(min(longest / 1e9, now - self._sampled_at), 0.0)
@@ -158,7 +166,7 @@ class TaskClock:
         """What the process's threads used, as of the last sample, over ``wall`` seconds."""
         if not self.measured:
             return Usage(wall=wall)
-        return Usage(wall=wall, cpu=self._ran / 1e9, cpu_wait=self._held)
+        return Usage(wall=wall, cpu=max(self._ran / 1e9, self._total), cpu_wait=self._held)
 
 
 def _schedstat(tid: int) -> tuple[int, int] | None:
@@ -168,4 +176,39 @@ def _schedstat(tid: int) -> tuple[int, int] | None:
             ran, waited, _slices = handle.read().split()
         return int(ran), int(waited)
     except (OSError, ValueError):
+        return None
+
+
+def _tree_cpu(pid: int) -> float:
+    """CPU seconds of a process, its threads and descendants, ended ones included, by /proc/<pid>/stat.
+
+    Each process's utime and stime keep its ended threads; cutime and cstime its children that were
+    waited for; the descendants still running are found by their parent ids. To the clock tick.
+    """
+    stats: dict[int, tuple[int, int]] = {}  # pid -> (parent pid, clock ticks of CPU)
+    for name in os.listdir("/proc"):
+        if name.isdigit() and (stat := _stat(int(name))) is not None:
+            stats[int(name)] = stat
+    tree, todo = set(), [pid]
+    while todo:
+        current = todo.pop()
+        if current in stats and current not in tree:
+            tree.add(current)
+            todo.extend(child for child, (parent, _) in stats.items() if parent == current)
+    return sum(stats[member][1] for member in tree) / os.sysconf("SC_CLK_TCK")
+
+
+def _own_cpu(pid: int) -> float:
+    """CPU seconds of a process, its threads (ended ones included) and its children waited for."""
+    stat = _stat(pid)
+    return stat[1] / os.sysconf("SC_CLK_TCK") if stat is not None else 0.0
+
+
+def _stat(pid: int) -> tuple[int, int] | None:
+    """(parent pid, utime + stime + cutime + cstime in clock ticks) of a process; None if not readable."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+        return int(fields[1]), sum(int(value) for value in fields[11:15])
+    except (OSError, ValueError, IndexError):
         return None

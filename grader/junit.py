@@ -26,6 +26,17 @@ class TestOutcome:
     def passed(self) -> bool:
         return self.outcome == "passed"
 
+    @property
+    def guard(self) -> bool:
+        """A regression guard (``@pytest.mark.guard``): must pass in every state, counts for no ticket's verdict."""
+        return self.properties.get("guard") == "1"
+
+    @property
+    def points(self) -> int | None:
+        """The test's share of its ticket (``ticket(2, points=3)``); None when its marker gives none."""
+        value = self.properties.get("points", "")
+        return int(value) if value.isdigit() and int(value) > 0 else None
+
 
 def _test_id(case: ET.Element) -> str:
     name = case.get("name", "")

@@ -124,7 +124,7 @@ class LocalRunner:
     _apps: dict[str, tuple[TaskClock, float]] = field(default_factory=dict, repr=False)
 
     def app_usage(self, socket_path: str) -> Usage | None:
-        """What the app serving on ``socket_path`` has used since it started (its main process's threads)."""
+        """What the app serving on ``socket_path`` has used since it started (its processes and their threads)."""
         app = self._apps.get(socket_path)
         if app is None:
             return None
@@ -146,7 +146,8 @@ class LocalRunner:
             process = subprocess.Popen(
                 command, cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
             )
-        self._apps[socket_path] = (TaskClock(process.pid), time.monotonic())
+        # Its workers too, when it starts some: every process of the app counts (app_cpu, grader.plugin).
+        self._apps[socket_path] = (TaskClock(process.pid, descendants=True), time.monotonic())
         try:
             try:
                 wait_until_ready(

@@ -2,15 +2,44 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 import tomllib
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+
+from grader.requirements import canonical_name, requirements_read
 
 MANIFEST_NAME = "assessment.toml"
 # decoys/ticket-<n>-<name>.patch: a known-wrong fix of ticket n that its hidden tests must reject.
 DECOY_NAME = re.compile(r"ticket-(?P<ticket>[0-9]+)-(?P<name>[a-z0-9]+(?:-[a-z0-9]+)*)\.patch")
 DEFAULT_ASSESSMENT_DIR = Path(__file__).resolve().parent.parent / "assessment_app"
+# Where runtimes' interpreters come from: the sandbox binds only /usr from the host (sandbox.runtime),
+# so a package's [runtime] python is one of the python3.N found here.
+INTERPRETERS_DIR = Path("/usr/bin")
+PYTHON_VERSION = re.compile(r"3\.[0-9]+")
+
+# Every key the manifest knows, per table: anything else is refused with the nearest of these, so a
+# misspelling never leaves a value at its default unnoticed. None: a table of free keys ([app.env]).
+KNOWN_KEYS: dict[str, tuple[str, ...] | None] = {
+    "": ("assessment", "paths", "runtime", "app", "visible_tests", "hidden_tests", "limits", "tickets"),
+    "[assessment]": ("slug", "title", "version", "summary"),
+    "[paths]": ("shipped", "hidden_tests", "reference", "decoys", "source"),
+    "[runtime]": ("python", "requirements", "candidate_requirements"),
+    "[app]": ("start", "ready_path", "startup_timeout_seconds", "env"),
+    "[app.env]": None,
+    "[visible_tests]": ("command", "timeout_seconds"),
+    "[hidden_tests]": (
+        "timeout_seconds",
+        "request_timeout_seconds",
+        "budget_seconds",
+        "concurrency_repeats",
+        "max_response_mb",
+        "grader_memory_mb",
+    ),
+    "[limits]": ("memory_mb", "processes", "disk_mb", "app_wall_seconds"),
+    "[[tickets]]": ("number", "title", "points", "hidden_tests", "visible_tests", "reference_patch"),
+}
 
 
 class ManifestError(ValueError):
@@ -79,6 +108,24 @@ class Manifest:
     # [hidden_tests] concurrency_repeats: how many times validation runs each test marked
     # concurrency in each state where it is judged (0: not repeated).
     concurrency_repeats: int = 5
+    # [paths] source: the folder of the shipped project (posix, relative to it) that a reference fix
+    # may change; "app" unless the manifest says otherwise.
+    source: str = "app"
+    # [runtime] candidate_requirements: the distributions a candidate's requirements file may list
+    # beyond the shipped lines (grader.requirements); () for "none", the default.
+    candidate_requirements: tuple[str, ...] = ()
+
+    @property
+    def interpreter(self) -> str:
+        """The host's interpreter of [runtime] python, the one runtimes are built with."""
+        return str(INTERPRETERS_DIR / f"python{self.python}")
+
+    def outside_source(self, paths: list[str]) -> list[str]:
+        """The paths (relative to the shipped project) that are not inside the source folder."""
+        source = PurePosixPath(self.source)
+        if source == PurePosixPath("."):
+            return []
+        return [path for path in paths if source not in PurePosixPath(path).parents]
 
     def decoys(self) -> list[Decoy]:
         """The decoy patches, by ticket then name; ManifestError for a file named wrongly or for no ticket."""
@@ -148,6 +195,74 @@ def _get(table: dict, key: str, kind: type, where: str):
     return value
 
 
+def _number(table: dict, key: str, default: float, where: str) -> float:
+    """An optional number of seconds, megabytes...: positive, or ManifestError naming the key."""
+    value = table.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise ManifestError(f"{where}: '{key}' should be a positive number, not {value!r}")
+    return float(value)
+
+
+def _known_keys(table: dict, where: str) -> None:
+    """Refuse a key the table does not have, naming the nearest one it has."""
+    known = KNOWN_KEYS[where]
+    if known is None:
+        return
+    for key in table:
+        if key in known:
+            continue
+        what = "table" if where == "" else "key"
+        place = MANIFEST_NAME if where == "" else where
+        near = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+        hint = f"did you mean {near[0]}?" if near else f"the keys it knows are {', '.join(known)}"
+        raise ManifestError(f"{key}: unknown {what} in {place}; {hint}")
+
+
+def _python(runtime: dict, available: list[str]) -> str:
+    """[runtime] python: a version this host can build runtimes with, or ManifestError naming those it has."""
+    version = _get(runtime, "python", str, "[runtime]")
+    if not PYTHON_VERSION.fullmatch(version):
+        raise ManifestError(f"[runtime]: 'python' should be a version such as \"3.11\", not {version!r}")
+    if version not in available:
+        has = ", ".join(available) or "none"
+        raise ManifestError(
+            f'[runtime] python = "{version}": this host has no Python {version} to build runtimes with '
+            f"(it has {has}, in {INTERPRETERS_DIR}); set one of those, or install python{version} and "
+            f"python{version}-venv on every host that validates or scores"
+        )
+    return version
+
+
+def host_pythons(directory: Path = INTERPRETERS_DIR) -> list[str]:
+    """The Python versions this host can build runtimes with: "3.11" for each python3.11 in directory."""
+    found = {path.name.removeprefix("python") for path in directory.glob("python3.*")}
+    versions = [v for v in found if PYTHON_VERSION.fullmatch(v) and (directory / f"python{v}").is_file()]
+    return sorted(versions, key=lambda v: tuple(int(part) for part in v.split(".")))
+
+
+def _source(paths: dict) -> str:
+    """[paths] source: a folder inside the shipped project, as a posix path relative to it."""
+    source = paths.get("source", "app")
+    if not isinstance(source, str) or not source:
+        raise ManifestError(f"[paths]: 'source' should be a folder of the shipped project, not {source!r}")
+    path = PurePosixPath(source)
+    if path.is_absolute() or ".." in path.parts:
+        raise ManifestError(f"[paths]: 'source' should be a folder inside the shipped project, not {source!r}")
+    return path.as_posix()
+
+
+def _candidate_requirements(runtime: dict) -> tuple[str, ...]:
+    """[runtime] candidate_requirements: "none", or a list of distribution names (checked in _check)."""
+    value = runtime.get("candidate_requirements", "none")
+    if value == "none":
+        return ()
+    if not isinstance(value, list) or not value or not all(isinstance(item, str) and item for item in value):
+        raise ManifestError(
+            f"[runtime]: 'candidate_requirements' should be \"none\" or a list of distribution names, not {value!r}"
+        )
+    return tuple(value)
+
+
 def _strings(table: dict, key: str, where: str) -> tuple[str, ...]:
     value = _get(table, key, list, where)
     if not value or not all(isinstance(item, str) and item for item in value):
@@ -156,7 +271,7 @@ def _strings(table: dict, key: str, where: str) -> tuple[str, ...]:
 
 
 def _repeats(hidden: dict) -> int:
-    repeats = hidden.get("concurrency_repeats", 5)
+    repeats = hidden.get("concurrency_repeats", 5)  # a whole number, 0 allowed
     if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 0:
         raise ManifestError(f"[hidden_tests]: 'concurrency_repeats' should be a whole number from 0, not {repeats!r}")
     return repeats
@@ -173,6 +288,7 @@ def load_manifest(assessment_dir: str | Path = DEFAULT_ASSESSMENT_DIR) -> Manife
     except tomllib.TOMLDecodeError as exc:
         raise ManifestError(f"{path}: {exc}") from exc
 
+    _known_keys(data, "")
     meta = _get(data, "assessment", dict, MANIFEST_NAME)
     paths = _get(data, "paths", dict, MANIFEST_NAME)
     runtime = _get(data, "runtime", dict, MANIFEST_NAME)
@@ -180,15 +296,32 @@ def load_manifest(assessment_dir: str | Path = DEFAULT_ASSESSMENT_DIR) -> Manife
     visible = _get(data, "visible_tests", dict, MANIFEST_NAME)
     hidden = _get(data, "hidden_tests", dict, MANIFEST_NAME)
     limits = data.get("limits", {})
-
+    if not isinstance(limits, dict):
+        raise ManifestError(f"{MANIFEST_NAME}: 'limits' should be a table, not {limits!r}")
     env = app.get("env", {})
+    if not isinstance(env, dict):
+        raise ManifestError(f"[app]: 'env' should be a table, not {env!r}")
+    for table, where in (
+        (meta, "[assessment]"),
+        (paths, "[paths]"),
+        (runtime, "[runtime]"),
+        (app, "[app]"),
+        (visible, "[visible_tests]"),
+        (hidden, "[hidden_tests]"),
+        (limits, "[limits]"),
+    ):
+        _known_keys(table, where)
+    for key, value in limits.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise ManifestError(f"[limits]: '{key}' should be a positive whole number, not {value!r}")
+
     if not all(isinstance(k, str) and isinstance(v, str) for k, v in env.items()):
         raise ManifestError("[app.env]: values should be strings")
     app_spec = AppSpec(
         start=_strings(app, "start", "[app]"),
         ready_path=_get(app, "ready_path", str, "[app]"),
         env=dict(env),
-        startup_timeout=float(app.get("startup_timeout_seconds", 20)),
+        startup_timeout=_number(app, "startup_timeout_seconds", 20, "[app]"),
     )
     if not any("{socket}" in arg for arg in app_spec.start):
         raise ManifestError("[app] start: the command must serve on {socket}")
@@ -196,13 +329,16 @@ def load_manifest(assessment_dir: str | Path = DEFAULT_ASSESSMENT_DIR) -> Manife
     tickets = []
     for index, raw in enumerate(_get(data, "tickets", list, MANIFEST_NAME), start=1):
         where = f"[[tickets]] #{index}"
+        if not isinstance(raw, dict):
+            raise ManifestError(f"{where}: should be a table, not {raw!r}")
+        _known_keys(raw, "[[tickets]]")
         tickets.append(
             Ticket(
                 number=_get(raw, "number", int, where),
                 title=_get(raw, "title", str, where),
                 points=_get(raw, "points", int, where),
                 hidden_tests=_strings(raw, "hidden_tests", where),
-                visible_tests=tuple(raw.get("visible_tests", ())),
+                visible_tests=_strings(raw, "visible_tests", where) if raw.get("visible_tests") else (),
                 reference_patch=_get(raw, "reference_patch", str, where),
             )
         )
@@ -213,22 +349,24 @@ def load_manifest(assessment_dir: str | Path = DEFAULT_ASSESSMENT_DIR) -> Manife
         title=_get(meta, "title", str, "[assessment]"),
         version=_get(meta, "version", str, "[assessment]"),
         summary=meta.get("summary", ""),
-        python=_get(runtime, "python", str, "[runtime]"),
+        python=_python(runtime, host_pythons()),
         requirements=_get(runtime, "requirements", str, "[runtime]"),
         shipped_dir=root / _get(paths, "shipped", str, "[paths]"),
         hidden_tests_dir=root / _get(paths, "hidden_tests", str, "[paths]"),
         reference_dir=root / _get(paths, "reference", str, "[paths]"),
         decoys_dir=root / _get(paths, "decoys", str, "[paths]") if "decoys" in paths else None,
+        source=_source(paths),
+        candidate_requirements=_candidate_requirements(runtime),
         app=app_spec,
         visible_command=_strings(visible, "command", "[visible_tests]"),
-        visible_timeout=float(visible.get("timeout_seconds", 120)),
-        hidden_timeout=float(hidden.get("timeout_seconds", 60)),
-        request_timeout=float(hidden.get("request_timeout_seconds", 5)),
-        hidden_budget=float(hidden.get("budget_seconds", 10)),
-        max_response_bytes=int(float(hidden.get("max_response_mb", 10)) * 1024 * 1024),
-        grader_memory_bytes=int(hidden.get("grader_memory_mb", 1024)) * 1024 * 1024,
+        visible_timeout=_number(visible, "timeout_seconds", 120, "[visible_tests]"),
+        hidden_timeout=_number(hidden, "timeout_seconds", 60, "[hidden_tests]"),
+        request_timeout=_number(hidden, "request_timeout_seconds", 5, "[hidden_tests]"),
+        hidden_budget=_number(hidden, "budget_seconds", 10, "[hidden_tests]"),
+        max_response_bytes=int(_number(hidden, "max_response_mb", 10, "[hidden_tests]") * 1024 * 1024),
+        grader_memory_bytes=int(_number(hidden, "grader_memory_mb", 1024, "[hidden_tests]")) * 1024 * 1024,
         concurrency_repeats=_repeats(hidden),
-        limits={key: value for key, value in limits.items() if isinstance(value, int)},
+        limits=dict(limits),
         tickets=tuple(tickets),
     )
     _check(manifest)
@@ -245,9 +383,22 @@ def _check(manifest: Manifest) -> None:
     for directory in (manifest.shipped_dir, manifest.hidden_tests_dir, manifest.reference_dir, manifest.decoys_dir):
         if directory is not None and not directory.is_dir():
             raise ManifestError(f"{directory} is not a directory")
+    if not (manifest.shipped_dir / manifest.source).is_dir():
+        raise ManifestError(
+            f"[paths] source: {manifest.source}/ is not a folder of {manifest.shipped_dir.name}/; "
+            "set source to the folder a reference fix may change"
+        )
     manifest.decoys()  # names and tickets
     if not (manifest.shipped_dir / manifest.requirements).is_file():
         raise ManifestError(f"{manifest.requirements} not found in {manifest.shipped_dir}")
+    if manifest.candidate_requirements:
+        shipped = requirements_read(manifest.shipped_dir / manifest.requirements)
+        missing = [name for name in manifest.candidate_requirements if canonical_name(name) not in shipped.names]
+        if missing:
+            raise ManifestError(
+                f"[runtime] candidate_requirements: {', '.join(missing)} not in {manifest.requirements}; a candidate "
+                "may only list what the runtime installs, so pin each of them there too"
+            )
     seen: dict[str, int] = {}
     for ticket in manifest.tickets:
         if not manifest.patch_path(ticket.number).is_file():

@@ -8,10 +8,13 @@ only through its unix socket. Nothing from the candidate's tree is imported.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import resource
 import secrets
+import select
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -132,10 +135,14 @@ def run_hidden_tests(
 
     base_url instead of socket_path is for authoring against an app served over TCP.
     python is the trusted interpreter that has pytest and httpx (this one by default).
-    seed decides the tests' order and every value they send (a fresh one if None, so an app
-    can't predict them); it is reported on the result, and the same seed against a fresh
-    app sends the same requests again.
+    seed decides the tests' order, every value they send and the client each request is
+    dressed as (its headers: grader.http_caps), a fresh one if None, so an app can't predict
+    them; it is reported on the result, and the same seed against a fresh app sends the same
+    requests again, headers included.
 
+    ``app_usage`` also answers the hidden tests' ``app_cpu`` fixture (grader.plugin): the trusted
+    pytest asks this process, on a unix socket in the run's own folder (GRADER_APP_CPU_SOCKET), and
+    gets the app's CPU seconds as the runner reads them; without it, a test that asks is refused.
     timeout (the manifest's hidden timeout by default) is judged on the run's CPU and own time
     (grader.clock): the trusted pytest's, plus the app's where ``app_usage`` says what the app has
     used so far. Some seconds before it, requests stop being sent, so a slow app still gets a
@@ -160,6 +167,7 @@ def run_hidden_tests(
     with tempfile.TemporaryDirectory(prefix="grader-") as tmp:
         junit = Path(junit_path) if junit_path else Path(tmp) / "hidden.xml"
         stop_file = Path(tmp) / "stop"
+        cpu_socket = Path(tmp) / "app-cpu.sock" if app_usage is not None else None
         command = [
             python or sys.executable,
             "-m",
@@ -170,6 +178,13 @@ def run_hidden_tests(
             str(hidden),
             "-p",
             "no:cacheprovider",
+            # The grader's contract: the app's address, the seed, the deadlines, the ticket markers' reporting.
+            "-p",
+            "grader.plugin",
+            # The grader's plugins share one package, imported once: pytest cannot rewrite their asserts
+            # (they have none to rewrite) and says so; the hidden tests' own are rewritten as usual.
+            "-W",
+            "ignore::pytest.PytestAssertRewriteWarning",
             # Caps on every answer the tests read, and on this process's memory (see http_caps).
             "-p",
             "grader.http_caps",
@@ -198,6 +213,7 @@ def run_hidden_tests(
             GRADER_SEED=str(seed),
             **{STOP_FILE_ENV: str(stop_file)},
             **({REPEAT_ENV: str(repeat_concurrency)} if repeat_concurrency else {}),
+            **({"GRADER_APP_CPU_SOCKET": str(cpu_socket)} if cpu_socket is not None else {}),
             **({"GRADER_APP_SOCKET": str(socket_path)} if socket_path else {"GRADER_APP_URL": str(base_url)}),
         )
         watch = _Watch(
@@ -210,13 +226,15 @@ def run_hidden_tests(
             stop_file=stop_file,
         )
         log = Path(tmp) / "pytest.log"
-        returncode, grader, app = watch.run(command, cwd=hidden, env=env, log=log)
+        with _CpuAnswers(cpu_socket, app_usage) as answers:
+            watch.answers = answers
+            returncode, grader, app = watch.run(command, cwd=hidden, env=env, log=log)
         usage = grader.plus(app)
         output = log.read_text(errors="replace")[-OUTPUT_TAIL:]
         if watch.ending is not None:
             raise _out_of_time(usage, grader, clock=watch.ending, limit=limit, wall_limit=wall_limit)
         if returncode not in (0, 1) or not junit.is_file():
-            raise GraderError(f"pytest exited with code {returncode}:\n{output}")
+            raise GraderError(pytest_failure(returncode, output))
         outcomes = parse_junit(junit)
 
     return HiddenRun(
@@ -255,6 +273,7 @@ class _Watch:
     ending: str | None = None  # the clock past the limit, if one was
     # Requests were stopped by the wall clock alone, the run's own work well below the limit.
     stopped_starved: bool = False
+    answers: _CpuAnswers | None = None  # the app_cpu fixture's questions, answered between two ticks
 
     def run(self, command: list[str], *, cwd: Path, env: dict[str, str], log: Path) -> tuple[int, Usage, Usage | None]:
         """The exit code, what the grader's pytest used, and what the app used meanwhile (if measured)."""
@@ -297,13 +316,59 @@ class _Watch:
                 _, status, rusage = os.wait4(proc.pid, 0)
                 proc.returncode = os.waitstatus_to_exitcode(status)
                 return status, rusage
-            time.sleep(TICK)
+            if self.answers is not None:
+                self.answers.wait(TICK)
+            else:
+                time.sleep(TICK)
 
     def _app_since(self, before: Usage | None) -> Usage | None:
         if self.app_usage is None:
             return None
         now = self.app_usage()
         return now.since(before) if now is not None else None
+
+
+class _CpuAnswers:
+    """Answers each connection to ``path`` with the app's CPU seconds so far: ``{"cpu": 1.25}`` (null if
+    not measured). The hidden tests' app_cpu fixture asks before and after what it measures.
+
+    The socket is in the run's own folder (mode 0700), out of the sandboxed app's sight; it is
+    answered on the watching thread, between two of its ticks, so the runner's clocks are read by
+    one thread only.
+    """
+
+    def __init__(self, path: Path | None, app_usage: Callable[[], Usage | None] | None) -> None:
+        self._app_usage = app_usage
+        self._listener: socket.socket | None = None
+        if path is not None and app_usage is not None:
+            self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self._listener.bind(str(path))
+            self._listener.listen(16)
+            self._listener.setblocking(False)
+
+    def __enter__(self) -> _CpuAnswers | None:
+        return self if self._listener is not None else None
+
+    def __exit__(self, *exc: object) -> None:
+        if self._listener is not None:
+            self._listener.close()
+
+    def wait(self, seconds: float) -> None:
+        """Wait up to ``seconds``, answering whatever question comes meanwhile (then return at once)."""
+        if self._listener is None or self._app_usage is None:
+            time.sleep(seconds)
+            return
+        ready, _, _ = select.select([self._listener], [], [], seconds)
+        while ready:
+            try:
+                connection, _ = self._listener.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            with connection, contextlib.suppress(OSError):
+                connection.settimeout(1.0)
+                usage = self._app_usage()
+                cpu = usage.cpu if usage is not None else None
+                connection.sendall(json.dumps({"cpu": cpu}).encode() + b"\n")
 
 
 def _kill(proc: subprocess.Popen) -> None:
@@ -324,6 +389,41 @@ def check_seed(seed: object) -> int:
     return seed
 
 
+# pytest's exit codes other than "tests passed" (0) and "some failed" (1), in words.
+PYTEST_EXITS = {
+    2: "the hidden tests were interrupted",
+    3: "pytest failed inside itself",
+    4: "pytest refused its command line or configuration",
+    5: "pytest collected no hidden test",
+}
+
+
+def pytest_failure(returncode: int, output: str) -> str:
+    """Why a hidden run gave no report, led by pytest's own error lines ("ERROR: ...", "E   ...").
+
+    Those lines say what is wrong; the exit code is named in words after them only when they are
+    missing, and the rest of the output is left out when they are there.
+    """
+    lines = output.splitlines()
+    errors = [line.strip() for line in lines if line.startswith(("ERROR:", "E   ", "ImportError", "SyntaxError"))]
+    what = PYTEST_EXITS.get(returncode, f"pytest exited with code {returncode}")
+    if errors:
+        return "the hidden tests could not run: " + "\n".join(dict.fromkeys(errors))
+    return f"{what} (exit code {returncode}) and wrote no report:\n{output}" if output.strip() else what
+
+
+def ticket_mismatch(test_id: str, marked: int | None, number: int | None) -> str:
+    """Why a hidden test's reported ticket is not the one the manifest gives its file."""
+    if number is None:
+        return f"{test_id}: its file is in no ticket's hidden_tests in the manifest"
+    if marked is None:
+        return (
+            f"{test_id} reports no ticket: mark it @pytest.mark.ticket({number}) (the manifest gives its "
+            f"file to ticket {number}), and leave the reporting to the grader's plugin"
+        )
+    return f"{test_id} is marked ticket({marked}) but the manifest gives its file to ticket {number}"
+
+
 def _assign_tickets(outcomes: list[TestOutcome], manifest: Manifest, tickets: list[int] | None) -> list[TestOutcome]:
     """Set each outcome's ticket from the manifest, checking it against the test's ticket marker."""
     assigned = []
@@ -331,9 +431,7 @@ def _assign_tickets(outcomes: list[TestOutcome], manifest: Manifest, tickets: li
         number = manifest.ticket_of_hidden_file(outcome.test_id.split("::", 1)[0])
         if outcome.ticket != number and not (outcome.ticket is None and outcome.outcome == "error"):
             # A collection error has no marker; anything else must carry the manifest's ticket.
-            raise GraderError(
-                f"{outcome.test_id} is marked ticket({outcome.ticket}) but the manifest gives it to ticket {number}"
-            )
+            raise GraderError(ticket_mismatch(outcome.test_id, outcome.ticket, number))
         assigned.append(replace(outcome, ticket=number))
     expected = [t.number for t in manifest.tickets if tickets is None or t.number in tickets]
     missing = sorted(set(expected) - {outcome.ticket for outcome in assigned})

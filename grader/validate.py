@@ -6,7 +6,8 @@ fixes. In each state it runs the visible tests, starts the app and runs the
 hidden tests against it, then compares the results:
 
 - the visible tests fail as shipped, each ticket's visible tests among them;
-- every hidden test of every ticket fails as shipped;
+- every hidden test of every ticket fails as shipped, but regression guards (tests marked
+  guard), which pass as shipped and with every fix, in every state of the project;
 - each reference patch applies alone; with only fix #N, ticket #N's hidden and
   visible tests pass and no other test's result changes;
 - with all fixes, every hidden and visible test passes, twice in a row on the
@@ -64,6 +65,7 @@ JUNK_SUFFIXES = {".pyc", ".pyo", ".db", ".sqlite", ".sqlite3", ".db-journal", ".
 # Modules the hidden tests may import: they reach the app over HTTP only.
 HIDDEN_TEST_IMPORTS = set(sys.stdlib_module_names) | {"pytest", "httpx", "conftest"}
 DECOY_CHECK = "decoy "
+ALL_FIXES = "all-fixes"
 # How many times a state is played when the host's other work starved it (see the module docstring).
 STARVED_TRIES = 3
 
@@ -210,17 +212,34 @@ def _hidden_test_imports(hidden_dir: Path) -> list[str]:
     return bad
 
 
-def _patch_stat(tree: Path, patch: Path) -> tuple[bool, str]:
-    """Whether the patch applies to tree, and which files and how many lines it changes."""
+def _patch_stat(tree: Path, patch: Path) -> tuple[bool, str, list[str]]:
+    """Whether the patch applies to tree, which files and how many lines it changes, and the files."""
     check = _git(tree, "apply", "--check", str(patch))
     if check.returncode != 0:
-        return False, check.stderr.strip()
+        return False, check.stderr.strip(), []
     stat = _git(tree, "apply", "--numstat", str(patch)).stdout.split("\n")
-    changes = []
+    changes, files = [], []
     for line in filter(None, stat):
         added, removed, name = line.split("\t", 2)
         changes.append(f"{name} +{added}/-{removed}")
-    return True, ", ".join(changes)
+        files.append(name)
+    return True, ", ".join(changes), files
+
+
+def fix_scope(manifest: Manifest, applies: bool, detail: str, files: list[str]) -> tuple[bool, str]:
+    """The verdict on a reference fix's reach: it applies and changes files in [paths] source only.
+
+    The detail names the files outside the source folder (a fix that changes a test would make its
+    own ticket's tests pass), else what the fix changes.
+    """
+    if not applies:
+        return False, f"does not apply: {detail}"
+    if not files:
+        return False, "changes no file"
+    outside = manifest.outside_source(files)
+    if outside:
+        return False, f"changes files outside {manifest.source}/: {', '.join(outside)}"
+    return True, detail
 
 
 def _prepare(base: Path, scenario: Scenario, manifest: Manifest, root: Path) -> None:
@@ -373,6 +392,59 @@ def _judged_concurrency(scenario: Scenario) -> list[TestOutcome]:
     return marked
 
 
+def _judge_guards(report: ValidationReport, scenarios: list[Scenario]) -> None:
+    """Every regression guard passes in every state that ran: as shipped, with each fix, with all."""
+    runs = [(scenario, run) for scenario in scenarios if not scenario.error for run in scenario.hidden]
+    guards = {o.test_id for _, run in runs for o in run.outcomes if o.guard}
+    if not guards:
+        return
+    failing = [(scenario, o) for scenario, run in runs for o in run.outcomes if o.guard and not o.passed]
+    report.add(
+        "regression guards pass as shipped and with every fix",
+        *guard_failures(len(guards), [(_state_label(scenario), o.test_id) for scenario, o in failing]),
+        notes=_messages([o for _, o in failing]),
+    )
+
+
+def guard_failures(count: int, failing: list[tuple[str, str]]) -> tuple[bool, str]:
+    """The verdict on the regression guards, naming each that failed and in which state."""
+    if not failing:
+        return True, f"{count} guards pass in every state"
+    named = "; ".join(f"{test_id} fails {state}" for state, test_id in dict.fromkeys(failing))
+    return False, f"{len({test_id for _, test_id in failing})}/{count} guards fail: {named}"
+
+
+def shipped_failures(outcomes: list[TestOutcome], expected: tuple[str, ...] | None = None) -> tuple[bool, str]:
+    """The verdict that every one of these tests fails as shipped, and its detail: how many fail,
+    then the tests that pass when they should fail and the expected tests the report lacks.
+
+    expected: the test ids that must be there (a ticket's visible tests, maybe none); None for a
+    ticket's hidden tests, of which at least one must be there.
+    """
+    passing = [o.test_id for o in outcomes if o.passed]
+    missing = _missing(outcomes, expected or ())
+    total = len(outcomes) if expected is None else len(expected)
+    ok = (bool(outcomes) or expected is not None) and not passing and not missing
+    figures = f"{sum(not o.passed for o in outcomes)}/{total} fail"
+    if not outcomes and expected is None:
+        figures = "no test in the report"
+    return ok, _joined(
+        figures,
+        passing and f"passing as shipped: {', '.join(passing)}",
+        missing and f"not in the report: {', '.join(missing)}",
+    )
+
+
+def _missing(outcomes: list[TestOutcome], expected: tuple[str, ...]) -> list[str]:
+    """The expected test ids that no outcome reports."""
+    reported = {o.test_id for o in outcomes}
+    return [test_id for test_id in expected if test_id not in reported]
+
+
+def _joined(*parts: str) -> str:
+    return "; ".join(part for part in parts if part)
+
+
 def _summary(outcomes: list[TestOutcome]) -> str:
     passed = sum(o.passed for o in outcomes)
     return f"{passed}/{len(outcomes)} pass"
@@ -458,16 +530,15 @@ def validate(
                 return report
 
         for number in numbers:
-            applies, detail = _patch_stat(base, manifest.patch_path(number))
-            only_app = applies and all(part.startswith("app/") for part in detail.split(", "))
-            report.add("its reference fix applies alone and changes app/ only (no tests)", only_app, detail, number)
+            ok, detail = fix_scope(manifest, *_patch_stat(base, manifest.patch_path(number)))
+            report.add(f"its reference fix applies alone and changes {manifest.source}/ only", ok, detail, number)
         for decoy in decoys:
-            applies, detail = _patch_stat(base, decoy.path)
+            applies, detail, _files = _patch_stat(base, decoy.path)
             report.add(f"{DECOY_CHECK}{decoy.name} applies alone to the shipped project", applies, detail, decoy.ticket)
 
         scenarios = [Scenario("shipped", ())]
         scenarios += [Scenario(f"fix-{number}", (number,)) for number in numbers]
-        scenarios += [Scenario("all-fixes", tuple(numbers))]
+        scenarios += [Scenario(ALL_FIXES, tuple(numbers))]
         decoy_scenarios = [Scenario(decoy.name, (), decoy) for decoy in decoys]
         for scenario in scenarios + decoy_scenarios:
             try:
@@ -551,7 +622,7 @@ def _judge_concurrency(report: ValidationReport, manifest: Manifest, scenarios: 
             )
             continue
         for outcome in judged:
-            should_pass = scenario.decoy is None and outcome.ticket in scenario.patches
+            should_pass = outcome.guard or (scenario.decoy is None and outcome.ticket in scenario.patches)
             runs = [o for o in scenario.repeats.outcomes if repeated_test_id(o.test_id) == outcome.test_id]
             passed = sum(o.passed for o in runs)
             odd = [o for o in runs if o.passed != should_pass]
@@ -570,7 +641,7 @@ def _state_label(scenario: Scenario) -> str:
         return f"with decoy {scenario.decoy.name}"
     if not scenario.patches:
         return "as shipped"
-    if len(scenario.patches) == 1:
+    if len(scenario.patches) == 1 and scenario.name != ALL_FIXES:
         return f"with fix #{scenario.patches[0]} alone"
     return "with all fixes"
 
@@ -583,7 +654,8 @@ def _judge_decoys(report: ValidationReport, scenarios: list[Scenario]) -> None:
             first_line, _, rest = (scenario.error or "no hidden run").partition("\n")
             report.add(f"{DECOY_CHECK}{decoy.name}: app and tests run", False, first_line, decoy.ticket, rest)
             continue
-        own = scenario.hidden[0].by_ticket().get(decoy.ticket, [])
+        # A guard counts for no ticket's verdict: failing one would not cost a candidate the ticket.
+        own = [o for o in scenario.hidden[0].by_ticket().get(decoy.ticket, []) if not o.guard]
         rejected = [o for o in own if not o.passed]
         if rejected:
             detail = f"{len(rejected)}/{len(own)} fail: {_not_passing(own)}"
@@ -619,20 +691,16 @@ def _judge(report: ValidationReport, manifest: Manifest, scenarios: list[Scenari
     )
     hidden_shipped = shipped.hidden[0].by_ticket()
     for ticket in manifest.tickets:
-        outcomes = hidden_shipped.get(ticket.number, [])
-        report.add(
-            "every hidden test fails on the shipped project",
-            bool(outcomes) and not any(o.passed for o in outcomes),
-            f"{len([o for o in outcomes if not o.passed])}/{len(outcomes)} fail",
-            ticket.number,
-        )
+        outcomes = [o for o in hidden_shipped.get(ticket.number, []) if not o.guard]
+        report.add("every hidden test fails on the shipped project", *shipped_failures(outcomes), ticket.number)
         tied = [o for o in visible.outcomes if o.ticket == ticket.number]
         report.add(
             "its visible tests fail on the shipped project",
-            len(tied) == len(ticket.visible_tests) and not any(o.passed for o in tied),
-            f"{len([o for o in tied if not o.passed])}/{len(ticket.visible_tests)} fail",
+            *shipped_failures(tied, expected=ticket.visible_tests),
             ticket.number,
         )
+
+    _judge_guards(report, scenarios)
 
     # One fix at a time.
     hidden_before, visible_before = shipped.hidden_results, shipped.visible_results
@@ -661,12 +729,16 @@ def _judge(report: ValidationReport, manifest: Manifest, scenarios: list[Scenari
         own_visible = [o for o in visible_after.values() if o.ticket == ticket.number]
         other_visible = {i for i, o in {**visible_before, **visible_after}.items() if o.ticket != ticket.number}
         changed_visible, notes = _changed(visible_before, visible_after, other_visible)
+        missing = _missing(own_visible, ticket.visible_tests)
         report.add(
             "its fix alone makes its visible tests pass and changes no other",
-            len(own_visible) == len(ticket.visible_tests)
-            and all(o.passed for o in own_visible)
-            and not changed_visible,
-            changed_visible or f"{_summary(own_visible)}; others unchanged",
+            not missing and all(o.passed for o in own_visible) and not changed_visible,
+            _joined(
+                f"{_summary(own_visible)}",
+                _not_passing(own_visible) and f"not passing: {_not_passing(own_visible)}",
+                missing and f"not in the report: {', '.join(missing)}",
+                changed_visible and f"others changed: {changed_visible}",
+            ),
             ticket.number,
             "\n".join(filter(None, [_messages(own_visible), notes])),
         )
@@ -689,8 +761,10 @@ def _judge(report: ValidationReport, manifest: Manifest, scenarios: list[Scenari
             f"{_summary(again)}; {_not_passing(again)}".rstrip("; "),
             notes=_messages(again),
         )
+    everything = all_fixes.visible.outcomes
     report.add(
         "with all fixes, every visible test passes",
-        all_fixes.visible.passed and all(o.passed for o in all_fixes.visible.outcomes),
-        f"pytest exit code {all_fixes.visible.returncode}, {_summary(all_fixes.visible.outcomes)}",
+        all_fixes.visible.passed and all(o.passed for o in everything),
+        _joined(f"pytest exit code {all_fixes.visible.returncode}, {_summary(everything)}", _not_passing(everything)),
+        notes=_messages(everything),
     )

@@ -127,13 +127,34 @@ def runtime_key(*, requirements: Path | Sequence[str], python: str = DEFAULT_PYT
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
-def _run(argv: list[str], *, timeout: float, what: str) -> None:
+# Where pip's account of a failure starts ("ERROR: No matching distribution...", "error: subprocess-
+# exited-with-error", "\u00d7 Failed to build ..."); everything it printed before (Collecting, Downloading,
+# retries, progress) is noise to whoever reads why a runtime was not built.
+_PIP_ERROR_STARTS = ("ERROR:", "error:", "\u00d7")
+_PIP_ASIDES = ("note:", "hint:", "WARNING:", "[notice]")
+
+
+def pip_errors(output: str, *, lines: int = 40) -> str:
+    """pip's output cut to its error lines: from its first error on, without blank lines, notes and
+    warnings (the cause under a failed build is kept); the output's last lines if it printed no error."""
+    kept, started = [], False
+    for line in output.splitlines():
+        stripped = line.strip()
+        started = started or stripped.startswith(_PIP_ERROR_STARTS)
+        if started and stripped and not stripped.startswith(_PIP_ASIDES):
+            kept.append(line.rstrip())
+    return "\n".join((kept or output.strip().splitlines())[-lines:])
+
+
+def _run(argv: list[str], *, timeout: float, what: str, cut=None) -> None:
+    """Run a build step; RuntimeBuildError with its output's end (or what ``cut`` keeps of it) if it fails."""
     try:
         out = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=_clean_env(), cwd="/")
     except subprocess.TimeoutExpired as exc:
         raise RuntimeBuildError(f"{what} took longer than {timeout:.0f}s") from exc
     if out.returncode != 0:
-        tail = (out.stderr or out.stdout).strip()[-2000:]
+        output = out.stderr + "\n" + out.stdout if out.stderr and out.stdout else out.stderr or out.stdout
+        tail = cut(output) if cut is not None else output.strip()[-2000:]
         raise RuntimeBuildError(f"{what} failed (exit {out.returncode}):\n{tail}")
 
 
@@ -208,6 +229,7 @@ def runtime_build(
                      "-r", str(build / "requirements.txt")],
                     timeout=timeout,
                     what="pip install",
+                    cut=pip_errors,
                 )  # fmt: skip
             _relocate(build)
             # Recompile everything with the /runtime paths tracebacks should show; the sandbox

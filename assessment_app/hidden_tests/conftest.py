@@ -1,28 +1,27 @@
-"""Fixtures for the hidden grading tests.
+"""Fixtures of the built-in package's hidden tests.
 
-These tests never import the candidate's code. The candidate's app runs on its
-own (in the sandbox) and the tests talk to it over HTTP, through a unix socket
-(--app-socket / GRADER_APP_SOCKET) or, when authoring, a URL (--app-url /
-GRADER_APP_URL).
+These tests never import the candidate's code. The candidate's app runs on its own (in the
+sandbox) and the tests talk to it over HTTP. What the grader gives every package comes from its
+plugin, grader.plugin, loaded with the tests: the app's address and an httpx `client` on it (a
+new connection per request, the request timeout, the suite's deadline), `connect` for a raw
+connection, the run's seed and each test's own generator `rng`, the order the seed shuffles the
+tests into, and the reporting of each test's `ticket` marker. This file holds only what is this
+package's own.
 
-The app keeps its database for the whole run and other tests write to it too,
-so every test creates the records it needs, with names, emails and ISBNs that
-no other test uses, and only ever looks at those.
+The app keeps its database for the whole run and other tests write to it too, so every test
+creates the records it needs, with names, emails and ISBNs that no other test uses, and only ever
+looks at those. Every name, token, ISBN and number is drawn from `rng`, as are the order records
+are created in and the unrelated records created between them, so an id says nothing about who
+or what it belongs to. The same seed against a fresh app sends the same requests. The grader's
+http_caps plugin dresses each request as a real client's (a browser, curl, Go, Java, requests,
+httpx...: their User-Agent, Accept, Accept-Encoding, Accept-Language, Connection, header order
+and case), drawn from the same seed and the test's id, and decodes compressed answers within its
+caps: no header gives the grader away.
 
-Nothing the tests send is predictable by the app, yet every run can be replayed:
-a seed (--seed / GRADER_SEED; a fresh one if neither is given, shown in the
-header) decides the test order and, through each test's own random generator,
-every name, token, ISBN and number, the order records are created in and the
-unrelated records created between them, so an id says nothing about who or what
-it belongs to. The same seed against a fresh app sends the same requests.
-Requests go out as any HTTP client's would: to localhost:8000, with httpx's own
-headers and nothing else.
-
-Requests that must be served at the same time (the `at_once` fixture, `AtOnce`)
-are built by the same httpx client and written to connections of their own byte
-for byte as it would write them, each held back by its last byte until all of
-them are with the app; then the last bytes go out together. How loaded the
-machine is no longer decides whether the app gets them one after the other.
+Requests that must be served at the same time (the `at_once` fixture, `AtOnce`) are built by the
+same httpx client and written to connections of their own byte for byte as it would write them,
+each held back by its last byte until all of them are with the app; then the last bytes go out
+together. How loaded the machine is no longer decides whether the app gets them one after the other.
 """
 
 import http.client
@@ -38,9 +37,6 @@ from dataclasses import dataclass, field
 import httpx
 import pytest
 
-# The Host a client of an API served locally on the usual port sends: nothing marks the grader's requests.
-APP_HOST = "localhost:8000"
-SEED_RANGE = 2**32
 # The most the tests read of one answer: the cap the grader's http_caps plugin puts on every answer read through httpx.
 MAX_ANSWER_BYTES = int(os.environ.get("GRADER_MAX_RESPONSE_BYTES") or 10 * 1024 * 1024)
 
@@ -49,126 +45,6 @@ LAST_NAMES = ("Abbott", "Berger", "Costa", "Dubois", "Eriksen", "Fischer", "Garc
 DOMAINS = ("example.org", "example.com", "example.net", "mail.example", "post.example")
 WORDS = ("river", "glass", "winter", "garden", "harbour", "lantern", "orchard", "silver", "atlas", "meadow", "ember")
 DESCRIPTIONS = ("Hardcover, first edition.", "Paperback.", "Signed copy.", "Large print.", "Illustrated.", "")
-
-
-def _seed(value) -> int | None:
-    if value in (None, ""):
-        return None
-    try:
-        seed = int(value)
-    except ValueError:
-        raise pytest.UsageError(f"the seed should be a whole number, not {value!r}") from None
-    if not 0 <= seed < SEED_RANGE:
-        raise pytest.UsageError(f"the seed should be between 0 and {SEED_RANGE - 1}, not {seed}")
-    return seed
-
-
-def pytest_addoption(parser):
-    group = parser.getgroup("grader", "hidden grading tests")
-    group.addoption(
-        "--seed",
-        default=os.environ.get("GRADER_SEED"),
-        help="seed of this run's order and data (a fresh one if not given); the same seed replays a run",
-    )
-    group.addoption("--app-socket", default=os.environ.get("GRADER_APP_SOCKET"), help="unix socket the app serves")
-    group.addoption("--app-url", default=os.environ.get("GRADER_APP_URL"), help="base URL the app serves (authoring)")
-    group.addoption(
-        "--request-timeout",
-        type=float,
-        default=float(os.environ.get("GRADER_REQUEST_TIMEOUT", "5")),
-        help="seconds to wait for each response",
-    )
-    group.addoption(
-        "--suite-deadline",
-        type=float,
-        default=float(os.environ.get("GRADER_SUITE_DEADLINE", "0")) or None,
-        help="seconds after which every further request fails at once, so a slow app can't stall the run",
-    )
-
-
-def pytest_configure(config):
-    config.stash[_started] = time.monotonic()
-    seed = _seed(config.getoption("seed"))
-    config.stash[_seed_key] = seed if seed is not None else random.SystemRandom().randrange(SEED_RANGE)
-    if not (config.getoption("app_socket") or config.getoption("app_url") or config.getoption("collectonly")):
-        raise pytest.UsageError("give the app's unix socket (--app-socket or GRADER_APP_SOCKET) or URL (--app-url)")
-
-
-def pytest_report_header(config):
-    return f"seed: {config.stash[_seed_key]} (replay with --seed {config.stash[_seed_key]})"
-
-
-def pytest_collection_modifyitems(config, items):
-    # The order is the seed's, so no test can count on what ran before it; tests marked
-    # runs_last (they load the app with concurrent requests) still end the run, so whatever
-    # such a load leaves behind in a broken app reaches no other ticket's tests.
-    random.Random(f"{config.stash[_seed_key]}:order").shuffle(items)  # noqa: S311 (replayable on purpose)
-    items.sort(key=lambda item: item.get_closest_marker("runs_last") is not None)
-    # The grader reads the ticket of each test from the JUnit report.
-    for item in items:
-        marker = item.get_closest_marker("ticket")
-        if marker is not None:
-            item.user_properties.append(("ticket", marker.args[0]))
-
-
-_started = pytest.StashKey[float]()
-_seed_key = pytest.StashKey[int]()
-
-
-class OutOfTime(Exception):
-    """The hidden suite used up its time: the app answered too slowly."""
-
-
-@pytest.fixture(scope="session")
-def client(pytestconfig):
-    app_socket = pytestconfig.getoption("app_socket")
-    url = pytestconfig.getoption("app_url")
-    timeout = pytestconfig.getoption("request_timeout")
-    budget = pytestconfig.getoption("suite_deadline")
-    deadline = pytestconfig.stash[_started] + budget if budget else None
-
-    def check_deadline(request):
-        if deadline is not None and time.monotonic() > deadline:
-            raise OutOfTime(f"not sent: the hidden tests ran out of time ({budget:.0f} s); the app answered too slowly")
-
-    # A new connection for every request: uvicorn closes a connection after a request whose
-    # handler raised (once the 500 is sent), and reusing it would race with that close and
-    # could fail the next, unrelated test.
-    transport = httpx.HTTPTransport(uds=app_socket or None, limits=httpx.Limits(max_keepalive_connections=0))
-    base_url = f"http://{APP_HOST}" if app_socket else url
-    with httpx.Client(
-        transport=transport,
-        base_url=base_url,
-        timeout=timeout,
-        # Proxy variables must not reroute requests away from the socket.
-        trust_env=False,
-        event_hooks={"request": [check_deadline]},
-    ) as http:
-        yield http
-
-
-@pytest.fixture(scope="session")
-def connect(pytestconfig) -> Callable[[], socket.socket]:
-    """Opens a new connection to the app, where the client's transport opens its own."""
-    app_socket = pytestconfig.getoption("app_socket")
-    timeout = pytestconfig.getoption("request_timeout")
-    if app_socket:
-
-        def to_socket() -> socket.socket:
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            try:
-                sock.settimeout(timeout)
-                sock.connect(app_socket)
-            except BaseException:
-                sock.close()
-                raise
-            return sock
-
-        return to_socket
-    url = httpx.URL(pytestconfig.getoption("app_url"))
-    if url.scheme != "http":
-        raise pytest.UsageError(f"requests sent at once need an http:// URL, not {url}")
-    return lambda: socket.create_connection((url.host, url.port or 80), timeout=timeout)
 
 
 class AtOnce:
@@ -185,16 +61,20 @@ class AtOnce:
     them in order, so by its answer the held requests are with the app too. Only then do the
     last bytes go out, in one tight loop. If `first` gets no answer, they never go out.
 
-    The requests are built by the client (its Host and headers) and checked against the suite's
-    deadline by its hooks; they are written byte for byte as httpx writes them, asking for
-    answers uncompressed as the grader always does. Each answer must arrive whole within the
-    request timeout of the moment the last bytes went out, and is capped like every other.
+    The requests are built by the client (its Host) and checked against the suite's deadline by
+    its hooks, dressed as a real client's by the grader's plugin (`traffic`: grader.http_caps) as
+    every other request is, and written byte for byte as httpx writes them. Each answer must
+    arrive whole within the request timeout of the moment the last bytes went out; it is capped
+    like every other, and decoded by the plugin within the cap if it is compressed.
     """
 
-    def __init__(self, client: httpx.Client, connect: Callable[[], socket.socket], timeout: float) -> None:
+    def __init__(
+        self, client: httpx.Client, connect: Callable[[], socket.socket], timeout: float, traffic=None
+    ) -> None:
         self.client = client
         self.connect = connect
         self.timeout = timeout
+        self.traffic = traffic  # the grader.http_caps module; None when pytest runs without the grader
 
     def __call__(
         self, requests: list[httpx.Request], *, first: httpx.Request
@@ -203,8 +83,10 @@ class AtOnce:
         for request in requests:
             for hook in self.client.event_hooks["request"]:
                 hook(request)  # the suite's deadline
-            # As grader.http_caps does to every request the grader sends: answers are read as sent.
-            request.headers["Accept-Encoding"] = "identity"
+            if self.traffic is not None:
+                self.traffic.dress(request)  # as grader.http_caps dresses every request its transport sends
+            else:
+                request.headers["Accept-Encoding"] = "identity"  # read as sent: nothing to decode with
         wires = [_wire(request) for request in requests]
         answers: list[httpx.Response | Exception | None] = [None] * len(requests)
         held: dict[int, socket.socket] = {}
@@ -229,7 +111,7 @@ class AtOnce:
             deadline = time.monotonic() + self.timeout
             for index, sock in held.items():
                 if answers[index] is None:
-                    answers[index] = _read_answer(sock, requests[index], deadline=deadline)
+                    answers[index] = _read_answer(sock, requests[index], deadline=deadline, traffic=self.traffic)
         finally:
             for sock in held.values():
                 sock.close()
@@ -276,26 +158,28 @@ class _Connection:
         return io.BufferedReader(self.answer)
 
 
-def _read_answer(sock: socket.socket, request: httpx.Request, *, deadline: float) -> httpx.Response | Exception:
+def _read_answer(
+    sock: socket.socket, request: httpx.Request, *, deadline: float, traffic=None
+) -> httpx.Response | Exception:
     answer = http.client.HTTPResponse(_Connection(_Answer(sock, deadline)), method=request.method)
     try:
         answer.begin()
         body = answer.read()
-    except (OSError, http.client.HTTPException) as exc:
+        encoding = answer.getheader("Content-Encoding")
+        if encoding and traffic is not None:
+            body = traffic.decoded(body, encoding, request=request, limit=MAX_ANSWER_BYTES)
+    except (OSError, http.client.HTTPException, httpx.HTTPError) as exc:
         return exc
-    headers = [(name, value) for name, value in answer.getheaders() if name.lower() != "content-encoding"]
+    skipped = {"content-encoding", "content-length"} if encoding else set()
+    headers = [(name, value) for name, value in answer.getheaders() if name.lower() not in skipped]
     return httpx.Response(answer.status, headers=headers, content=body, request=request)
 
 
 @pytest.fixture(scope="session")
-def at_once(client, connect, pytestconfig) -> AtOnce:
-    return AtOnce(client, connect, pytestconfig.getoption("request_timeout"))
-
-
-@pytest.fixture
-def rng(request) -> random.Random:
-    """This test's random generator: from the run's seed and the test's id, whatever the order tests run in."""
-    return random.Random(f"{request.config.stash[_seed_key]}:{request.node.nodeid}")  # noqa: S311 (replayable)
+def at_once(client, connect, grader, pytestconfig) -> AtOnce:
+    # The grader's plugin, loaded by name (-p grader.http_caps): the tests import nothing of the grader.
+    traffic = pytestconfig.pluginmanager.get_plugin("grader.http_caps")
+    return AtOnce(client, connect, grader.request_timeout, traffic)
 
 
 def new_token(rng: random.Random) -> str:
