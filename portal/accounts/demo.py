@@ -26,10 +26,11 @@ class DemoAccount:
     password_works: bool
 
 
-_DEMO_USERS: tuple[tuple[str, bool, tuple[Role, ...]], ...] = (
-    ("admin", True, (RECRUITER, REVIEWER)),
-    ("recruiter", False, (RECRUITER,)),
-    ("reviewer", False, (REVIEWER,)),
+# username, full name (emails and pages name people, not usernames), administrator, roles
+_DEMO_USERS: tuple[tuple[str, tuple[str, str], bool, tuple[Role, ...]], ...] = (
+    ("admin", ("Alex", "Admin"), True, (RECRUITER, REVIEWER)),
+    ("recruiter", ("Rita", "Recruiter"), False, (RECRUITER,)),
+    ("reviewer", ("Rob", "Reviewer"), False, (REVIEWER,)),
 )
 
 
@@ -52,12 +53,19 @@ def demo_accounts_seed(*, credentials_file: Path) -> list[DemoAccount]:
     """Create the demo accounts that are missing; leave existing ones as they are."""
     passwords = _load(credentials_file)
     accounts = []
-    for username, is_admin, roles in _DEMO_USERS:
+    for username, (first_name, last_name), is_admin, roles in _DEMO_USERS:
         user = User.objects.filter(username=username).first()
         created = user is None
         if created:
             password = secrets.token_urlsafe(12)
-            user = User(username=username, email=f"{username}@example.com", is_staff=is_admin, is_superuser=is_admin)
+            user = User(
+                username=username,
+                first_name=first_name,
+                last_name=last_name,
+                email=f"{username}@example.com",
+                is_staff=is_admin,
+                is_superuser=is_admin,
+            )
             user.set_password(password)
             user.save()
             passwords[username] = password

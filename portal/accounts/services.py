@@ -21,6 +21,7 @@ from django.utils.timesince import timeuntil
 
 from portal.accounts.models import PasswordResetRequest, User
 from portal.accounts.roles import ROLES, Role
+from portal.core.dispatch import send_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -155,6 +156,15 @@ def password_reset_send(*, user: User, new_account: bool = False) -> None:
     message = EmailMultiAlternatives(subject, render_to_string(RESET_EMAIL_TEXT, context), to=[user.email])
     message.attach_alternative(render_to_string(RESET_EMAIL_HTML, context), "text/html")
     message.send()
+
+
+def password_reset_queue(*, email: str) -> None:
+    """Have a worker send the reset email for this address (password_reset_request), once the request commits.
+
+    The public form calls this and nothing else: looking the address up and sending the mail in
+    the request would make it slower for known addresses than for unknown ones.
+    """
+    send_on_commit("accounts.password_reset", email=email)
 
 
 def password_reset_request(*, email: str) -> None:

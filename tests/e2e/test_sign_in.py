@@ -65,5 +65,6 @@ def test_static_assets_are_served_locally(page, live_server, recruiter):
     page.on("request", lambda request: hosts.add(request.url.split("/")[2]))
     _sign_in(page, live_server, "rita")
     expect(page.get_by_text("No candidates yet")).to_be_visible()
+    page.wait_for_load_state("load")  # htmx is deferred: it runs after the page's text is visible
     assert hosts == {live_server.url.split("/")[2]}
     assert page.evaluate("typeof window.htmx") == "object"

@@ -10,6 +10,7 @@ from django.urls import reverse
 
 from portal.accounts.models import User
 from tests.conftest import PASSWORD
+from tests.support.second_factor import confirmed_device, current_code
 from tests.support.workers import free_port
 
 NEW_PASSWORD = "a long and private phrase 42"
@@ -80,6 +81,8 @@ def test_staff_reaches_the_status_page_and_no_role_page(client, db):
     ada = User.objects.get(username="ada")
     assert (ada.is_staff, ada.is_superuser) == (True, False)
     assert _signs_in(client, "ada", NEW_PASSWORD)
+    assert client.get(STATUS_PAGE).url == f"{reverse('second_factor')}?next=%2Fstatus%2F"
+    client.post(reverse("second_factor"), {"code": current_code(confirmed_device(ada))})
     assert client.get(STATUS_PAGE).status_code == 200
     assert client.get(RECRUITER_PAGE).status_code == 403
 
