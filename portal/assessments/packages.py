@@ -29,14 +29,36 @@ def package_files(root: Path) -> Iterator[Path]:
 def package_hash(root: Path) -> str:
     """SHA-256 over every file's path, executable bit and content."""
     digest = hashlib.sha256()
+    for name, (executable, content) in package_digests(root).items():
+        digest.update(f"{name}\0{int(executable)}\0".encode())
+        digest.update(content)
+    return digest.hexdigest()
+
+
+def package_digests(root: Path) -> dict[str, tuple[bool, bytes]]:
+    """Each file of the package (its POSIX path, in package order): its executable bit and content's SHA-256."""
+    digests = {}
     for relative in package_files(root):
         path = root / relative
         if path.is_symlink():
             raise ValueError(f"{relative}: symbolic links are not allowed in an assessment package")
-        executable = os.access(path, os.X_OK)
-        digest.update(f"{relative.as_posix()}\0{int(executable)}\0".encode())
-        digest.update(hashlib.sha256(path.read_bytes()).digest())
-    return digest.hexdigest()
+        digests[relative.as_posix()] = (os.access(path, os.X_OK), hashlib.sha256(path.read_bytes()).digest())
+    return digests
+
+
+def package_changes(before: Path, after: Path) -> dict[str, list[str]]:
+    """The files that differ from the package at ``before`` to the one at ``after``, top-level files
+    first, under "changed" (content or executable bit), "added" and "removed" (only those with files)."""
+    old, new = package_digests(before), package_digests(after)
+    changes: dict[str, list[str]] = {"changed": [], "added": [], "removed": []}
+    for name in sorted(old.keys() | new.keys(), key=lambda name: (name.count("/"), name)):
+        if name not in old:
+            changes["added"].append(name)
+        elif name not in new:
+            changes["removed"].append(name)
+        elif old[name] != new[name]:
+            changes["changed"].append(name)
+    return {kind: names for kind, names in changes.items() if names}
 
 
 def package_snapshot(root: Path, destination: Path) -> Path:

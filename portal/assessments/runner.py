@@ -36,9 +36,12 @@ MAX_JUNIT_BYTES = 8 * MiB
 def manifest_runtime(manifest: Manifest, *, runtimes_dir: Path) -> Runtime:
     """The runtime for the assessment's pinned requirements (built once per requirements hash).
 
-    Always the assessment's own requirements file, never the candidate's copy of it.
+    Always the assessment's own requirements file, never the candidate's copy of it; on the
+    interpreter of its [runtime] python (grader.manifest refuses a version this host lacks).
     """
-    return runtime_build(requirements=manifest.shipped_dir / manifest.requirements, root=runtimes_dir)
+    return runtime_build(
+        requirements=manifest.shipped_dir / manifest.requirements, root=runtimes_dir, python=manifest.interpreter
+    )
 
 
 START_OUTPUT_LINES = 20

@@ -18,7 +18,7 @@ from django.utils import timezone
 from grader.manifest import Manifest, load_manifest
 from grader.validate import ValidationReport, validate
 from portal.assessments.models import Assessment, AssessmentVersion
-from portal.assessments.packages import package_files, package_hash, package_snapshot
+from portal.assessments.packages import package_changes, package_files, package_hash, package_snapshot
 from portal.assessments.runner import SandboxRunner, manifest_runtime
 from portal.core.archives import UnsafeArchive, extract_tar
 from portal.core.datadir import cache_dir, data_dir, has_data_dir
@@ -45,6 +45,45 @@ class AssessmentInvalid(Exception):
         failed = ", ".join(f"#{c.ticket} {c.name}" if c.ticket else c.name for c in report.failed)
         super().__init__(f"{report.assessment}: {len(report.failed)} check(s) failed: {failed}")
         self.report = report
+
+
+class VersionLabelTaken(ValueError):
+    """The package's version label is already loaded with other content; nothing was written."""
+
+
+# How many files of each kind (changed, added, removed) a refusal names before it counts the rest.
+CHANGES_NAMED = 8
+
+
+def version_label_check(*, source: Path, manifest: Manifest, content_hash: str) -> None:
+    """Refuse (VersionLabelTaken) a package whose content changed while its version label did not.
+
+    A label names one content: recruiters, reviewers and authors say "1.0.0", and two packages
+    behind one name could not be told apart. The same content again is no change (loading is
+    idempotent); other content needs a new label. The refusal names the files that differ from
+    the loaded version's snapshot when this host has it.
+    """
+    versions = AssessmentVersion.objects.filter(assessment__slug=manifest.slug)
+    if versions.filter(content_hash=content_hash).exists():
+        return
+    taken = versions.filter(label=manifest.version).order_by("-created_at", "-id").first()
+    if taken is None:
+        return
+    snapshot = version_snapshot(taken) if has_data_dir() else None
+    if snapshot is not None and snapshot.is_dir():
+        changes = package_changes(snapshot, source)
+        differs = "; ".join(
+            ", ".join(names[:CHANGES_NAMED])
+            + (f" and {len(names) - CHANGES_NAMED} more" if len(names) > CHANGES_NAMED else "")
+            + f" {kind}"
+            for kind, names in changes.items()
+        )
+    else:
+        differs = f"its content hash is {taken.short_hash}, this package's {content_hash[:12]}"
+    raise VersionLabelTaken(
+        f"version {manifest.version} of {manifest.slug} is already loaded with other content ({differs}); "
+        "give the package a new version in assessment.toml"
+    )
 
 
 def _manifest_json(manifest: Manifest) -> dict:
@@ -162,7 +201,7 @@ def assessment_runtime(*, manifest: Manifest, progress: Progress | None = None) 
     if progress is None:
         return manifest_runtime(manifest, runtimes_dir=runtimes_dir)
     # The requirements manifest_runtime builds from; a runtime's folder appears only once it is complete.
-    key = runtime_key(requirements=manifest.shipped_dir / manifest.requirements)
+    key = runtime_key(requirements=manifest.shipped_dir / manifest.requirements, python=manifest.interpreter)
     if (runtimes_dir / key).is_dir():
         runtime = manifest_runtime(manifest, runtimes_dir=runtimes_dir)
         progress(f"Sandbox runtime found: {runtime.path}")
@@ -240,11 +279,14 @@ def assessment_version_install(*, package_dir: Path, report: ValidationReport | 
 def assessment_load(*, package_dir: Path, progress: Progress | None = None) -> AssessmentVersion:
     """Validate the package, then register it; raise AssessmentInvalid and register nothing if a check fails.
 
-    A version already validated (same content hash) is not validated again. progress: see assessment_validate.
+    A version already validated (same content hash) is not validated again. Other content under a version
+    label already loaded is refused first (VersionLabelTaken), before anything is written. progress: see
+    assessment_validate.
     """
     source = Path(package_dir).resolve()
     manifest = load_manifest(source)
     content_hash = package_hash(source)
+    version_label_check(source=source, manifest=manifest, content_hash=content_hash)
     # Written first, also for a version known already: the data directory must hold what invites use.
     snapshot = package_snapshot(source, data_dir() / snapshot_relpath(slug=manifest.slug, content_hash=content_hash))
     existing = AssessmentVersion.objects.filter(

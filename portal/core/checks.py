@@ -118,7 +118,7 @@ def check_git_requests(app_configs, **kwargs):
             f"PORTAL_GIT_MAX_REQUESTS ({settings.PORTAL_GIT_MAX_REQUESTS}) is not below WEB_THREADS "
             f"({settings.WEB_THREADS}): git transfers can take every thread of a web process, and pages and "
             "the health check then wait until one ends.",
-            hint="Leave PORTAL_GIT_MAX_REQUESTS unset (it is WEB_THREADS - 2), or set it below WEB_THREADS.",
+            hint="Leave PORTAL_GIT_MAX_REQUESTS unset (it is WEB_THREADS - 4), or set it below WEB_THREADS.",
             id="portal.W006",
         )
     ]
@@ -142,4 +142,20 @@ def check_retired_settings(app_configs, **kwargs):
         )
         for name, why in RETIRED_SETTINGS.items()
         if name in os.environ
+    ]
+
+
+@register()
+def check_hooks(app_configs, **kwargs):
+    """portal.E005: a hook the portal cannot work without has no receiver (an app is missing)."""
+    from portal.core.hooks import HOOKS
+
+    return [
+        Error(
+            f"Hook {hook.name} has no receiver: {hook.doc}.",
+            hint="Every app in portal.settings.INSTALLED_APPS must be installed; see docs/architecture.md, Hooks.",
+            id="portal.E005",
+        )
+        for hook in HOOKS.values()
+        if hook.required and not hook.receivers
     ]

@@ -61,9 +61,9 @@ class ClientAddressMiddleware:
 
 
 # What internal clients ask for over plain http, besides /healthz: scoring workers fetch commits
-# from /git/ and packages from /internal/. settings.SECURE_REDIRECT_EXEMPT lists the same paths;
-# like Django, they are matched without the leading slashes.
-INTERNAL_PATHS = ("git/", "internal/")
+# from /git/ and packages from /internal/, Prometheus reads /metrics. settings.SECURE_REDIRECT_EXEMPT
+# lists the same paths; like Django, they are matched without the leading slashes.
+INTERNAL_PATHS = ("git/", "internal/", "metrics")
 
 
 def is_internal(request) -> bool:

@@ -57,15 +57,18 @@ class BackendResponse:
     process: subprocess.Popen
     stderr_tail: bytearray
     short_body: threading.Event
+    stderr_reader: threading.Thread
 
     def close(self) -> None:
-        """Stop the backend if it still runs and reap it; safe to call at any time, repeatedly."""
+        """Stop the backend if it still runs and reap it; safe to call at any time, repeatedly.
+        Once closed, ``stderr_tail`` holds everything git wrote (its reason for a 500, say)."""
         self.body.close()
         _kill(self.process)
         try:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             logger.error("git http-backend %s did not exit after SIGKILL", self.process.pid)
+        self.stderr_reader.join(timeout=5)
 
 
 def _environment(request: BackendRequest) -> dict[str, str]:
@@ -180,7 +183,8 @@ def run_backend(request: BackendRequest, *, timeout: float) -> BackendResponse:
     stderr_tail = bytearray()
     copier = threading.Thread(target=_copy_body, args=(request, process, short_body), daemon=True)
     copier.start()
-    threading.Thread(target=_drain, args=(process.stderr, stderr_tail), daemon=True).start()
+    stderr_reader = threading.Thread(target=_drain, args=(process.stderr, stderr_tail), daemon=True)
+    stderr_reader.start()
     watchdog = threading.Timer(timeout, _kill, args=(process,))
     watchdog.daemon = True
     watchdog.start()
@@ -201,6 +205,7 @@ def run_backend(request: BackendRequest, *, timeout: float) -> BackendResponse:
         process=process,
         stderr_tail=stderr_tail,
         short_body=short_body,
+        stderr_reader=stderr_reader,
     )
 
 

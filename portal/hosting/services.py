@@ -164,6 +164,29 @@ def fetch_record(*, invite: Invite, address: str | None) -> Event:
     return event_record(invite=invite, kind=kind, data={"address": address})
 
 
+# The requests of one clone or fetch (the advertisement, then one or more upload-pack POSTs) follow
+# one another from one address within moments; a POST this soon after a recorded clone or fetch
+# from the same address is part of it.
+FETCH_REQUESTS_SECONDS = 60
+
+
+@transaction.atomic
+def upload_pack_record(*, invite: Invite, address: str | None) -> Event | None:
+    """An upload-pack POST, the request that sends the code: it starts the clock like a clone.
+
+    git sends it after the advertisement (GET info/refs), which fetch_record has recorded, but a
+    client may send it alone: then it is the fetch, and recorded as one. The event, or None when
+    the POST belongs to a clone or fetch recorded moments ago from the same address.
+    """
+    invite, first = _clock_start(invite)
+    since = timezone.now() - timedelta(seconds=FETCH_REQUESTS_SECONDS)
+    kinds = (Event.Kind.CLONED, Event.Kind.FETCHED)
+    if not first and invite.events.filter(kind__in=kinds, at__gte=since, data__address=address).exists():
+        return None
+    kind = Event.Kind.CLONED if first else Event.Kind.FETCHED
+    return event_record(invite=invite, kind=kind, data={"address": address})
+
+
 @transaction.atomic
 def invite_start(*, invite: Invite, via: str, address: str | None = None) -> Invite:
     """The candidate pressed Start, or took the code another way than git (``via``: "button", "bundle").

@@ -6,19 +6,22 @@ import os
 import re
 import sys
 import tempfile
-from collections.abc import Callable
+import time
 from contextlib import ExitStack
 from pathlib import Path
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, InterfaceError, OperationalError, transaction
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.csrf import csrf_exempt
 
+from portal.core import logcontext
+from portal.core.database import database_retry
 from portal.core.workers import basic_credentials, is_worker
 from portal.hosting.backend import BackendError, BackendRequest, run_backend
 from portal.hosting.gitrepo import HOOKS_DIR
+from portal.hosting.hooks import push_recorded
 from portal.hosting.services import (
     auth_failure_record,
     auth_failures_clear,
@@ -27,6 +30,7 @@ from portal.hosting.services import (
     push_record,
     push_refusal,
     repository_path,
+    upload_pack_record,
 )
 from portal.hosting.slots import GIT_SLOTS, RETRY_AFTER
 from portal.invites.models import Invite
@@ -62,9 +66,23 @@ def _service(request, service_path: str) -> str:
 
 
 @csrf_exempt
-def git_http(request, public_id: str, service_path: str, *, on_push: Callable[..., object]):
-    """The git endpoint. ``on_push(push=...)`` is called with every recorded push, in its transaction:
-    the URLconf passes it (portal.urls wires it to scoring), so hosting never imports scoring."""
+def git_http(request, public_id: str, service_path: str):
+    """The git endpoint. Every recorded push is handed, in its transaction, to the
+    ``hosting.push_recorded`` hook (portal/hosting/hooks.py), which scoring answers."""
+    try:
+        return _git_http(request, public_id, service_path)
+    except (OperationalError, InterfaceError) as exc:
+        # Before git http-backend ran (a push in progress waits for the database, see
+        # _push_record_kept): nothing was kept, and git prints why.
+        logger.warning("git request for %s refused: the database is unreachable: %s", public_id, exc)
+        return _plain(
+            f"The portal cannot reach its database right now; nothing was changed. Try again in {RETRY_AFTER} seconds.",
+            503,
+            Retry_After=str(RETRY_AFTER),
+        )
+
+
+def _git_http(request, public_id: str, service_path: str):
     if not PUBLIC_ID.match(public_id):
         raise Http404("No such repository.")
     service = _service(request, service_path)
@@ -91,11 +109,10 @@ def git_http(request, public_id: str, service_path: str, *, on_push: Callable[..
             # git shows a text/plain body to the user: say how long to wait in the sentence too.
             return _plain(f"Too many failed sign-ins; try again in {wait} seconds.", 429, Retry_After=str(wait))
         return _plain("Invalid credentials for this repository.", 401, WWW_Authenticate=REALM)
+    logcontext.bind(invite=invite.pk)  # until the response is closed: pushes are recorded while it streams
     if worker:
         # Scoring workers are few (their concurrency) and trusted: they are never turned away.
-        return _serve(
-            request, invite=invite, service=service, service_path=service_path, is_worker=True, on_push=on_push
-        )
+        return _serve(request, invite=invite, service=service, service_path=service_path, is_worker=True)
     auth_failures_clear(address=address, username=public_id)
     if invite.status == Invite.Status.REVOKED:
         return _plain("This invite has been revoked.", 403)
@@ -104,19 +121,25 @@ def git_http(request, public_id: str, service_path: str, *, on_push: Callable[..
         invite.public_id,
         total=settings.PORTAL_GIT_MAX_REQUESTS,
         per_key=settings.PORTAL_GIT_MAX_REQUESTS_PER_INVITE,
+        # A burst waits for a slot rather than being turned away: git does not retry a refused push.
+        wait=settings.PORTAL_GIT_SLOT_WAIT,
     )
     if isinstance(slot, str):
         logger.warning("git request for %s refused: too many at once (%s)", invite.public_id, slot)
-        busy = (
-            "Too many git requests for this repository at once"
-            if slot == "key"
-            else "The portal is busy with other git requests"
+        if slot == "key":
+            # This candidate's own connections: the one refusal a burst of honest pushes never meets.
+            return _plain(
+                f"Too many git requests for this repository at once; try again in {RETRY_AFTER} seconds.",
+                429,
+                Retry_After=str(RETRY_AFTER),
+            )
+        return _plain(
+            f"The portal is busy with other git requests; try again in {RETRY_AFTER} seconds.",
+            503,
+            Retry_After=str(RETRY_AFTER),
         )
-        return _plain(f"{busy}; try again in {RETRY_AFTER} seconds.", 503, Retry_After=str(RETRY_AFTER))
     try:
-        response = _serve(
-            request, invite=invite, service=service, service_path=service_path, is_worker=False, on_push=on_push
-        )
+        response = _serve(request, invite=invite, service=service, service_path=service_path, is_worker=False)
     except BaseException:
         slot.release()
         raise
@@ -125,12 +148,14 @@ def git_http(request, public_id: str, service_path: str, *, on_push: Callable[..
     return response
 
 
-def _serve(request, *, invite: Invite, service: str, service_path: str, is_worker: bool, on_push):
+def _serve(request, *, invite: Invite, service: str, service_path: str, is_worker: bool):
     repo = repository_path(invite)
     is_push_body = service_path == "git-receive-pack"
-    # Every clone, fetch or ls-remote starts with exactly one advertisement request;
-    # protocol v2 then makes one or more POSTs, so those are not what is counted.
+    # Every clone, fetch or ls-remote of a git client starts with exactly one advertisement
+    # request, recorded once it has been sent; the POSTs that follow (one or more) are recorded
+    # only when they come without it (upload_pack_record), as a hand-made request may.
     is_fetch_start = service_path == "info/refs" and service == "git-upload-pack"
+    is_fetch_body = service_path == "git-upload-pack"
     extra_env = {"PORTAL_PYTHON": sys.executable}
     # The hooks of this installation, whatever path the repository was created with: the code
     # and the data directory may each move (an upgrade, a restore) without touching every repository.
@@ -171,6 +196,8 @@ def _serve(request, *, invite: Invite, service: str, service_path: str, is_worke
     if is_push_body:
         cleanup.enter_context(push_lock(invite))
         cleanup.callback(log_path.unlink, missing_ok=True)
+        # Pushes kept while the database was down are recorded before this one, in their order.
+        _pending_pushes_record(invite, current=log_path)
     try:
         backend = run_backend(backend_request, timeout=settings.PORTAL_GIT_TIMEOUT)
     except BackendError as exc:
@@ -191,14 +218,18 @@ def _serve(request, *, invite: Invite, service: str, service_path: str, is_worke
 
     address = request.META.get("REMOTE_ADDR")
     user_agent = request.META.get("HTTP_USER_AGENT", "")
+    if is_fetch_body and not is_worker and backend.status == 200:
+        # Before the first byte of the pack: a client that takes the code and hangs up before the
+        # end has still fetched it, and its clock runs.
+        try:
+            upload_pack_record(invite=invite, address=address)
+        except BaseException:
+            cleanup.close()
+            raise
 
     def finish() -> None:
         if is_push_body and log_path is not None:
-            updates = _read_push_log(log_path)
-            if updates:
-                with transaction.atomic():
-                    push = push_record(invite=invite, updates=updates, address=address, user_agent=user_agent)
-                    on_push(push=push)
+            _push_record_kept(invite, log_path, address=address, user_agent=user_agent)
         elif is_fetch_start and not is_worker and backend.status == 200:
             fetch_record(invite=invite, address=address)
 
@@ -224,6 +255,58 @@ def _serve(request, *, invite: Invite, service: str, service_path: str, is_worke
             response[name] = value
     add_never_cache_headers(response)
     return response
+
+
+# Where the ref updates of a push that could not be recorded wait, in the repository, for the next push.
+PENDING_PUSHES = "portal-pending-pushes"
+
+
+def _push_record_kept(invite: Invite, log_path: Path, *, address, user_agent: str) -> None:
+    """Record the push whose ref updates are in ``log_path`` (git http-backend has already kept it).
+
+    The database may be restarting: the record is tried again while it comes back
+    (core.database.database_retry). Should it stay away longer, the updates are set aside in the
+    repository and recorded before the invite's next push, and git is still told the push
+    succeeded, because it did: its commits and refs are in the repository.
+    """
+    updates = _read_push_log(log_path)
+    if not updates:
+        return
+
+    def record() -> None:
+        with transaction.atomic():
+            push = push_record(invite=invite, updates=updates, address=address, user_agent=user_agent)
+            push_recorded(push=push)
+
+    try:
+        database_retry(record, what=f"recording a push to {invite.public_id}")
+    except DatabaseError as exc:
+        pending = log_path.parent / PENDING_PUSHES
+        pending.mkdir(exist_ok=True)
+        kept = pending / f"{time.time_ns():020d}.log"
+        log_path.replace(kept)
+        logger.error("push to %s kept, not recorded (%s); recorded with its next push: %s", invite.public_id, exc, kept)
+
+
+def _pending_pushes_record(invite: Invite, *, current: Path) -> None:
+    """Record, oldest first, the pushes that were kept but never recorded: set aside while the
+    database was unreachable, or left by a web process that died between git and the database.
+
+    Called under the repository's push lock: any other push's log with updates in it belongs to a
+    push that finished without being recorded (a push waiting for the lock has no updates yet).
+    """
+    repo = repository_path(invite)
+    pending = repo / PENDING_PUSHES
+    orphans = [path for path in repo.glob("push-*.log") if path != current and path.stat().st_size]
+    kept_logs = sorted(pending.glob("*.log")) if pending.is_dir() else []
+    for kept in kept_logs + sorted(orphans, key=lambda path: path.stat().st_mtime):
+        updates = _read_push_log(kept)
+        if updates:
+            with transaction.atomic():
+                push = push_record(invite=invite, updates=updates, address=None, user_agent="(recorded late)")
+                push_recorded(push=push)
+        kept.unlink()
+        logger.info("a push to %s kept while the database was unreachable is recorded now", invite.public_id)
 
 
 def _log_backend_failure(invite: Invite, backend) -> None:

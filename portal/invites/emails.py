@@ -94,8 +94,10 @@ def email_retry(*, email: Email, by=None) -> Email:
         raise EmailRefused("This invite is revoked: its invitation cannot be sent again.")
     email.status = Email.Status.QUEUED
     email.error = ""
-    email.save(update_fields=["status", "error"])
-    send_on_commit(SEND_TASK, email_id=email.pk)
+    email.queued_at = timezone.now()
+    email.task_sent_at = None
+    email.save(update_fields=["status", "error", "queued_at", "task_sent_at"])
+    _send_task(email.pk)
     return email
 
 
@@ -164,9 +166,44 @@ def _notice_recipients(invite: Invite) -> list[str]:
 
 @transaction.atomic
 def _email_queue(*, invite: Invite, kind: str, to: str, by=None) -> Email:
-    email = Email.objects.create(invite=invite, kind=kind, to=to, created_by=by)
-    send_on_commit(SEND_TASK, email_id=email.pk)
+    email = Email.objects.create(invite=invite, kind=kind, to=to, created_by=by, queued_at=timezone.now())
+    _send_task(email.pk)
     return email
+
+
+def _send_task(email_id: int) -> None:
+    """Send the email's task once the transaction commits; ``task_sent_at`` says the broker took it."""
+
+    def sent() -> None:
+        Email.objects.filter(pk=email_id, task_sent_at__isnull=True).update(task_sent_at=timezone.now())
+
+    send_on_commit(SEND_TASK, email_id=email_id, on_sent=sent)
+
+
+# Queued this long ago and its task never taken by the broker (it was down): sent by the sweep. Far
+# longer than the send after commit takes, so an email is never sent twice by it.
+UNSENT_AFTER = timedelta(seconds=30)
+
+
+def emails_unsent_send(*, now: datetime | None = None, limit: int = 200) -> int:
+    """Send the tasks of queued emails the broker never took (``task_sent_at`` empty); how many.
+
+    Only those: an email whose task the broker took is the task's to send (it retries by itself),
+    and sending a second task for it could mail it twice.
+    """
+    now = now or timezone.now()
+    unsent = list(
+        Email.objects.filter(
+            status=Email.Status.QUEUED, task_sent_at__isnull=True, queued_at__lt=now - UNSENT_AFTER
+        ).values_list("pk", "queued_at")[:limit]
+    )
+    sent = 0
+    for email_id, queued_at in unsent:
+        # Taken by this sweep alone (another one running at once finds queued_at changed).
+        if Email.objects.filter(pk=email_id, queued_at=queued_at, task_sent_at__isnull=True).update(queued_at=now):
+            _send_task(email_id)
+            sent += 1
+    return sent
 
 
 # --- Sending ----------------------------------------------------------------
@@ -197,11 +234,11 @@ def email_send(*, email_id: int, final: bool = True) -> Email:
     except (TemplateDoesNotExist, TemplateSyntaxError) as exc:
         # An operator's template override that does not render: retrying would not help.
         logger.exception("Email %s (%s) could not be rendered", email.pk, email.kind)
-        return _email_failed(email=email, error=_short_error(exc, secrets=[link_token]))
+        return _email_failed(email=email, error=email_error_line(exc, secrets=[link_token]))
     try:
         message.send()
     except SEND_ERRORS as exc:
-        error = _short_error(exc, secrets=[link_token, settings.EMAIL_HOST_PASSWORD])
+        error = email_error_line(exc, secrets=[link_token, settings.EMAIL_HOST_PASSWORD])
         logger.warning("Email %s (%s) to invite %s not sent: %s", email.pk, email.kind, invite.public_id, error)
         if not final:
             Email.objects.filter(pk=email.pk).update(error=error)
@@ -249,13 +286,14 @@ def _email_failed(*, email: Email, error: str) -> Email:
     return email
 
 
-def _short_error(exc: BaseException, *, secrets: list[str | None]) -> str:
-    """The exception's class and message on one line, short, with any secret blanked out."""
+def email_error_line(exc: BaseException, *, secrets: list[str | None], limit: int = ERROR_MAX_LENGTH) -> str:
+    """A failed send's exception, class and message, on one line of at most ``limit`` characters,
+    with any secret (a link token, the mail server's password) blanked out."""
     text = " ".join(f"{type(exc).__name__}: {exc}".split())
     for secret in secrets:
         if secret:
             text = text.replace(secret, "[hidden]")
-    return text if len(text) <= ERROR_MAX_LENGTH else text[: ERROR_MAX_LENGTH - 1] + "…"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 # --- Messages ---------------------------------------------------------------
@@ -267,7 +305,7 @@ def _message(*, email: Email, invite: Invite, link_token: str | None) -> EmailMu
     base = f"invites/email/{email.kind}"
     # One line whatever a name holds: a line break in a header would start a new header.
     subject = " ".join(render_to_string(f"{base}_subject.txt", context).split())
-    recruiter = invite.created_by
+    recruiter = _inviting_person(email=email, invite=invite)
     to_candidate = email.kind != Email.Kind.SUBMITTED_NOTICE
     reply_to = [recruiter.email] if to_candidate and recruiter and recruiter.email else []
     # Conditional paragraphs leave runs of blank lines behind; the plain text reads better without.
@@ -277,11 +315,29 @@ def _message(*, email: Email, invite: Invite, link_token: str | None) -> EmailMu
     return message
 
 
+def _inviting_person(*, email: Email, invite: Invite) -> User | None:
+    """Who the candidate's emails name and reply to: the invite's creator or, for an invite a
+    command made, the person who sent this email (None when neither is known)."""
+    return invite.created_by or email.created_by
+
+
+def _inviter_words(person: User | None) -> tuple[str, str]:
+    """How the emails name who invites: ("Rita Ross", "Rita Ross at Example Ltd").
+
+    The person's full name (their username when they have none), "at" PORTAL_ORGANISATION when
+    it is set; the organisation alone when no person is known; both empty when neither is.
+    """
+    name = " ".join((person.get_full_name() or person.get_username()).split()) if person else ""
+    organisation = " ".join(settings.PORTAL_ORGANISATION.split())
+    return name, " at ".join(part for part in (name, organisation) if part)
+
+
 def _context(*, email: Email, invite: Invite, link_token: str | None) -> dict:
     now = timezone.now()
     closes_at = invite.closes_at
-    recruiter = invite.created_by
+    recruiter = _inviting_person(email=email, invite=invite)
     portal_url = settings.PORTAL_BASE_URL
+    recruiter_name, inviter = _inviter_words(recruiter)
     return {
         "email": email,
         "invite": invite,
@@ -292,7 +348,9 @@ def _context(*, email: Email, invite: Invite, link_token: str | None) -> dict:
         "closes_at": _utc_words(closes_at) if closes_at else "",
         "time_left": _duration_words(closes_at - now) if closes_at and closes_at > now else "",
         "time_limit": _duration_words(invite.time_limit) if invite.time_limit and not invite.started_at else "",
-        "recruiter_name": (recruiter.get_full_name() or recruiter.get_username()) if recruiter else "",
+        "recruiter_name": recruiter_name,
+        "inviter": inviter,
+        "organisation": " ".join(settings.PORTAL_ORGANISATION.split()),
         "recruiter_email": recruiter.email if recruiter else "",
         "submitted_at": _utc_words(invite.submitted_at) if invite.submitted_at else "",
         "automatic": invite.events.filter(kind=Event.Kind.SUBMITTED, data__automatic=True).exists(),

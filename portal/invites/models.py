@@ -83,9 +83,11 @@ class Event(models.Model):
         SCORED = "scored", "Scored"
         SUBMITTED = "submitted", "Submitted"
         REVIEWED = "reviewed", "Reviewed"
+        FEEDBACK_RELEASED = "feedback_released", "Feedback released"
         EXTENDED = "extended", "Extended"
         REVOKED = "revoked", "Revoked"
         REOPENED = "reopened", "Reopened"
+        VERSION_CHANGED = "version_changed", "Moved to another version"
 
     invite = models.ForeignKey(Invite, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=20, choices=Kind.choices)
@@ -125,6 +127,14 @@ class Email(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    queued_at = models.DateTimeField(
+        null=True, blank=True, help_text="When it was last queued (created, or retried) for a worker to send."
+    )
+    task_sent_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the broker took the task that sends it; empty while the broker has not (the sweep sends it).",
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

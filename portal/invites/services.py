@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from portal.assessments.models import AssessmentVersion
 from portal.core.dispatch import send_on_commit
+from portal.invites.hooks import event_recorded
 from portal.invites.models import Candidate, Event, Invite
 from portal.invites.tokens import git_token_for, new_public_id, new_token, token_hash
 
@@ -21,7 +22,9 @@ class InviteCreated:
 
 
 def event_record(*, invite: Invite, kind: str, data: dict | None = None, at: datetime | None = None) -> Event:
-    return Event.objects.create(invite=invite, kind=kind, data=data or {}, at=at or timezone.now())
+    event = Event.objects.create(invite=invite, kind=kind, data=data or {}, at=at or timezone.now())
+    event_recorded(event=event)
+    return event
 
 
 @transaction.atomic
@@ -224,15 +227,20 @@ def invite_link_renew(*, invite: Invite, by=None, link_token: str | None = None)
     """Give the invite a new link, and with it a new git password; the old ones stop working at once.
 
     Only hashes are stored, so a lost link cannot be shown again: a new one is the only way to
-    hand it out once more. Returns (link_token, git_token). ``link_token`` is for
-    invites.emails.email_send, which stores the token it has just mailed, only once the mail
-    server accepted it; everyone else lets this function draw one.
+    hand it out once more. Returns (link_token, git_token). ``link_token`` is for the senders of
+    emails that carry a link (invites.emails.email_send, the feedback email), which store the token
+    they have just mailed, only once the mail server accepted it; everyone else lets this function
+    draw one.
     """
+    link_token_given = link_token is not None
     link_token = link_token or new_token()
     invite = Invite.objects.select_for_update().get(pk=invite.pk)
     git_token = git_token_for(link_token=link_token, public_id=invite.public_id)
     invite.link_token_hash = token_hash(link_token)
     invite.git_token_hash = token_hash(git_token)
     invite.save(update_fields=["link_token_hash", "git_token_hash"])
-    event_record(invite=invite, kind=Event.Kind.LINK_RENEWED, data={"by": by.get_username() if by else None})
+    # "emailed": the link went out in an email (the callers that pass link_token mail it), so the
+    # timeline tells it with that email rather than as a link a recruiter made.
+    data = {"by": by.get_username() if by else None, "emailed": link_token_given}
+    event_record(invite=invite, kind=Event.Kind.LINK_RENEWED, data=data)
     return link_token, git_token

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.http import Http404, StreamingHttpResponse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
@@ -23,6 +23,7 @@ from portal.invites.models import Invite
 from portal.reviews.blind import Identity, alias, invite_identities, scrub
 from portal.reviews.models import Review, Rubric
 from portal.reviews.selectors import sees_all_reviews
+from portal.scoring.selectors import tickets_contested, tickets_score
 
 
 def reviews_for_export(*, assessment: Assessment | None = None) -> QuerySet[Review]:
@@ -30,9 +31,12 @@ def reviews_for_export(*, assessment: Assessment | None = None) -> QuerySet[Revi
     reviews = Review.objects.filter(status=Review.Status.SUBMITTED)
     if assessment is not None:
         reviews = reviews.filter(invite__assessment_version__assessment=assessment)
-    return reviews.select_related(
-        "invite__candidate", "invite__assessment_version__assessment", "reviewer", "rubric"
-    ).order_by("submitted_at", "id")
+    return (
+        reviews.select_related("invite__candidate", "invite__assessment_version__assessment", "reviewer", "rubric")
+        # Only the analysis' ticket list, for the score columns: its full result can be large.
+        .annotate(score_tickets=F("invite__analysis__result__tickets"))
+        .order_by("submitted_at", "id")
+    )
 
 
 def export_criteria(reviews: QuerySet[Review]) -> list[str]:
@@ -57,24 +61,42 @@ def blind_identities(reviews: QuerySet[Review]) -> dict[int, Identity]:
 
 def review_rows(reviews: Iterable[Review], keys: list[str], hidden: dict[int, Identity]) -> Iterator[str]:
     """The CSV lines: a header (with a byte order mark, so spreadsheets read UTF-8) then one line per review."""
-    header = ["invite", "candidate", "assessment", "reviewer", "submitted at", *keys, "recommendation", "summary"]
+    header = [
+        "invite",
+        "candidate",
+        "assessment",
+        "reviewer",
+        "submitted at",
+        "points earned",
+        "points possible",
+        "points contested",
+        *keys,
+        "recommendation",
+        "summary",
+    ]
     return csv_lines(header, (_review_cells(review, keys, hidden.get(review.invite_id)) for review in reviews))
 
 
 def _review_cells(review: Review, keys: list[str], identity: Identity | None) -> list:
     invite = review.invite
+    # Scored like every page: contested points waiting for a reviewer are not earned.
+    earned, possible = tickets_score(review.score_tickets)
     cells = [
         invite.public_id,
         alias(invite) if identity else invite.candidate.name,
         invite.assessment_version.assessment.title,
         review.reviewer.get_username(),
         csv_when(review.submitted_at),
+        "" if earned is None else earned,
+        "" if possible is None else possible,
+        tickets_contested(review.score_tickets) if possible else "",
         *(review.scores.get(key, "") for key in keys),
         review.recommendation,
         review.summary,
     ]
     if identity:
-        cells = [scrub(cell, [identity]) if isinstance(cell, str) else cell for cell in cells]
+        # Cells are plain text, not HTML: a short name is hidden wherever it stands as a token.
+        cells = [scrub(cell, [identity], html=False) if isinstance(cell, str) else cell for cell in cells]
     return cells
 
 

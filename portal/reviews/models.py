@@ -207,6 +207,10 @@ class Feedback(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     released_at = models.DateTimeField(null=True, blank=True)
+    # The email telling the candidate their feedback is ready (portal.reviews.emails).
+    emailed_at = models.DateTimeField(null=True, blank=True, help_text="When the mail server accepted the email.")
+    email_attempts = models.PositiveIntegerField(default=0)
+    email_error = models.CharField(max_length=300, blank=True, help_text="Why the last attempt to email failed.")
 
     class Meta:
         verbose_name_plural = "feedback"

@@ -19,6 +19,7 @@ from portal.reviews.blind import blind_response
 from portal.reviews.selectors import Aggregate, diff_comments, review_aggregate, reviewer_allowed
 from portal.scoring.selectors import (
     TimelinePush,
+    failing_guards,
     failing_hidden_tests,
     invite_evidence,
     invite_pending,
@@ -27,6 +28,7 @@ from portal.scoring.selectors import (
     invite_result_at,
     invite_run_statuses,
     push_timeline,
+    runs_pending,
 )
 from portal.scoring.services import Retry, invite_rescore
 from portal.scoring.timeline_svg import Mark, timeline_svg
@@ -47,7 +49,20 @@ def _invite(request, public_id: str) -> Invite:
 @role_required(REVIEWER)
 def invite_result_page(request, public_id: str):
     invite = _invite(request, public_id)
-    response = render(request, "scoring/invite_result.html", _report_context(request, invite))
+    response = render(request, "scoring/invite_result.html", report_context(request, invite))
+    return blind_response(response, [invite])
+
+
+@require_GET
+@role_required(REVIEWER)
+def invite_result_live(request, public_id: str):
+    """The parts of the report that change while runs are scored (score, tickets, findings, runs, why
+    tickets fail, timeline, commits); the report and the review page poll it (htmx) while anything is
+    pending, and its last answer, with nothing pending, stops the polling."""
+    invite = _invite(request, public_id)
+    context = report_context(request, invite, changes=False)
+    context["shown_analysis"] = request.GET.get("shown", "")
+    response = render(request, "scoring/_report_live.html", context)
     return blind_response(response, [invite])
 
 
@@ -56,9 +71,8 @@ def invite_result_page(request, public_id: str):
 def invite_report_print(request, public_id: str):
     """The report on one page made for paper or PDF, with the submitted reviews the viewer may see."""
     invite = _invite(request, public_id)
-    context = _report_context(request, invite)
+    context = report_context(request, invite)
     context["printed_reviews"] = _printed_reviews(review_aggregate(invite=invite, for_user=request.user))
-    context["statuses"] = invite_run_statuses(invite=invite, internal=True, hidden=True)
     response = render(request, "reviews/report_print.html", context)
     return blind_response(response, [invite])
 
@@ -77,8 +91,9 @@ def _printed_reviews(aggregate: Aggregate) -> list[dict] | None:
     ]
 
 
-def _report_context(request, invite: Invite) -> dict:
-    """Everything the report shows, read from stored rows; ``?at=<push id>`` adds the matrix as of that push."""
+def report_context(request, invite: Invite, *, changes: bool = True) -> dict:
+    """Everything the report shows, read from stored rows; ``?at=<push id>`` adds the matrix as of that
+    push. Without ``changes``, the diffs are left out (they are the costly part, and do not poll)."""
     at = request.GET.get("at")
     result_at = None
     if at is not None:
@@ -87,19 +102,27 @@ def _report_context(request, invite: Invite) -> dict:
             raise Http404("No such push of this invite.")
     timeline = push_timeline(invite=invite)
     evidence = invite_evidence(invite=invite)
+    result = invite_result(invite=invite)
+    statuses = invite_run_statuses(invite=invite, internal=True, tickets=True)
     return {
         "invite": invite,
-        "result": invite_result(invite=invite),
+        "result": result,
         "grader_version": GRADER_VERSION,
         "failures": failing_hidden_tests(invite=invite),
+        "guards": failing_guards(invite=invite),
+        "tickets_branched": any(ticket.branch for ticket in result.tickets),
         "evidence": evidence,
         # The diffs with the reviewers' comments under their lines (_evidence_changes.html).
-        "comments": diff_comments(invite=invite, evidence=evidence),
+        "comments": diff_comments(invite=invite, evidence=evidence) if changes else None,
         "pulls": invite_pull_summaries(invite=invite),
+        "statuses": statuses,
+        "pending": result.pending or runs_pending(statuses),
         "timeline": timeline,
         "timeline_svg": _timeline_picture(timeline),
         "result_at": result_at,
         "at": int(at) if result_at else None,
+        # What the page was rendered with, so a later poll can tell whether the diffs are out of date.
+        "analysis_stamp": result.analysed_at.isoformat() if result.analysed_at else "none",
     }
 
 
@@ -111,7 +134,7 @@ def _timeline_picture(timeline: list[TimelinePush]):
             passed=ref.tickets_passed,
             total=ref.tickets_total,
             label=f"{push.at:%Y-%m-%d %H:%M:%S} {ref.branch} {ref.kind} {ref.new[:7]}"
-            + (f", {ref.tickets_passed}/{ref.tickets_total} tickets" if ref.tickets_passed is not None else ""),
+            + (f": {ref.summary}" if ref.summary else ""),
             href=f"?at={push.id}#timeline",
         )
         for push in timeline
@@ -126,7 +149,7 @@ def _timeline_picture(timeline: list[TimelinePush]):
 def invite_runs_fragment(request, public_id: str):
     """The runs of an invite and their state; the page polls it (htmx) while any is pending."""
     invite = _invite(request, public_id)
-    statuses = invite_run_statuses(invite=invite, internal=True, hidden=True)
+    statuses = invite_run_statuses(invite=invite, internal=True, tickets=True)
     # Polled while anything the result depends on may change: the integrated run, the analysis too.
     pending = invite_pending(invite=invite)
     response = render(request, "scoring/_runs.html", {"invite": invite, "statuses": statuses, "pending": pending})

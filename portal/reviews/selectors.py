@@ -13,7 +13,7 @@ from statistics import mean
 
 from django.contrib.auth import get_user_model
 from django.core.paginator import Paginator
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.timesince import timesince
 
@@ -23,8 +23,8 @@ from portal.hosting.models import PullRequest
 from portal.invites.models import Invite
 from portal.reviews.models import AssessmentReviewer, Assignment, Feedback, Review, ReviewComment, Rubric
 from portal.scoring.hygiene import PROBLEM, WARNING, Finding
-from portal.scoring.models import BranchEvidence
-from portal.scoring.selectors import BranchEvidenceView, invite_result
+from portal.scoring.models import BranchEvidence, Run
+from portal.scoring.selectors import BranchEvidenceView, invite_result, tickets_score
 
 QUEUE_VIEWS = ("mine", "unassigned", "done", "all")
 QUEUE_PAGE_SIZE = 50
@@ -87,6 +87,9 @@ class QueueItem:
     assigned_to_me: bool
     my_review: str  # "", "draft" or "submitted"
     submitted_reviews: int
+    earned: int | None = None  # points, from the stored analysis (None before the first one)
+    possible: int | None = None
+    scoring: bool = False  # a run of the invite is queued or running: the score may still change
 
     @property
     def waited_words(self) -> str:
@@ -97,13 +100,19 @@ class QueueItem:
         return timesince(now - self.waited, now, depth=1).replace("\xa0", " ")
 
 
-def review_queue(*, user, view: str = "mine", assessment: Assessment | None = None) -> list[QueueItem]:
-    """Submitted invites the user may review, oldest submission first, for one tab of the queue.
+QUEUE_ORDERS = ("waiting", "newest")
+
+
+def review_queue(
+    *, user, view: str = "mine", assessment: Assessment | None = None, order: str = "waiting"
+) -> list[QueueItem]:
+    """Submitted invites the user may review, for one tab of the queue: the longest waiting first
+    (``order="waiting"``, by submission), or the latest submitted first (``"newest"``).
 
     mine: assigned to the user or drafted by them, and not yet reviewed by them; unassigned: nobody
     is assigned; done: the user has submitted a review; all: every invite the user may review.
     """
-    return _queue_items(_queue_invites(user=user, view=view, assessment=assessment), user=user)
+    return _queue_items(_queue_invites(user=user, view=view, assessment=assessment, order=order), user=user)
 
 
 @dataclass(frozen=True)
@@ -115,10 +124,11 @@ class QueuePage:
 
 
 def review_queue_page(
-    *, user, view: str = "mine", assessment: Assessment | None = None, page: int | str = 1
+    *, user, view: str = "mine", assessment: Assessment | None = None, page: int | str = 1, order: str = "waiting"
 ) -> QueuePage:
     """One page of review_queue (QUEUE_PAGE_SIZE invites); ``page`` is clamped like the dashboard's."""
-    current = Paginator(_queue_invites(user=user, view=view, assessment=assessment), QUEUE_PAGE_SIZE).get_page(page)
+    invites = _queue_invites(user=user, view=view, assessment=assessment, order=order)
+    current = Paginator(invites, QUEUE_PAGE_SIZE).get_page(page)
     return QueuePage(
         items=_queue_items(current.object_list, user=user),
         number=current.number,
@@ -127,9 +137,11 @@ def review_queue_page(
     )
 
 
-def _queue_invites(*, user, view: str, assessment: Assessment | None):
+def _queue_invites(*, user, view: str, assessment: Assessment | None, order: str = "waiting"):
     if view not in QUEUE_VIEWS:
         raise ValueError(f"unknown queue view {view!r}")
+    if order not in QUEUE_ORDERS:
+        raise ValueError(f"unknown queue order {order!r}")
     mine = Review.objects.filter(invite=OuterRef("pk"), reviewer=user)
     assigned = Assignment.objects.filter(invite=OuterRef("pk"))
     invites = _allowed_invites(user)
@@ -148,11 +160,14 @@ def _queue_invites(*, user, view: str, assessment: Assessment | None):
         .annotate(
             my_review=Subquery(mine.values("status")[:1]),
             submitted_reviews=Count("reviews", filter=Q(reviews__status=Review.Status.SUBMITTED), distinct=True),
+            # Only the analysis' ticket list: its full result (branches, findings) can be large.
+            score_tickets=F("analysis__result__tickets"),
+            scoring=Exists(Run.objects.filter(invite=OuterRef("pk"), status__in=Run.ACTIVE)),
         )
         .prefetch_related(
             Prefetch("review_assignments", queryset=Assignment.objects.select_related("reviewer"), to_attr="assigned")
         )
-        .order_by("submitted_at", "id")
+        .order_by(*(("submitted_at", "id") if order == "waiting" else ("-submitted_at", "-id")))
     )
     return invites
 
@@ -167,8 +182,12 @@ def _queue_items(invites, *, user) -> list[QueueItem]:
             assigned_to_me=any(a.reviewer_id == user.pk for a in invite.assigned),
             my_review=invite.my_review or "",
             submitted_reviews=invite.submitted_reviews,
+            earned=score[0],
+            possible=score[1],
+            scoring=invite.scoring,
         )
         for invite in invites
+        for score in [tickets_score(invite.score_tickets)]
     ]
 
 

@@ -21,6 +21,8 @@ from portal.assessments.models import Assessment
 from portal.core.dispatch import send_on_commit
 from portal.invites.models import Event, Invite
 from portal.invites.services import event_record
+from portal.reviews.blind import shown_name
+from portal.reviews.emails import feedback_email_queue
 from portal.reviews.models import LEVELS, Assignment, Feedback, Review, ReviewComment, Rubric, criteria_errors
 from portal.reviews.rubrics import DEFAULT_CRITERIA
 from portal.reviews.selectors import (
@@ -233,8 +235,8 @@ class Waiting:
 def _waiting(invite: Invite) -> Waiting:
     now = timezone.now()
     return Waiting(
-        # One line whatever a name holds: the candidate typed it.
-        candidate=" ".join(invite.candidate.name.split()),
+        # The alias on a blind assessment: a reviewer's inbox is as blind as their pages.
+        candidate=shown_name(invite),
         assessment=" ".join(invite.assessment_version.assessment.title.split()),
         waited=timesince(invite.submitted_at, now, depth=1).replace("\xa0", " ") if invite.submitted_at else "",
         url=settings.PORTAL_BASE_URL + reverse("review_form", args=[invite.public_id]),
@@ -347,8 +349,12 @@ def comment_delete(*, comment: ReviewComment, user) -> None:
     comment.delete()
 
 
-def feedback_release(*, invite: Invite, by, summary: str) -> Feedback:
-    """Release the summary and the shared comments to the candidate, once; they show on their page.
+def feedback_release(*, invite: Invite, by, summary: str, without_summary: bool = False) -> Feedback:
+    """Release the summary and the shared comments to the candidate, once; they show on their page,
+    and the candidate is emailed a link to it (portal.reviews.emails) once this commits.
+
+    A summary is required, unless ``without_summary`` says the releaser chose to send the shared
+    comments alone: a release cannot be undone, so an empty summary is never an accident.
 
     Only once the assessment is closed for the candidate (submitted, or past its deadline): feedback
     while they can still push would be help, not feedback. The invite's row is locked, so two
@@ -371,8 +377,16 @@ def feedback_release(*, invite: Invite, by, summary: str) -> Feedback:
         shared = ReviewComment.objects.filter(invite=locked, visibility=ReviewComment.Visibility.SHARED)
         if not text and not shared.exists():
             raise ReviewRefused("There is nothing to release: write a summary or share a comment.")
+        if not text and not without_summary:
+            raise ReviewRefused(
+                "Write a summary for the candidate, or tick “Release without a summary” to send the shared "
+                "comments alone. Nothing was released."
+            )
         feedback.summary = text
         feedback.released_by = by
         feedback.released_at = timezone.now()
         feedback.save()
+        data = {"by": by.get_username() if by else None, "with_summary": bool(text)}
+        event_record(invite=locked, kind=Event.Kind.FEEDBACK_RELEASED, data=data, at=feedback.released_at)
+        feedback_email_queue(feedback=feedback)
     return feedback

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from portal.reviews import exports, report, views
+from portal.reviews import contest_views, exports, report, views
 
 urlpatterns = [
     path("reviews/", views.queue, name="review_queue"),
@@ -9,7 +9,13 @@ urlpatterns = [
     path("reviews/invites/<str:public_id>/", report.invite_result_page, name="invite_result"),
     path("reviews/invites/<str:public_id>/report.html", report.invite_report_print, name="invite_report_print"),
     path("reviews/invites/<str:public_id>/runs", report.invite_runs_fragment, name="invite_result_runs"),
+    path("reviews/invites/<str:public_id>/live", report.invite_result_live, name="invite_result_live"),
     path("reviews/invites/<str:public_id>/rescore", report.invite_rescore_view, name="invite_rescore"),
+    path(
+        "reviews/invites/<str:public_id>/contested/<int:ticket>",
+        contest_views.contest_decide_view,
+        name="contest_decide",
+    ),
     path("reviews/invites/<str:public_id>/review/", views.review_form, name="review_form"),
     path("reviews/invites/<str:public_id>/take", views.review_take, name="review_take"),
     path("reviews/invites/<str:public_id>/assign", views.review_assign, name="review_assign"),

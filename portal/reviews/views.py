@@ -14,14 +14,17 @@ from portal.accounts.decorators import role_required
 from portal.accounts.roles import RECRUITER, REVIEWER
 from portal.assessments.models import Assessment
 from portal.invites.models import Invite
-from portal.reviews.blind import blind_response
+from portal.reviews.blind import blind_response, shown_name
 from portal.reviews.models import Review, ReviewComment, Rubric
+from portal.reviews.report import report_context
 from portal.reviews.selectors import (
+    QUEUE_ORDERS,
     QUEUE_VIEWS,
     assessments_reviewable,
     calibration,
     feedback_panel,
     invite_assignees,
+    may_release_feedback,
     queue_default_view,
     review_aggregate,
     review_of,
@@ -70,7 +73,10 @@ def queue(request):
         view = "mine"
     assessments = assessments_reviewable(user=request.user)
     chosen = next((a for a in assessments if str(a.pk) == request.GET.get("assessment")), None)
-    page = review_queue_page(user=request.user, view=view, assessment=chosen, page=request.GET.get("page", 1))
+    order = request.GET.get("order") if request.GET.get("order") in QUEUE_ORDERS else "waiting"
+    page = review_queue_page(
+        user=request.user, view=view, assessment=chosen, page=request.GET.get("page", 1), order=order
+    )
     items = page.items
     may_assign = _may_assign(request.user)
     choices = {a.pk: reviewers_allowed(assessment=a) for a in assessments} if may_assign else {}
@@ -82,7 +88,12 @@ def queue(request):
         "chosen": chosen,
         "may_assign": may_assign,
         "page": page,
-        "query": urlencode({k: v for k, v in {"view": view, "assessment": chosen.pk if chosen else ""}.items() if v}),
+        "order": order,
+        "orders": [("waiting", "Longest waiting first"), ("newest", "Newest first")],
+        "query": urlencode(
+            {k: v for k, v in {"view": view, "assessment": chosen.pk if chosen else "", "order": order}.items() if v}
+        ),
+        "filters": urlencode({k: v for k, v in {"view": view, "assessment": chosen.pk if chosen else ""}.items() if v}),
     }
     return blind_response(render(request, "reviews/queue.html", context), [item.invite for item in items])
 
@@ -104,6 +115,15 @@ def review_form(request, public_id: str):
         if not may_review:
             raise PermissionDenied("You may not review this assessment.")
         return _review_post(request, invite)
+    return _review_page(request, invite)
+
+
+def _review_page(request, invite: Invite, *, release: dict | None = None, status: int = 200):
+    """The review form beside the evidence; ``release`` holds a refused feedback form, as it was typed."""
+    user = request.user
+    assessment = invite.assessment_version.assessment
+    may_review = reviewer_allowed(user=user, assessment=assessment)
+    may_assign = _may_assign(user)
     review = review_of(invite=invite, reviewer=user) if may_review else None
     rubric = review.rubric if review else rubric_current(assessment) if may_review else None
     suggestions = rubric_suggestions(invite=invite) if rubric and not (review and review.submitted) else {}
@@ -119,8 +139,14 @@ def review_form(request, public_id: str):
         "may_assign": may_assign,
         "reviewers": reviewers_allowed(assessment=assessment) if may_assign else [],
         "feedback": feedback_panel(invite=invite, user=user),
+        "release": release or {},
+        # The evidence beside the rubric, for those who may read the report.
+        "evidence_shown": may_review,
     }
-    return blind_response(render(request, "reviews/review_form.html", context), [invite])
+    if may_review:
+        context |= report_context(request, invite)
+    response = render(request, "reviews/review_form.html", context, status=status)
+    return blind_response(response, [invite])
 
 
 def _criteria_rows(rubric, review, suggestions) -> list[dict]:
@@ -181,7 +207,8 @@ def review_take(request, public_id: str):
     except ReviewRefused as refused:
         messages.error(request, str(refused))
     else:
-        messages.success(request, f"{invite.candidate.name} is in your queue.")
+        # The message waits in the session for the next page, which may not be one that is scrubbed.
+        messages.success(request, f"{shown_name(invite)} is in your queue.")
     return _back(request, invite)
 
 
@@ -287,15 +314,25 @@ def review_comment_delete(request, public_id: str, comment_id: int):
 @require_POST
 @login_required
 def review_feedback_release(request, public_id: str):
-    """Release the feedback (summary and shared comments) to the candidate, once confirmed."""
+    """Release the feedback (summary and shared comments) to the candidate, once confirmed.
+
+    A refusal shows the review page again with the error beside the form and what was typed kept.
+    """
     invite = _invite(public_id)
+    if not may_release_feedback(user=request.user, invite=invite):
+        raise PermissionDenied("Only the assessment's reviewers and recruiters release feedback.")
+    summary = request.POST.get("summary", "")
+    without_summary = request.POST.get("without_summary") == "yes"
+    release = {"summary": summary, "without_summary": without_summary}
     if request.POST.get("confirm") != "yes":
-        messages.error(request, "Nothing was released: confirm that the candidate may read this feedback.")
-        return redirect(reverse("review_form", args=[invite.public_id]) + "#feedback-heading")
+        release["error"] = "Nothing was released: confirm that the candidate may read this feedback."
+        return _review_page(request, invite, release=release, status=400)
     try:
-        feedback_release(invite=invite, by=request.user, summary=request.POST.get("summary", ""))
+        feedback_release(invite=invite, by=request.user, summary=summary, without_summary=without_summary)
     except ReviewRefused as refused:
-        messages.error(request, str(refused))
-    else:
-        messages.success(request, "The feedback was released: the candidate can read it on their page.")
+        release["error"] = str(refused)
+        return _review_page(request, invite, release=release, status=400)
+    messages.success(
+        request, "The feedback was released: the candidate can read it on their page, and is emailed a link to it."
+    )
     return redirect(reverse("review_form", args=[invite.public_id]) + "#feedback-heading")

@@ -11,7 +11,9 @@ push that queued none (portal.scoring.services.analysis_request):
    changes (scope creep), and the points earned per ticket;
 4. adds git-hygiene findings, the tickets whose hidden tests and the candidate's own visible tests
    disagree on a head (disagreements), and code-quality signals (ruff on changed lines; reused for
-   a branch whose head has not moved since the last analysis);
+   a branch whose head has not moved since the last analysis); a ticket whose hidden tests pass on
+   its own branch while its visible tests fail there is *contested*: its points count only once a
+   reviewer confirms it on that commit (ContestDecision, copied in by contests_apply);
 5. reads, once per head, the evidence a reviewer reads (commits, diff, visible tests changed) into
    BranchEvidence rows, and notes each branch's force-pushes from the push log;
 6. stores it all as JSON in InviteAnalysis, unless a newer computation got there first.
@@ -28,6 +30,7 @@ import time
 from dataclasses import asdict, dataclass
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Prefetch
 from django.utils import timezone
 
@@ -49,7 +52,7 @@ from portal.scoring.hygiene import (
     compare_test_file,
     hygiene_findings,
 )
-from portal.scoring.models import BranchEvidence, InviteAnalysis, Run, TestResult
+from portal.scoring.models import BranchEvidence, ContestDecision, InviteAnalysis, Run, TestResult
 from portal.scoring.quality import quality_signals
 from portal.scoring.services import run_queue, runs_supersede
 from portal.scoring.version import GRADER_VERSION
@@ -92,14 +95,18 @@ def analysis_update(*, invite_id: int) -> InviteAnalysis | None:
     except Exception as exc:  # a failure of the portal: the previous result stays, the error is shown
         logger.exception("analysis of invite %s failed", invite_id)
         result, error = analysis.result, f"{exc.__class__.__name__}: {exc}"[:ERROR_CAP]
-    # A computation that started later may already have stored a newer result: never go back.
-    InviteAnalysis.objects.filter(pk=analysis.pk, computed__lt=wanted).update(
-        computed=wanted,
-        computed_at=timezone.now(),
-        duration=time.monotonic() - started,
-        error=error,
-        result=result,
-    )
+    with transaction.atomic():
+        # Locked, so a reviewer's decision is either seen here or applied to what this stores.
+        InviteAnalysis.objects.select_for_update().filter(pk=analysis.pk).first()
+        result = contests_apply(result, contest_decisions(invite_id=invite_id))
+        # A computation that started later may already have stored a newer result: never go back.
+        InviteAnalysis.objects.filter(pk=analysis.pk, computed__lt=wanted).update(
+            computed=wanted,
+            computed_at=timezone.now(),
+            duration=time.monotonic() - started,
+            error=error,
+            result=result,
+        )
     analysis.refresh_from_db()
     return analysis
 
@@ -160,24 +167,31 @@ def analysis_compute(*, invite: Invite, previous: dict | None = None) -> dict:
             }
         )
 
+    cases = disagreement_cases(manifest=manifest, path=path, heads=heads, runs=runs)
+    contests = {
+        case.ticket: _contest(case, runs[case.head])
+        for case in cases
+        if case.hidden_passed and case.branch == f"issue-{case.ticket}"
+    }
     by_name = {b["branch"]: b for b in branches}
     tickets = []
     for ticket in manifest.tickets:
         branch = by_name.get(f"issue-{ticket.number}")
         passed = branch["cells"][ticket.number]["passed"] if branch else None
-        tickets.append(
-            {
-                "number": ticket.number,
-                "title": ticket.title,
-                "points": ticket.points,
-                "branch": branch["branch"] if branch else None,
-                "passed": passed,
-                "earned": ticket.points if passed else 0,
-            }
-        )
+        entry = {
+            "number": ticket.number,
+            "title": ticket.title,
+            "points": ticket.points,
+            "branch": branch["branch"] if branch else None,
+            "passed": passed,
+            "contested": contests.get(ticket.number) if passed else None,
+            # Partial credit of an unfixed ticket (hidden tests with points): counted by ticket_earned.
+            "partial": branch["cells"][ticket.number]["earned"] if branch and passed is False else 0,
+        }
+        tickets.append({**entry, "earned": ticket_earned(entry)})
 
     findings = _findings(invite, manifest, path, base, heads, branches, integration, left_out)
-    findings += disagreements(manifest=manifest, path=path, heads=heads, runs=runs)
+    findings += [_disagreement_finding(case) for case in cases]
     evidence_update(invite=invite, manifest=manifest, path=path, base=base, heads=heads)
     integrated = None
     if integration.commit is not None:
@@ -207,7 +221,8 @@ def _latest_runs(invite: Invite, commits: set[str]) -> dict[str, Run]:
     runs = (
         Run.objects.filter(invite=invite, commit__in=commits)
         .prefetch_related(
-            "verdicts", Prefetch("results", queryset=TestResult.objects.only("run", "test_id", "outcome"))
+            "verdicts",
+            Prefetch("results", queryset=TestResult.objects.only("run", "test_id", "ticket", "outcome", "guard")),
         )
         .order_by("queued_at", "id")
     )
@@ -225,8 +240,16 @@ def _run_data(run: Run | None) -> dict | None:
     return {"id": run.pk, "status": run.status, "reason": run.reason, "grader": run.grader_version}
 
 
+def verdict_earned(verdict, points: int) -> int:
+    """The points a stored verdict earns: its own figure, or all or nothing on a run scored before
+    partial credit (grader.verdicts)."""
+    if verdict.earned is not None:
+        return min(verdict.earned, points)
+    return points if verdict.passed else 0
+
+
 def _cells(run: Run | None, manifest: Manifest) -> dict[int, dict]:
-    empty = {"passed": None, "tests_passed": 0, "tests_total": 0}
+    empty = {"passed": None, "tests_passed": 0, "tests_total": 0, "earned": 0}
     if run is None or run.status not in (Run.Status.PASSED, Run.Status.FAILED):
         return {t.number: dict(empty) for t in manifest.tickets}
     verdicts = {v.ticket: v for v in run.verdicts.all()}
@@ -235,6 +258,7 @@ def _cells(run: Run | None, manifest: Manifest) -> dict[int, dict]:
             "passed": verdicts[t.number].passed,
             "tests_passed": verdicts[t.number].tests_passed,
             "tests_total": verdicts[t.number].tests_total,
+            "earned": verdict_earned(verdicts[t.number], t.points),
         }
         if t.number in verdicts
         else dict(empty)
@@ -285,7 +309,19 @@ def _findings(invite, manifest, path, base, heads, branches, integration, left_o
     return findings
 
 
-def disagreements(*, manifest: Manifest, path, heads: dict[str, str], runs: dict[str, Run]) -> list[Finding]:
+@dataclass(frozen=True)
+class Disagreement:
+    """One ticket on one branch head whose hidden verdict and the candidate's own visible tests differ."""
+
+    ticket: int
+    branch: str
+    head: str
+    hidden_passed: bool
+    tests: tuple[str, ...]  # the visible tests that say otherwise (failing ones, or all of them passing)
+    visible: tuple[tuple[str, str], ...]  # each of the ticket's visible tests: (id, "passed"/"failed"/"missing")
+
+
+def disagreement_cases(*, manifest: Manifest, path, heads: dict[str, str], runs: dict[str, Run]) -> list[Disagreement]:
     """Per branch head with a finished scored run, the tickets whose hidden verdict and the candidate's
     own visible tests for them (the manifest's ``visible_tests``) disagree on that commit.
 
@@ -294,7 +330,7 @@ def disagreements(*, manifest: Manifest, path, heads: dict[str, str], runs: dict
     visible test the branch no longer has did not pass. An app that recognises the grader can pass
     hidden tests its own test still fails; an edited visible test can pass on an app still broken.
     """
-    findings = []
+    cases = []
     for name, head in heads.items():
         run = runs.get(head)
         if run is None or run.status not in (Run.Status.PASSED, Run.Status.FAILED) or not _visible_ran(run):
@@ -307,11 +343,104 @@ def disagreements(*, manifest: Manifest, path, heads: dict[str, str], runs: dict
             if not tests or ticket.number not in verdicts:
                 continue
             failing = [test_id for test_id in tests if visible_failed(test_id, failed)]
+            visible = tuple(
+                (test_id, "failed" if test_id in failing else "passed" if test_id in present else "missing")
+                for test_id in tests
+            )
             if verdicts[ticket.number] and failing:
-                findings.append(_disagreement(ticket.number, name, head, failing, hidden="pass", own="fail"))
+                cases.append(Disagreement(ticket.number, name, head, True, tuple(failing), visible))
             elif not verdicts[ticket.number] and not failing and all(test_id in present for test_id in tests):
-                findings.append(_disagreement(ticket.number, name, head, tests, hidden="fail", own="pass"))
-    return findings
+                cases.append(Disagreement(ticket.number, name, head, False, tuple(tests), visible))
+    return cases
+
+
+def disagreements(*, manifest: Manifest, path, heads: dict[str, str], runs: dict[str, Run]) -> list[Finding]:
+    """The disagreement_cases as warnings on their branches."""
+    return [
+        _disagreement_finding(case) for case in disagreement_cases(manifest=manifest, path=path, heads=heads, runs=runs)
+    ]
+
+
+# Contested tickets: the hidden tests pass a ticket on its branch while the candidate's own visible
+# tests for it fail on the same commit. An app can recognise the grader's requests and answer them
+# alone correctly; the points then wait for a reviewer, who confirms (they count) or overturns (0).
+
+CONFIRMED = ContestDecision.Decision.CONFIRMED.value
+OVERTURNED = ContestDecision.Decision.OVERTURNED.value
+
+
+def _contest(case: Disagreement, run: Run) -> dict:
+    """The evidence of a contested ticket, side by side: its hidden tests on the run, its visible tests."""
+    hidden = sorted(
+        (result.test_id.rsplit("::", 1)[-1], result.outcome)
+        for result in run.results.all()
+        if result.ticket == case.ticket and not result.guard  # a guard is no evidence of the ticket
+    )
+    return {
+        "branch": case.branch,
+        "head": case.head,
+        "run": run.pk,
+        "hidden": [{"name": name, "outcome": outcome} for name, outcome in hidden],
+        "visible": [{"id": test_id, "outcome": outcome} for test_id, outcome in case.visible],
+        "decision": None,
+    }
+
+
+def ticket_earned(ticket: dict) -> int:
+    """The points a stored ticket entry counts: its points if its branch fixes it, unless it is contested
+    and no reviewer confirmed it on that commit; when not fixed, the partial credit its branch's hidden
+    tests with points earn (``partial``, 0 without). The one rule every page and export counts by."""
+    if not isinstance(ticket, dict):
+        return 0
+    if not ticket.get("passed"):
+        partial, points = ticket.get("partial", 0), ticket.get("points", 0)
+        if isinstance(partial, bool) or not isinstance(partial, int) or not isinstance(points, int):
+            return 0
+        return max(0, min(partial, points - 1))
+    contested = ticket.get("contested")
+    if isinstance(contested, dict) and (contested.get("decision") or {}).get("decision") != CONFIRMED:
+        return 0
+    points = ticket.get("points", 0)
+    return points if isinstance(points, int) else 0
+
+
+def ticket_contested_points(ticket: dict) -> int:
+    """The points of a ticket that wait for a reviewer's decision (0 when it is not contested or decided)."""
+    if not isinstance(ticket, dict) or not ticket.get("passed") or not isinstance(ticket.get("contested"), dict):
+        return 0
+    if ticket["contested"].get("decision"):
+        return 0
+    points = ticket.get("points", 0)
+    return points if isinstance(points, int) else 0
+
+
+def contest_decisions(*, invite_id: int) -> dict[tuple[int, str], dict]:
+    """(ticket, commit) -> the reviewer's decision on it, as stored in a result; one query."""
+    return {
+        (row.ticket, row.commit): {
+            "decision": row.decision,
+            "by": row.decided_by.get_username() if row.decided_by else "a former user",
+            "at": row.decided_at.isoformat(),
+            "note": row.note,
+        }
+        for row in ContestDecision.objects.filter(invite_id=invite_id).select_related("decided_by")
+    }
+
+
+def contests_apply(result: dict | None, decisions: dict[tuple[int, str], dict]) -> dict | None:
+    """The stored result with each contested ticket's decision (made on its current head) and the
+    points it counts; a decision made on another commit does not apply."""
+    if not isinstance(result, dict) or not isinstance(result.get("tickets"), list):
+        return result
+    tickets = []
+    for ticket in result["tickets"]:
+        contested = ticket.get("contested") if isinstance(ticket, dict) else None
+        if isinstance(contested, dict):
+            decision = decisions.get((ticket.get("number"), contested.get("head")))
+            ticket = {**ticket, "contested": {**contested, "decision": decision}}
+            ticket["earned"] = ticket_earned(ticket)
+        tickets.append(ticket)
+    return {**result, "tickets": tickets}
 
 
 def _visible_ran(run: Run) -> bool:
@@ -350,7 +479,9 @@ def _present_tests(path, head: str, manifest: Manifest) -> set[str]:
     return present
 
 
-def _disagreement(ticket: int, branch: str, head: str, tests: list[str], *, hidden: str, own: str) -> Finding:
+def _disagreement_finding(case: Disagreement) -> Finding:
+    ticket, branch, head, tests = case.ticket, case.branch, case.head, list(case.tests)
+    hidden, own = ("pass", "fail") if case.hidden_passed else ("fail", "pass")
     verb = own if len(tests) > 1 else {"pass": "passes", "fail": "fails"}[own]
     what = f"test{'s' if len(tests) > 1 else ''} {', '.join(tests)}"
     return Finding(
@@ -489,7 +620,8 @@ def _changes_shipped_tests(change: str, tests: dict) -> bool:
 
 
 def _test_level(entry: FileDiff, change: str, read) -> dict:
-    """The tests a test file's change adds and the shipped tests it changes; {} if not comparable."""
+    """The tests a test file's change adds, the shipped tests it extends (every original assertion
+    kept: credited like added ones) and those it changes; {} if not comparable."""
     if read is None or not entry.path.endswith(".py") or change in ("deleted", "renamed"):
         return {}
     old = None if change == "added" else read("base", entry.path)
@@ -501,7 +633,11 @@ def _test_level(entry: FileDiff, change: str, read) -> dict:
         return {}
     changed = [*comparison.changed, *comparison.changed_helpers, *comparison.deleted]
     changed += [f"{old_id} -> {new_id}" for old_id, new_id in comparison.renamed]
-    return {"tests_added": list(comparison.added), "tests_changed": sorted(changed)}
+    return {
+        "tests_added": list(comparison.added),
+        "tests_extended": list(comparison.extended),
+        "tests_changed": sorted(changed),
+    }
 
 
 def _file_reader(path, base: str, head: str):

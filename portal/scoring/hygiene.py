@@ -24,8 +24,9 @@ Decisions worth knowing:
   listed in one ``merge_commit`` info finding per branch instead.
 * Junk and visible-test rules look at the branch's net change (base tree vs head tree): a file added
   and later removed on the same branch is not reported.
-* Visible tests are compared test by test (see Rule 4): tests a branch adds are credited
-  (``tests_added``, info); shipped tests changed, deleted or renamed are the problem.
+* Visible tests are compared test by test (see Rule 4): tests a branch adds, and shipped tests it
+  extends keeping every original assertion, are credited (``tests_added``, info); shipped tests whose
+  assertions were removed or relaxed, skipped, marked xfail, deleted or renamed are the problem.
 * Secrets found by content are reported as ``path:line``; the matched text is never copied into
   a finding.
 """
@@ -424,11 +425,18 @@ def _identity_problem(author: git.Actor) -> str | None:
 # --- Rule 4: visible tests ---------------------------------------------------------------------------
 #
 # Shipped visible test files are compared test by test: a test a branch adds is credited (the candidate
-# README asks for tests that show a problem is gone); a shipped test whose definition changed, or that
-# is gone, is the problem. A test's identity is its id (path::name or path::Class::name); its definition
-# is its AST dump (decorators included, so adding a skip mark is a change; formatting and comments are
-# not). Shipped helpers and fixtures (top-level functions and classes that are not tests) are compared
-# the same way: changing one changes what the shipped tests check. Imports are not compared.
+# README asks for tests that show a problem is gone); a shipped test is judged by what it asserts. A
+# test's identity is its id (path::name or path::Class::name). A shipped test whose every original
+# statement (its asserts, ``pytest.raises`` blocks and the requests they check) is still there, in
+# the same order and nesting, is *extended* and credited like an added test: new statements may
+# come between them. What is a problem: an original assertion removed or changed (a relaxed
+# comparison or expected value), other original statements removed or changed, a skip or xfail
+# (a mark, a call to ``pytest.skip``/``pytest.xfail``/``pytest.importorskip``, on the test, its
+# class or the module), an early ``return`` added, a new statement that rebinds a name the original
+# statements read next (the value the assertion checks is replaced), and a deleted or renamed test.
+# Formatting and comments are never a change (the AST is compared). Shipped helpers and fixtures
+# (top-level functions and classes that are not tests) are compared whole: changing one changes what
+# the shipped tests check. Imports are not compared.
 
 
 @dataclass(frozen=True)
@@ -438,11 +446,23 @@ class TestFileComparison:
     __test__ = False  # a dataclass, not a pytest test class
 
     added: tuple[str, ...] = ()  # test ids new on the branch
-    changed: tuple[str, ...] = ()  # shipped test ids whose definition differs
+    changed: tuple[str, ...] = ()  # shipped test ids changed in a way that is a problem (see ``why``)
     changed_helpers: tuple[str, ...] = ()  # shipped fixtures and helpers whose definition differs
     deleted: tuple[str, ...] = ()  # shipped test or helper ids gone from the file
     renamed: tuple[tuple[str, str], ...] = ()  # (shipped id, new id) with the same definition
+    extended: tuple[str, ...] = ()  # shipped test ids that keep every original statement and add some
+    why: tuple[tuple[str, str], ...] = ()  # (id in ``changed``, ASSERTIONS_CHANGED | SKIPPED | XFAILED | BODY_CHANGED)
     parsed: bool = True
+
+
+# Why a shipped test counts as changed (TestFileComparison.why).
+ASSERTIONS_CHANGED = "assertions"  # an original assertion removed or changed
+SKIPPED = "skipped"  # a skip mark or call, or an early return: the assertions no longer run
+XFAILED = "xfailed"  # an xfail mark or call: a failure no longer fails
+BODY_CHANGED = "changed"  # other original statements removed or changed, or a checked value rebound
+
+_SKIP_NAMES = frozenset({"skip", "skipif", "importorskip"})
+_XFAIL_NAMES = frozenset({"xfail"})
 
 
 def _is_test_class(node: ast.stmt) -> bool:
@@ -472,6 +492,8 @@ class _Definitions:
     tests: dict[str, str]  # id -> AST dump
     helpers: dict[str, str]  # id -> AST dump
     unnamed: dict[str, str]  # test id -> AST dump without the name
+    nodes: dict[str, ast.stmt] = field(default_factory=dict)  # test id -> its definition
+    marks: dict[str, frozenset[str]] = field(default_factory=dict)  # test id -> skip/xfail of its class or module
 
 
 def _definitions(path: str, source: bytes | None) -> _Definitions:
@@ -483,9 +505,15 @@ def _definitions(path: str, source: bytes | None) -> _Definitions:
     found = _Definitions({}, {}, {})
     if source is None:
         return found
-    for node in ast.parse(source, filename=path).body:
+    module = ast.parse(source, filename=path)
+    # Skips and xfails the whole module carries: a ``pytestmark`` or a module-level pytest.skip().
+    module_marks = _skip_marks(node for node in module.body if not isinstance(node, (*_DEFINITIONS, *_IMPORTS)))
+    for node in module.body:
+        marks = module_marks
         if _is_test_class(node):
             members = [(f"{path}::{node.name}::{m.name}", m) for m in node.body if isinstance(m, _DEFINITIONS)]
+            others = [m for m in node.body if not isinstance(m, _DEFINITIONS)]
+            marks = marks | _skip_marks(node.decorator_list) | _skip_marks(others)
         elif isinstance(node, _DEFINITIONS):
             members = [(f"{path}::{node.name}", node)]
         else:
@@ -494,10 +522,165 @@ def _definitions(path: str, source: bytes | None) -> _Definitions:
             (found.tests if _is_test(member) else found.helpers)[test_id] = ast.dump(member)
             if _is_test(member):
                 found.unnamed[test_id] = _without_name(member)
+                found.nodes[test_id] = member
+                found.marks[test_id] = marks
     return found
 
 
 _DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+_IMPORTS = (ast.Import, ast.ImportFrom)
+
+
+def _skip_marks(nodes: Iterable[ast.AST]) -> frozenset[str]:
+    """SKIPPED and/or XFAILED if any of ``nodes`` names pytest's skip or xfail: ``pytest.mark.skip``,
+    ``pytest.skip(...)``, a bare ``@skip`` decorator or ``skip(...)`` call (``from pytest import skip``)."""
+    marks = set()
+    for node in nodes:
+        bare = {id(node)} | {id(inner.func) for inner in ast.walk(node) if isinstance(inner, ast.Call)}
+        for inner in ast.walk(node):
+            name = ""
+            if isinstance(inner, ast.Attribute):
+                name = inner.attr
+            elif isinstance(inner, ast.Name) and id(inner) in bare:
+                name = inner.id
+            if name in _SKIP_NAMES:
+                marks.add(SKIPPED)
+            elif name in _XFAIL_NAMES:
+                marks.add(XFAILED)
+    return frozenset(marks)
+
+
+def _is_check(node: ast.AST) -> bool:
+    """An assertion: ``assert``, ``pytest.raises``/``warns`` and unittest's ``self.assert*`` calls."""
+    for inner in ast.walk(node):
+        if isinstance(inner, ast.Assert):
+            return True
+        if isinstance(inner, ast.Call) and isinstance(inner.func, (ast.Attribute, ast.Name)):
+            name = inner.func.attr if isinstance(inner.func, ast.Attribute) else inner.func.id
+            if name in ("raises", "warns", "deprecated_call") or name.startswith("assert"):
+                return True
+    return False
+
+
+_BODIES = ("body", "orelse", "finalbody")
+_COMPOUND = (ast.If, ast.For, ast.AsyncFor, ast.While, ast.With, ast.AsyncWith, ast.Try)
+
+
+def _header(node: ast.stmt) -> str:
+    """A compound statement's AST dump without its bodies (its test, loop target, context managers...)."""
+    saved = {name: getattr(node, name) for name in (*_BODIES, "handlers") if hasattr(node, name)}
+    try:
+        for name in saved:
+            setattr(node, name, [])
+        return ast.dump(node)
+    finally:
+        for name, value in saved.items():
+            setattr(node, name, value)
+
+
+def _dump(node: ast.AST | None) -> str:
+    return ast.dump(node) if node is not None else ""
+
+
+def _covers(old: ast.stmt, new: ast.stmt, inserted: list[ast.stmt]) -> bool:
+    """Is ``new`` the statement ``old``, perhaps with statements added inside its blocks (into ``inserted``)?"""
+    if type(old) is not type(new):
+        return False
+    if not isinstance(old, _COMPOUND):
+        return ast.dump(old) == ast.dump(new)
+    if _header(old) != _header(new):
+        return False
+    found: list[ast.stmt] = []
+    pairs = [(getattr(old, name), getattr(new, name)) for name in _BODIES if hasattr(old, name)]
+    if isinstance(old, ast.Try):
+        if len(old.handlers) != len(new.handlers):
+            return False
+        for before, after in zip(old.handlers, new.handlers, strict=True):
+            if _dump(before.type) != _dump(after.type) or before.name != after.name:
+                return False
+            pairs.append((before.body, after.body))
+    for before, after in pairs:
+        if _embed(before, after, found):
+            return False
+    inserted += found
+    return True
+
+
+def _embed(old: list[ast.stmt], new: list[ast.stmt], inserted: list[ast.stmt]) -> list[ast.stmt]:
+    """Match ``old`` in order into ``new`` (greedy, which finds a match whenever one exists); the old
+    statements left unmatched. Statements of ``new`` matched to none go into ``inserted``."""
+    missing = []
+    matched: set[int] = set()
+    cursor = 0
+    for statement in old:
+        for index in range(cursor, len(new)):
+            if _covers(statement, new[index], inserted):
+                matched.add(index)
+                cursor = index + 1
+                break
+        else:
+            missing.append(statement)
+    inserted += [statement for index, statement in enumerate(new) if index not in matched]
+    return missing
+
+
+def _names(node: ast.AST, context: type) -> set[str]:
+    """Names ``node`` loads (context ast.Load) or binds (ast.Store, including ``x.attr =`` and ``x[i] =``)."""
+    names = set()
+    for inner in ast.walk(node):
+        if isinstance(inner, ast.Name) and isinstance(inner.ctx, context):
+            names.add(inner.id)
+        elif (
+            context is ast.Store
+            and isinstance(inner, (ast.Attribute, ast.Subscript))
+            and isinstance(inner.ctx, ast.Store)
+        ):
+            base = inner.value
+            while isinstance(base, (ast.Attribute, ast.Subscript)):
+                base = base.value
+            if isinstance(base, ast.Name):
+                names.add(base.id)
+    return names
+
+
+def _rebinds_checked_value(new: list[ast.stmt], inserted: list[ast.stmt]) -> bool:
+    """Does a statement the branch added bind a name an original statement of the same block reads next?"""
+    added = {id(statement) for statement in inserted}
+    rebound: set[str] = set()
+    for statement in new:
+        if id(statement) in added:
+            rebound |= _names(statement, ast.Store)
+            continue
+        if rebound & _names(statement, ast.Load):
+            return True
+        rebound -= _names(statement, ast.Store)
+    return False
+
+
+def _judge_test(old: ast.stmt, new: ast.stmt, marks: frozenset[str]) -> str | None:
+    """Why the shipped test ``old`` is changed at the branch head (``new``), or None if it keeps every
+    original statement (extended, or the same). ``marks`` are skips/xfails newly on its class or module."""
+    old_marks = {ast.dump(mark) for mark in old.decorator_list}
+    added_marks = [mark for mark in new.decorator_list if ast.dump(mark) not in old_marks]
+    new_skips = _skip_marks(added_marks) | marks
+    inserted: list[ast.stmt] = []
+    missing = _embed(old.body, new.body, inserted)
+    new_skips |= _skip_marks(inserted)
+    if SKIPPED in new_skips or any(isinstance(inner, ast.Return) for s in inserted for inner in ast.walk(s)):
+        return SKIPPED
+    if XFAILED in new_skips:
+        return XFAILED
+    if any(_is_check(statement) for statement in missing):
+        return ASSERTIONS_CHANGED
+    # Fixtures may be added (a test extended often needs one); marks and fixtures taken away change it.
+    old_args = {arg.arg for arg in (*old.args.posonlyargs, *old.args.args, *old.args.kwonlyargs)}
+    new_args = {arg.arg for arg in (*new.args.posonlyargs, *new.args.args, *new.args.kwonlyargs)}
+    marks_gone = old_marks - {ast.dump(mark) for mark in new.decorator_list}
+    if missing or added_marks or marks_gone or not old_args <= new_args or type(old) is not type(new):
+        return BODY_CHANGED
+    if _rebinds_checked_value(new.body, inserted):
+        return BODY_CHANGED
+    return None
 
 
 def compare_test_file(path: str, old: bytes | None, new: bytes | None) -> TestFileComparison:
@@ -508,7 +691,7 @@ def compare_test_file(path: str, old: bytes | None, new: bytes | None) -> TestFi
     """
     try:
         before, after = _definitions(path, old), _definitions(path, new)
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, RecursionError):
         return TestFileComparison(parsed=False)
     gone = [test_id for test_id in before.tests if test_id not in after.tests]
     added = [test_id for test_id in after.tests if test_id not in before.tests]
@@ -519,15 +702,29 @@ def compare_test_file(path: str, old: bytes | None, new: bytes | None) -> TestFi
             renamed.append((test_id, twin))
             gone.remove(test_id)
             added.remove(twin)
-    changed = [i for i, dump in before.tests.items() if i in after.tests and after.tests[i] != dump]
+    why: dict[str, str] = {}
+    extended = []
+    for test_id, dump in before.tests.items():
+        if test_id not in after.tests:
+            continue
+        marks = after.marks[test_id] - before.marks[test_id]
+        if after.tests[test_id] == dump and not marks:
+            continue
+        reason = _judge_test(before.nodes[test_id], after.nodes[test_id], marks)
+        if reason is None:
+            extended.append(test_id)
+        else:
+            why[test_id] = reason
     helpers = [i for i, dump in before.helpers.items() if i in after.helpers and after.helpers[i] != dump]
     gone += [i for i in before.helpers if i not in after.helpers]
     return TestFileComparison(
         added=tuple(sorted(added)),
-        changed=tuple(sorted(changed)),
+        changed=tuple(sorted(why)),
         changed_helpers=tuple(sorted(helpers)),
         deleted=tuple(sorted(gone)),
         renamed=tuple(renamed),
+        extended=tuple(sorted(extended)),
+        why=tuple(sorted(why.items())),
     )
 
 
@@ -554,6 +751,7 @@ class _TestChanges:
     """One branch's changes to test files, gathered file by file."""
 
     added: list[str] = field(default_factory=list)
+    extended: list[str] = field(default_factory=list)  # shipped tests kept whole and added to
     added_paths: set[str] = field(default_factory=set)
     problems: list[str] = field(default_factory=list)  # evidence lines "<id or path>: <what>"
     problem_paths: set[str] = field(default_factory=set)
@@ -565,9 +763,10 @@ class _TestChanges:
         self.problems.append(line)
         self.problem_paths.update(paths)
 
-    def credit(self, path: str, tests: Sequence[str]) -> None:
+    def credit(self, path: str, tests: Sequence[str], extended: Sequence[str] = ()) -> None:
         self.added += tests
-        if tests:
+        self.extended += extended
+        if tests or extended:
             self.added_paths.add(path)
 
 
@@ -599,22 +798,40 @@ def _collect_test_change(change: git.Diff, visible: Sequence[str], found: _TestC
         if old_path.endswith(".py"):
             found.notes.append(f"{old_path} does not parse as Python, so it was compared as a whole file")
         return
-    for test_id in comparison.changed:
-        found.problem("changes the assertions of", test_id, f"{test_id}: changed", old_path)
+    for test_id, reason in comparison.why:
+        part, what = _CHANGE_WORDS[reason]
+        found.problem(part, test_id, f"{test_id}: {what}", old_path)
     for helper in comparison.changed_helpers:
         found.problem("changes", helper, f"{helper}: changed", old_path)
     for test_id in comparison.deleted:
         found.problem("deletes", test_id, f"{test_id}: deleted", old_path)
     for test_id, new_id in comparison.renamed:
         found.problem("renames", f"{test_id} to {new_id}", f"{test_id}: renamed to {new_id}", old_path)
-    found.credit(old_path, comparison.added)
+    found.credit(old_path, comparison.added, comparison.extended)
+
+
+# Why a shipped test changed -> (the sentence's verb, the evidence line's words).
+_CHANGE_WORDS = {
+    ASSERTIONS_CHANGED: ("changes the assertions of", "assertions removed or changed"),
+    SKIPPED: ("skips", "skipped"),
+    XFAILED: ("marks as expected to fail", "xfail"),
+    BODY_CHANGED: ("changes", "changed"),
+}
 
 
 def _listed(items: Sequence[str], shown: int = 3) -> str:
     return ", ".join(items[:shown]) + (", ..." if len(items) > shown else "")
 
 
-_PROBLEM_ORDER = ("changes the assertions of", "changes", "deletes", "renames", "modifies")
+_PROBLEM_ORDER = (
+    "changes the assertions of",
+    "skips",
+    "marks as expected to fail",
+    "changes",
+    "deletes",
+    "renames",
+    "modifies",
+)
 
 
 def _visible_test_findings(
@@ -626,14 +843,23 @@ def _visible_test_findings(
         _collect_test_change(change, visible, found)
     ref, ticket = _ref(name), branch_ticket(name)
     findings = []
-    if found.added:
-        added = sorted(found.added)
+    if found.added or found.extended:
+        added = sorted(found.added + found.extended)
         target = f" for #{ticket}" if ticket is not None else ""
+        # A shipped test extended with every original assertion kept is credited like an added one.
+        what = " and ".join(
+            part
+            for part in (
+                f"adds {_plural(len(found.added), 'test')}" if found.added else "",
+                f"extends {_plural(len(found.extended), 'shipped test')}" if found.extended else "",
+            )
+            if part
+        )
         findings.append(
             Finding(
                 TESTS_ADDED,
                 INFO,
-                f"{name} adds {_plural(len(added), 'test')}{target} ({_listed(added)}).",
+                f"{name} {what}{target} ({_listed(added)}).",
                 ref=ref,
                 ticket=ticket,
                 commits=_commits_touching(repo, base.hexsha, head.hexsha, found.added_paths),

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db import models
 
 
@@ -28,7 +29,10 @@ class Run(models.Model):
     ref = models.CharField(max_length=255, blank=True, help_text="The ref whose push queued this run.")
     grader_version = models.CharField(max_length=64)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
-    reason = models.TextField(blank=True, help_text="Why the run is an error, in words for a reviewer.")
+    reason = models.TextField(
+        blank=True,
+        help_text="Why the run is an error, or a note on a scored run (a requirement not installed), in words.",
+    )
     queued_at = models.DateTimeField()
     dispatched_at = models.DateTimeField(
         null=True,
@@ -43,6 +47,17 @@ class Run(models.Model):
     )
     visible = models.JSONField(default=dict, blank=True, help_text="The candidate's own tests: information only.")
     log = models.TextField(blank=True, help_text="Capped output of the app and the grader.")
+    attempt = models.PositiveIntegerField(
+        default=0,
+        help_text="How often the run was handed to the workers; only a task of the current attempt may claim it.",
+    )
+    sent_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the broker took the current attempt's task; empty until it did."
+    )
+    worker = models.CharField(
+        max_length=255, blank=True, help_text="The node name of the worker that took (or last took) the run."
+    )
+    worker_pid = models.PositiveIntegerField(null=True, blank=True, help_text="The worker process that took it.")
     seed = models.BigIntegerField(
         null=True,
         blank=True,
@@ -56,6 +71,7 @@ class Run(models.Model):
         indexes = [
             models.Index(fields=["status", "started_at"]),
             models.Index(fields=["invite", "status"], name="scoring_run_invite_status"),
+            models.Index(fields=["status", "dispatched_at"], name="scoring_run_status_dispatched"),
         ]
 
     def __str__(self) -> str:
@@ -75,6 +91,12 @@ class TestResult(models.Model):
     outcome = models.CharField(max_length=10)  # passed, failed, error, skipped
     duration = models.FloatField(default=0)
     message = models.TextField(blank=True)
+    guard = models.BooleanField(
+        default=False, help_text="A regression guard: must pass as shipped and with every fix; counts for no ticket."
+    )
+    points = models.PositiveIntegerField(
+        null=True, blank=True, help_text="The test's share of its ticket's points, when its marker gives one."
+    )
 
     class Meta:
         ordering = ["ticket", "test_id"]
@@ -84,13 +106,18 @@ class TestResult(models.Model):
 
 
 class TicketVerdict(models.Model):
-    """Whether a run's commit fixes one ticket: every hidden test of the ticket passed."""
+    """Whether a run's commit fixes one ticket (every hidden test of the ticket passed), and the points it earns."""
 
     run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="verdicts")
     ticket = models.PositiveIntegerField()
     passed = models.BooleanField()
     tests_passed = models.PositiveIntegerField()
     tests_total = models.PositiveIntegerField()
+    earned = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="The ticket's points the run earns (grader.verdicts); empty on runs scored before partial credit.",
+    )
 
     class Meta:
         ordering = ["ticket"]
@@ -164,3 +191,38 @@ class BranchEvidence(models.Model):
 
     def __str__(self) -> str:
         return f"{self.branch} at {self.head[:7]}"
+
+
+class ContestDecision(models.Model):
+    """A reviewer's word on a contested ticket: the hidden tests passed it on its branch while the
+    candidate's own visible tests for it failed on the same commit, so its points wait for a person.
+
+    Made on one commit of the ticket's branch: a new push makes a new contest, which waits again.
+    The analysis copies decisions into the stored result (portal.scoring.analysis.contests_apply),
+    so every page and export counts the points the same way.
+    """
+
+    class Decision(models.TextChoices):
+        CONFIRMED = "confirmed", "Confirmed: the points count"
+        OVERTURNED = "overturned", "Overturned: no points"
+
+    NOTE_MAX = 1000
+
+    invite = models.ForeignKey("invites.Invite", on_delete=models.CASCADE, related_name="contest_decisions")
+    ticket = models.PositiveIntegerField()
+    commit = models.CharField(max_length=40, help_text="The head of the ticket's branch the decision was made on.")
+    run = models.ForeignKey(
+        Run, null=True, blank=True, on_delete=models.SET_NULL, help_text="The run whose results were contested."
+    )
+    decision = models.CharField(max_length=10, choices=Decision.choices)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    decided_at = models.DateTimeField()
+    note = models.TextField(blank=True, max_length=NOTE_MAX)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["invite", "ticket", "commit"], name="scoring_contest_decided_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.ticket} at {self.commit[:7]}: {self.decision}"

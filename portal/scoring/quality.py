@@ -21,6 +21,15 @@ of the candidate's project settings, which ``--isolated`` ignores), pyflakes (F:
 names, undefined names), bugbear (B), pyupgrade (UP, for Python ``TARGET_VERSION``) and simplify
 (SIM). Syntax errors are reported with code ``invalid-syntax``.
 
+Masking fixes: on the lines the branch adds or changes in app code (Python files that are not
+tests), ``masking`` lists, with file and line, (a) an exception handler or ``except`` that catches
+every error (``Exception``, ``BaseException``, a bare ``except``) and answers with a client error
+(a 4xx status), so failures read as "not found" rather than being fixed, and (b) code that
+special-cases values: an id compared with a literal (``if book_id == 42:``), a header clients differ
+in (User-Agent, Accept-Encoding...) read by the app, or a client's name (``"testclient"``,
+``"python-httpx"``) written into it. Parsed with ``ast``, never run. Reviewer signals, not scores: an
+honest fix may do either, for a reason a reviewer can read next to it.
+
 Work is bounded: patches are read for at most ``MAX_PATCH_FILES`` files of at most
 ``MAX_BLOB_BYTES`` each and ``MAX_PATCH_BYTES`` in all; at most ``MAX_LINT_FILES`` Python files
 (``MAX_LINT_BYTES`` in all) are linted. What was skipped is said in ``notes``.
@@ -28,6 +37,7 @@ Work is bounded: patches are read for at most ``MAX_PATCH_FILES`` files of at mo
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import re
@@ -66,6 +76,24 @@ class LintFinding:
 
 
 @dataclass(frozen=True)
+class MaskingSignal:
+    path: str  # in the head tree
+    line: int
+    kind: str  # CATCH_ALL_CLIENT_ERROR | SPECIAL_CASED_VALUE
+    message: str
+
+
+CATCH_ALL_CLIENT_ERROR = "catch_all_client_error"
+SPECIAL_CASED_VALUE = "special_cased_value"
+
+# Headers every client sends its own way: an app reading them can tell one client from another.
+CLIENT_HEADERS = frozenset({"user-agent", "accept-encoding", "accept-language", "sec-ch-ua"})
+# Parts of the names HTTP clients and test tools give themselves.
+CLIENT_NAMES = ("testclient", "httpx", "python-requests", "pytest", "curl/", "aiohttp", "urllib")
+_BROAD_ERRORS = frozenset({"Exception", "BaseException"})
+
+
+@dataclass(frozen=True)
 class QualitySignals:
     branch: str
     files_changed: int
@@ -75,6 +103,7 @@ class QualitySignals:
     new_lint: tuple[LintFinding, ...]  # sorted by path, line, code
     lint_error: str | None = None  # why lint did not run, if it did not
     notes: tuple[str, ...] = ()  # what the caps left out
+    masking: tuple[MaskingSignal, ...] = ()  # sorted by path, line, kind
 
 
 def default_ruff() -> str | None:
@@ -123,6 +152,7 @@ def quality_signals(
 
         lint, lint_error, lint_notes = _new_lint(base_commit, head_commit, added_lines, base_path, ruff)
         notes += lint_notes
+        masking = _masking(head_commit, added_lines)
     return QualitySignals(
         branch=branch,
         files_changed=len(changes),
@@ -132,6 +162,7 @@ def quality_signals(
         new_lint=lint,
         lint_error=lint_error,
         notes=tuple(notes),
+        masking=masking,
     )
 
 
@@ -304,4 +335,165 @@ def _ruff(executable: str, root: Path, paths: list[str]) -> list[tuple[str, int,
         except ValueError:
             continue
         found.append((path, int(item["location"]["row"]), item.get("code") or "invalid-syntax", item["message"]))
+    return found
+
+
+# --- Masking fixes ------------------------------------------------------------------------------------
+
+
+def _is_test_path(path: str) -> bool:
+    pure = PurePosixPath(path)
+    name = pure.name
+    return "tests" in pure.parts[:-1] or name == "conftest.py" or name.startswith("test_") or name.endswith("_test.py")
+
+
+def _masking(head: git.Commit, added_lines: dict[str, set[int]]) -> tuple[MaskingSignal, ...]:
+    """The masking signals on the changed lines of the head's app code (see the module docstring)."""
+    found: set[MaskingSignal] = set()
+    for path in sorted(added_lines):
+        if _is_test_path(path):
+            continue
+        try:
+            blob = head.tree / path
+        except KeyError:
+            continue
+        if blob.type != "blob" or blob.size > MAX_BLOB_BYTES:
+            continue
+        try:
+            tree = ast.parse(blob.data_stream.read(), filename=path)
+        except (SyntaxError, ValueError, RecursionError):
+            continue  # reported as invalid-syntax lint
+        changed = added_lines[path]
+        for line, kind, message in (*_catch_all(tree), *_special_cases(tree)):
+            if line in changed:
+                found.add(MaskingSignal(path=path, line=line, kind=kind, message=message))
+    return tuple(sorted(found, key=lambda signal: (signal.path, signal.line, signal.kind, signal.message)))
+
+
+def _dotted_name(node: ast.AST) -> str:
+    """``fastapi.HTTPException`` -> "HTTPException"; "" for anything but a name or an attribute."""
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    return node.id if isinstance(node, ast.Name) else ""
+
+
+def _catches_everything(caught: ast.AST | None) -> bool:
+    if caught is None:
+        return True  # a bare except
+    names = caught.elts if isinstance(caught, ast.Tuple) else [caught]
+    return any(_dotted_name(name) in _BROAD_ERRORS for name in names)
+
+
+def _client_error(nodes: list[ast.stmt]) -> int | None:
+    """The 4xx status the statements answer with (a keyword, HTTPException's first argument or a
+    ``status.HTTP_4xx_...`` name), else None."""
+    for statement in nodes:
+        for inner in ast.walk(statement):
+            value = None
+            if isinstance(inner, ast.keyword) and inner.arg in ("status_code", "status"):
+                value = inner.value
+            elif isinstance(inner, ast.Call) and _dotted_name(inner.func) == "HTTPException" and inner.args:
+                value = inner.args[0]
+            elif isinstance(inner, ast.Attribute) and re.match(r"HTTP_4\d\d_", inner.attr):
+                return int(inner.attr[5:8])
+            if isinstance(value, ast.Constant) and isinstance(value.value, int) and 400 <= value.value < 500:
+                return value.value
+            if isinstance(value, ast.Attribute) and re.match(r"HTTP_4\d\d_", value.attr):
+                return int(value.attr[5:8])
+    return None
+
+
+def _catch_all(tree: ast.Module) -> list[tuple[int, str, str]]:
+    """(line, kind, message) for every handler that turns any error into a client error."""
+    found = []
+    functions = {
+        node.name: node for node in ast.walk(tree) if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+    }
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            for decorator in node.decorator_list:
+                if (
+                    isinstance(decorator, ast.Call)
+                    and _dotted_name(decorator.func) == "exception_handler"
+                    and decorator.args
+                    and _catches_everything(decorator.args[0])
+                    and (status := _client_error(node.body)) is not None
+                ):
+                    found.append(
+                        (
+                            decorator.lineno,
+                            CATCH_ALL_CLIENT_ERROR,
+                            f"an exception handler answers every unhandled error with {status}",
+                        )
+                    )
+        elif (
+            isinstance(node, ast.Call)
+            and _dotted_name(node.func) == "add_exception_handler"
+            and len(node.args) >= 2
+            and _catches_everything(node.args[0])
+            and (handler := functions.get(_dotted_name(node.args[1]))) is not None
+            and (status := _client_error(handler.body)) is not None
+        ):
+            found.append(
+                (
+                    node.lineno,
+                    CATCH_ALL_CLIENT_ERROR,
+                    f"an exception handler answers every unhandled error with {status}",
+                )
+            )
+        elif (
+            isinstance(node, ast.ExceptHandler)
+            and _catches_everything(node.type)
+            and (status := _client_error(node.body)) is not None
+        ):
+            caught = "except" if node.type is None else f"except {ast.unparse(node.type)}"
+            found.append((node.lineno, CATCH_ALL_CLIENT_ERROR, f"`{caught}` turns every error into {status}"))
+    return found
+
+
+def _literal(node: ast.AST) -> str | None:
+    """The source of an int or str constant (or a tuple, list or set of them), else None."""
+    items = node.elts if isinstance(node, (ast.Tuple, ast.List, ast.Set)) else [node]
+    if items and all(
+        isinstance(item, ast.Constant) and isinstance(item.value, (int, str)) and not isinstance(item.value, bool)
+        for item in items
+    ):
+        return ast.unparse(node)
+    return None
+
+
+def _is_id(node: ast.AST) -> bool:
+    name = _dotted_name(node)
+    if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant) and isinstance(node.slice.value, str):
+        name = node.slice.value
+    return name == "id" or name.endswith(("_id", "Id"))
+
+
+def _special_cases(tree: ast.Module) -> list[tuple[int, str, str]]:
+    """(line, kind, message) for ids compared with literals, client headers read, client names written."""
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Compare) and len(node.ops) == 1:
+            if isinstance(node.ops[0], (ast.Eq, ast.NotEq, ast.In, ast.NotIn, ast.Is, ast.IsNot)):
+                left, right = node.left, node.comparators[0]
+                for subject, other in ((left, right), (right, left)):
+                    literal = _literal(other)
+                    if literal is not None and _is_id(subject):
+                        found.append(
+                            (
+                                node.lineno,
+                                SPECIAL_CASED_VALUE,
+                                f"{ast.unparse(subject)} is compared with the literal {literal}",
+                            )
+                        )
+                        break
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            lowered = node.value.strip().lower()
+            if lowered.replace("_", "-") in CLIENT_HEADERS:
+                found.append((node.lineno, SPECIAL_CASED_VALUE, f"the app reads the {node.value!r} header"))
+            elif any(client in lowered for client in CLIENT_NAMES):
+                found.append((node.lineno, SPECIAL_CASED_VALUE, f"the app names a client: {node.value[:40]!r}"))
+        elif isinstance(node, ast.arg) and node.arg.lower().replace("_", "-") in CLIENT_HEADERS:
+            # FastAPI reads a parameter named user_agent (declared with Header()) from the User-Agent header.
+            found.append((node.lineno, SPECIAL_CASED_VALUE, f"the app reads the {node.arg!r} header"))
     return found

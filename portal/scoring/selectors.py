@@ -8,7 +8,7 @@ many branches or runs the invite has.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db.models import F, Q, Sum
 
@@ -16,9 +16,18 @@ from gitplumbing import ZERO_SHA
 from gitplumbing.diffs import Commit, Diff
 from portal.hosting.models import PullRequest, Push, RefUpdate
 from portal.invites.models import Invite
-from portal.scoring.analysis import MAX_BRANCHES, VISIBLE_HIDDEN_DISAGREE, Integration, branch_order
+from portal.scoring.analysis import (
+    CONFIRMED,
+    MAX_BRANCHES,
+    VISIBLE_HIDDEN_DISAGREE,
+    Integration,
+    branch_order,
+    ticket_contested_points,
+    ticket_earned,
+    verdict_earned,
+)
 from portal.scoring.highlight import HighlightedFile, highlight_diff
-from portal.scoring.hygiene import Finding
+from portal.scoring.hygiene import Finding, branch_ticket
 from portal.scoring.models import BranchEvidence, InviteAnalysis, Run, TestResult, TicketVerdict
 from portal.scoring.quality import LintFinding, QualitySignals
 from portal.scoring.version import GRADER_VERSION
@@ -43,6 +52,7 @@ class Cell:
     tests_passed: int = 0
     tests_total: int = 0
     error: str = ""  # the run was an error: the ticket fails, and this says why
+    earned: int = 0  # the ticket's points this run earns: all when passed, else its partial credit
 
 
 @dataclass(frozen=True)
@@ -56,13 +66,56 @@ class BranchResult:
 
 
 @dataclass(frozen=True)
+class ContestTest:
+    __test__ = False  # a dataclass, not a pytest test class
+
+    name: str  # a hidden test's function name, or a visible test's id
+    outcome: str  # "passed", "failed", "error", "skipped"; "missing" for a visible test the branch no longer has
+
+
+@dataclass(frozen=True)
+class ContestDecisionView:
+    decision: str  # "confirmed" or "overturned"
+    by: str
+    at: datetime
+    note: str = ""
+
+    @property
+    def confirmed(self) -> bool:
+        return self.decision == CONFIRMED
+
+
+@dataclass(frozen=True)
+class Contest:
+    """Why a ticket's points wait for a reviewer: the hidden tests pass it on its branch while the
+    candidate's own visible tests for it fail on the same commit; the evidence of both, side by side."""
+
+    branch: str
+    head: str
+    run: int | None
+    hidden: tuple[ContestTest, ...]
+    visible: tuple[ContestTest, ...]
+    decision: ContestDecisionView | None = None
+
+    @property
+    def decided(self) -> bool:
+        return self.decision is not None
+
+
+@dataclass(frozen=True)
 class TicketResult:
     number: int
     title: str
     points: int
     branch: str | None  # the branch dedicated to the ticket
     passed: bool | None
-    earned: int
+    earned: int  # the points counted: a contested ticket counts only once confirmed
+    contested: Contest | None = None
+
+    @property
+    def waiting(self) -> bool:
+        """Contested and not decided yet: its points are not counted until a reviewer decides."""
+        return self.contested is not None and not self.contested.decided
 
 
 @dataclass
@@ -90,6 +143,16 @@ class InviteResult:
     @property
     def possible(self) -> int:
         return sum(t.points for t in self.tickets)
+
+    @property
+    def contested_tickets(self) -> list[TicketResult]:
+        """Tickets whose hidden and visible tests disagree on their own branch, decided or not."""
+        return [t for t in self.tickets if t.contested is not None]
+
+    @property
+    def contested_points(self) -> int:
+        """Points waiting for a reviewer's decision: not in ``total``."""
+        return sum(t.points for t in self.tickets if t.waiting)
 
     @property
     def pending(self) -> bool:
@@ -139,13 +202,70 @@ class MatrixRow:
     integrated: Cell | None
 
 
+def tickets_score(tickets) -> tuple[int | None, int | None]:
+    """(points earned, points possible) from a stored analysis' ticket list (its ``tickets``, each with
+    ``points``, ``passed`` and ``contested``); (None, None) before the first analysis. A contested
+    ticket counts only once a reviewer confirmed it (analysis.ticket_earned). InviteResult.total and
+    .possible count the same way, so a list and a report never disagree."""
+    tickets = [t for t in tickets if isinstance(t, dict)] if isinstance(tickets, list) else []
+    if not tickets:
+        return None, None
+    return sum(ticket_earned(t) for t in tickets), sum(t.get("points", 0) for t in tickets)
+
+
+def tickets_contested(tickets) -> int:
+    """The points of a stored ticket list that wait for a reviewer's decision on a contested ticket."""
+    if not isinstance(tickets, list):
+        return 0
+    return sum(ticket_contested_points(t) for t in tickets)
+
+
+def ticket_state(ticket) -> str:
+    """A stored ticket entry in one word, for exports: "pass", "fail", "contested" (waiting for a
+    reviewer), "overturned" (a reviewer said the hidden tests were fooled), or "" (not scored)."""
+    if not isinstance(ticket, dict):
+        return ""
+    contested = ticket.get("contested")
+    if ticket.get("passed") and isinstance(contested, dict):
+        decision = (contested.get("decision") or {}).get("decision")
+        return "pass" if decision == CONFIRMED else "overturned" if decision else "contested"
+    passed = ticket.get("passed")
+    return "pass" if passed is True else "fail" if passed is False else ""
+
+
+def _ticket(data: dict) -> TicketResult:
+    """A stored ticket entry as a TicketResult; its earned points by the one rule (ticket_earned)."""
+    fields = {key: data[key] for key in ("number", "title", "points", "branch", "passed") if key in data}
+    contested = data.get("contested") if data.get("passed") else None
+    return TicketResult(**fields, earned=ticket_earned(data), contested=_contest(contested) if contested else None)
+
+
+def _contest(data: dict) -> Contest:
+    decision = data.get("decision")
+    return Contest(
+        branch=data.get("branch", ""),
+        head=data.get("head", ""),
+        run=data.get("run"),
+        hidden=tuple(ContestTest(name=t["name"], outcome=t["outcome"]) for t in data.get("hidden", ())),
+        visible=tuple(ContestTest(name=t["id"], outcome=t["outcome"]) for t in data.get("visible", ())),
+        decision=ContestDecisionView(
+            decision=decision["decision"],
+            by=decision.get("by", ""),
+            at=datetime.fromisoformat(decision["at"]),
+            note=decision.get("note", ""),
+        )
+        if decision
+        else None,
+    )
+
+
 def invite_result(*, invite: Invite) -> InviteResult:
     """The invite's stored result; before its first analysis, the tickets with nothing earned."""
     analysis = InviteAnalysis.objects.filter(invite=invite).first()
     data = analysis.result if analysis is not None and analysis.computed_at is not None else {}
     runs_pending = Run.objects.filter(invite=invite, status__in=Run.ACTIVE).exists()
     version = invite.assessment_version
-    tickets = [TicketResult(**t) for t in data.get("tickets", [])] or [
+    tickets = [_ticket(t) for t in data.get("tickets", [])] or [
         TicketResult(number=t["number"], title=t["title"], points=t["points"], branch=None, passed=None, earned=0)
         for t in version.manifest.get("tickets", [])
     ]
@@ -220,6 +340,85 @@ def _quality(data: dict) -> QualitySignals:
     return QualitySignals(**fields)
 
 
+# --- One truth for what a run says ---------------------------------------------------
+
+INTEGRATED_LABEL = "integrated"  # what RunStatus.ref holds for the portal's refs
+INTEGRATED_WORDS = "all branches together"
+
+
+@dataclass(frozen=True)
+class RunLabel:
+    """A run in words, and its tone for colour ("pass", "fail", "partial", "pending", "error", "")."""
+
+    text: str
+    tone: str
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def ticket_list(numbers: list[int]) -> str:
+    """[1] -> "#1"; [1, 3] -> "#1 and #3"; [1, 2, 3] -> "#1, #2 and #3"."""
+    names = [f"#{n}" for n in numbers]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def ref_label(ref: str) -> str:
+    """What a page calls a run's ref: the branch name; the portal's own refs as what they are."""
+    if ref == INTEGRATED_LABEL or ref.startswith("refs/portal/"):
+        return INTEGRATED_WORDS
+    return ref.removeprefix("refs/heads/")
+
+
+def run_summary(*, branch: str, status: str, verdicts, reason: str = "", waiting: bool = False) -> RunLabel:
+    """What one run says, per ticket: every page that labels a run (runs tables, timelines, reports)
+    says it with this.
+
+    ``verdicts`` are the run's (ticket, passed) pairs. A ticket branch (issue-<n>) speaks of its own
+    ticket first: "fixes #1", or "#1 still fails"; any other ref (main, all branches together) lists
+    what it fixes and what still fails. Without verdicts a scored run is just "scored".
+    """
+    if status == Run.Status.QUEUED:
+        return RunLabel("waiting for the earlier runs of this invite" if waiting else "queued", "pending")
+    if status == Run.Status.RUNNING:
+        return RunLabel("running", "pending")
+    if status == Run.Status.SUPERSEDED:
+        return RunLabel("superseded: a newer push replaced it before it ran", "")
+    if status not in (Run.Status.PASSED, Run.Status.FAILED):
+        return RunLabel(f"error: {first_line(reason, cap=160) or 'the run could not complete'}", "error")
+    results = dict(sorted(verdicts))
+    if not results:
+        return RunLabel("scored", "")
+    fixed = [n for n, passed in results.items() if passed]
+    failing = [n for n, passed in results.items() if not passed]
+    own = branch_ticket(ref_label(branch))
+    if own in results:
+        others = [n for n in fixed if n != own]
+        also = f" (also fixes {ticket_list(others)})" if others else ""
+        if results[own]:
+            return RunLabel(f"fixes #{own}{also}", "pass")
+        return RunLabel(f"#{own} still fails{also}", "fail")
+    if not failing:
+        return RunLabel("fixes every ticket", "pass")
+    if not fixed:
+        return RunLabel("fixes no ticket yet", "fail")
+    verb = "fails" if len(failing) == 1 else "fail"
+    return RunLabel(f"fixes {ticket_list(fixed)}; {ticket_list(failing)} still {verb}", "partial")
+
+
+def run_summaries(*, runs) -> dict[int, RunLabel]:
+    """Run id -> run_summary for the given Run rows, in one query for all their verdicts."""
+    runs = list(runs)
+    verdicts: dict[int, list[tuple[int, bool]]] = {}
+    for run_id, ticket, passed in TicketVerdict.objects.filter(run__in=[r.pk for r in runs]).values_list(
+        "run_id", "ticket", "passed"
+    ):
+        verdicts.setdefault(run_id, []).append((ticket, passed))
+    return {
+        r.pk: run_summary(branch=r.ref, status=r.status, verdicts=verdicts.get(r.pk, ()), reason=r.reason) for r in runs
+    }
+
+
 @dataclass(frozen=True)
 class RunStatus:
     ref: str  # a branch name, or "integrated" for the portal's merge of the ticket branches
@@ -236,6 +435,10 @@ class RunStatus:
     tickets: tuple[tuple[int, bool], ...] = ()
     hidden_passed: int | None = None
     hidden_total: int | None = None
+    # For staff: which worker scored it (node name), how many times it was handed over, how long it took.
+    worker: str = ""
+    attempt: int = 0
+    seconds: float | None = None
 
     @property
     def finished(self) -> bool:
@@ -246,19 +449,20 @@ class RunStatus:
         return first_line(self.reason, cap=160)
 
     @property
+    def summary(self) -> RunLabel:
+        """The run in words, per ticket once scored (run_summary): "fixes #1", "#1 and #3 still fail"."""
+        return run_summary(
+            branch=self.ref, status=self.status, verdicts=self.tickets, reason=self.reason, waiting=self.waiting
+        )
+
+    @property
     def label(self) -> str:
-        """The run's state in words that say what it means ("failed" read as a broken run)."""
-        if self.status == Run.Status.QUEUED:
-            return "waiting for the earlier runs of this invite" if self.waiting else "queued"
-        if self.status == Run.Status.RUNNING:
-            return "running"
-        if self.status in (Run.Status.PASSED, Run.Status.FAILED):
-            if self.hidden_total is None:
-                return "scored"
-            return f"scored: {self.hidden_passed} of {self.hidden_total} hidden tests pass"
-        if self.status == Run.Status.SUPERSEDED:
-            return "superseded: a newer push replaced it before it ran"
-        return f"error: {self.reason_line or 'the run could not complete'}"
+        return self.summary.text
+
+    @property
+    def ref_label(self) -> str:
+        """The branch, or "all branches together" for the portal's merge of the ticket branches."""
+        return ref_label(self.ref)
 
 
 def runs_pending(statuses: list[RunStatus]) -> bool:
@@ -270,9 +474,6 @@ def invite_pending(*, invite: Invite) -> bool:
     the starting point, the integration) is queued or running, or a newer analysis is on its way."""
     analysis_pending = InviteAnalysis.objects.filter(invite=invite, computed__lt=F("requested")).exists()
     return analysis_pending or Run.objects.filter(invite=invite, status__in=Run.ACTIVE).exists()
-
-
-INTEGRATED_LABEL = "integrated"
 
 
 def invite_run_statuses(
@@ -333,6 +534,9 @@ def invite_run_statuses(
                 reason=r.reason,
                 waiting=r.status == Run.Status.QUEUED and r.dispatched_at is None,
                 tickets=tuple(verdicts.get(r.pk, ())),
+                worker=r.worker,
+                attempt=r.attempt,
+                seconds=(r.timings or {}).get("total"),
                 **shown,
             )
         )
@@ -367,6 +571,7 @@ class TestFileChange:
     deletions: int | None
     tests_added: list[str] | None = None  # test ids; None when the file was not compared test by test
     tests_changed: list[str] | None = None  # shipped test and fixture ids changed, deleted or renamed
+    tests_extended: list[str] | None = None  # shipped tests that keep every original assertion and add more
 
 
 @dataclass
@@ -441,9 +646,10 @@ class TicketFailures:
     number: int
     title: str
     branch: str
-    run_id: int | None
+    run_id: int | None  # None: the branch's head is not scored yet
     tests: list[FailingTest]
     more: int = 0  # failing tests beyond FAILING_TESTS_SHOWN
+    error: str = ""  # the run ended in an error (the app never started...): why, on one line
 
 
 def hidden_test_name(test_id: str) -> str:
@@ -457,19 +663,35 @@ def first_line(message: str, cap: int = MESSAGE_SHOWN) -> str:
 
 
 def failing_hidden_tests(*, invite: Invite) -> list[TicketFailures]:
-    """Per ticket that has a branch, the hidden tests its branch's run failed (the matrix's run).
+    """Per ticket whose branch does not fix it, why: the hidden tests its branch's run failed (the
+    matrix's run), or the run's error when the app never got as far as the tests.
 
-    Names and one-line messages only: what a reviewer needs to see why, not the tests themselves.
+    Tickets the matrix shows fixed are left out, and so are tickets without a branch. Names and
+    one-line messages only: what a reviewer needs to see why, not the tests themselves.
     """
     data = _stored_result(invite)
-    runs = {b["branch"]: (b.get("run") or {}).get("id") for b in data.get("branches", [])}
-    tickets = [t for t in data.get("tickets", []) if t.get("branch")]
-    wanted = {(runs.get(t["branch"]), t["number"]) for t in tickets if runs.get(t["branch"])}
+    runs = {b["branch"]: b.get("run") or {} for b in data.get("branches", [])}
+    # A run still queued or running has nothing to say yet.
+    runs = {name: run if run.get("status") not in Run.ACTIVE else {} for name, run in runs.items()}
+    tickets = [t for t in data.get("tickets", []) if t.get("branch") and not t.get("passed")]
+    errored = {
+        name: first_line(run.get("reason", ""), cap=160) or "the run could not complete"
+        for name, run in runs.items()
+        if run.get("status") == Run.Status.ERROR
+    }
+    wanted = {
+        (runs[t["branch"]]["id"], t["number"])
+        for t in tickets
+        if runs.get(t["branch"], {}).get("id") and t["branch"] not in errored
+    }
     found: dict[tuple[int, int], list[FailingTest]] = {}
     if wanted:
         results = (
             TestResult.objects.filter(
-                run_id__in={run for run, _ in wanted}, outcome__in=("failed", "error"), ticket__isnull=False
+                run_id__in={run for run, _ in wanted},
+                outcome__in=("failed", "error"),
+                ticket__isnull=False,
+                guard=False,  # a guard counts for no ticket: failing_guards lists it
             )
             .order_by("ticket", "test_id")
             .values_list("run_id", "ticket", "test_id", "outcome", "message")
@@ -481,7 +703,7 @@ def failing_hidden_tests(*, invite: Invite) -> list[TicketFailures]:
                 )
     failures = []
     for ticket in tickets:
-        run_id = runs.get(ticket["branch"])
+        run_id = runs.get(ticket["branch"], {}).get("id")
         tests = found.get((run_id, ticket["number"]), [])
         failures.append(
             TicketFailures(
@@ -491,9 +713,44 @@ def failing_hidden_tests(*, invite: Invite) -> list[TicketFailures]:
                 run_id=run_id,
                 tests=tests[:FAILING_TESTS_SHOWN],
                 more=max(0, len(tests) - FAILING_TESTS_SHOWN),
+                error=errored.get(ticket["branch"], ""),
             )
         )
     return failures
+
+
+@dataclass(frozen=True)
+class GuardFailures:
+    """The regression guards a branch head's run failed: what worked as shipped and no longer does."""
+
+    branch: str
+    run_id: int
+    tests: list[FailingTest]
+
+
+def failing_guards(*, invite: Invite) -> list[GuardFailures]:
+    """Per branch of the stored result whose run failed regression guards (hidden tests marked guard),
+    those guards by name, in branch order. Guards count for no ticket, so they are listed apart."""
+    runs = {
+        b["branch"]: (b.get("run") or {}).get("id")
+        for b in _stored_result(invite).get("branches", [])
+        if (b.get("run") or {}).get("status") in (Run.Status.PASSED, Run.Status.FAILED)
+    }
+    found: dict[int, list[FailingTest]] = {}
+    results = (
+        TestResult.objects.filter(run_id__in=set(runs.values()) - {None}, guard=True, outcome__in=("failed", "error"))
+        .order_by("test_id")
+        .values_list("run_id", "test_id", "outcome", "message")
+    )
+    for run_id, test_id, outcome, message in results:
+        found.setdefault(run_id, []).append(
+            FailingTest(name=hidden_test_name(test_id), outcome=outcome, message=first_line(message))
+        )
+    return [
+        GuardFailures(branch=name, run_id=run_id, tests=found[run_id][:FAILING_TESTS_SHOWN])
+        for name, run_id in runs.items()
+        if run_id in found
+    ]
 
 
 @dataclass(frozen=True)
@@ -505,6 +762,7 @@ class TimelineRef:
     run_status: str | None  # the run of the new head; None if there is none
     tickets_passed: int | None  # None: not scored (yet), or deleted
     tickets_total: int
+    summary: RunLabel | None = None  # the new head's run in words (run_summary); None without a run
 
 
 @dataclass(frozen=True)
@@ -538,20 +796,29 @@ def push_timeline(*, invite: Invite, limit: int = PUSHES_SHOWN) -> list[Timeline
     for push in pushes:
         refs = []
         for update in sorted(push.ref_updates.all(), key=lambda u: u.pk):
-            run = runs.get(update.new_sha)
+            # Only the candidate's branches: the portal's own refs (refs/portal/*) are not their pushes.
+            if not update.ref.startswith("refs/heads/"):
+                continue
+            run = runs.get(update.new_sha) if update.new_sha != ZERO_SHA else None
             scored = run is not None and run.status in (Run.Status.PASSED, Run.Status.FAILED)
+            branch = update.ref.removeprefix("refs/heads/")
+            verdicts = [(v.ticket, v.passed) for v in run.verdicts.all()] if run else []
             refs.append(
                 TimelineRef(
-                    branch=update.ref.removeprefix("refs/heads/"),
+                    branch=branch,
                     kind=update.kind,
                     old=update.old_sha,
                     new=update.new_sha,
                     run_status=run.status if run else None,
-                    tickets_passed=sum(v.passed for v in run.verdicts.all()) if scored else None,
+                    tickets_passed=sum(passed for _, passed in verdicts) if scored else None,
                     tickets_total=tickets,
+                    summary=run_summary(branch=branch, status=run.status, verdicts=verdicts, reason=run.reason)
+                    if run
+                    else None,
                 )
             )
-        timeline.append(TimelinePush(id=push.pk, at=push.at, refs=refs))
+        if refs:
+            timeline.append(TimelinePush(id=push.pk, at=push.at, refs=refs))
     return timeline
 
 
@@ -631,6 +898,7 @@ def invite_result_at(*, invite: Invite, push_id: int) -> InviteResult | None:
                 passed=verdicts[t["number"]].passed,
                 tests_passed=verdicts[t["number"]].tests_passed,
                 tests_total=verdicts[t["number"]].tests_total,
+                earned=verdict_earned(verdicts[t["number"]], t["points"]),
             )
             if t["number"] in verdicts
             else Cell(passed=None)
@@ -644,15 +912,15 @@ def invite_result_at(*, invite: Invite, push_id: int) -> InviteResult | None:
     tickets = []
     for t in manifest_tickets:
         branch = by_name.get(f"issue-{t['number']}")
-        passed = branch.cells[t["number"]].passed if branch else None
+        cell = branch.cells[t["number"]] if branch else Cell(passed=None)
         tickets.append(
             TicketResult(
                 number=t["number"],
                 title=t["title"],
                 points=t["points"],
                 branch=branch.branch if branch else None,
-                passed=passed,
-                earned=t["points"] if passed else 0,
+                passed=cell.passed,
+                earned=ticket_earned({"points": t["points"], "passed": cell.passed, "partial": cell.earned}),
             )
         )
     return InviteResult(
@@ -682,3 +950,78 @@ def commit_identities(*, invite_ids: list[int]) -> dict[int, set[tuple[str, str]
             if commit.get("committer"):
                 people.add((commit["committer"], commit.get("committer_email", "")))
     return found
+
+
+# The status page lists runs waiting or running for longer than this: a run usually starts within
+# seconds of its push and ends within a minute or two.
+RUN_LONG_AFTER_SECONDS = 120
+
+
+@dataclass(frozen=True)
+class RunInFlight:
+    """A run the status page shows: waiting, running, or stuck, for longer than RUN_LONG_AFTER_SECONDS."""
+
+    pk: int
+    invite: str  # public id
+    candidate: str
+    ref: str
+    commit: str
+    state: str  # in words
+    since: datetime  # queued, handed over, or started: what the age counts from
+    age_seconds: int
+    worker: str
+    attempt: int
+    stuck: str  # why it needs repair ("" if it does not yet)
+
+    @property
+    def can_resend(self) -> bool:
+        return self.state != "waiting for its turn"
+
+
+def runs_in_flight(*, now: datetime | None = None, limit: int = 100) -> list[RunInFlight]:
+    """Runs waiting, running or stuck for longer than RUN_LONG_AFTER_SECONDS, oldest first, stuck first.
+
+    A fixed number of queries, whatever the number of runs.
+    """
+    from django.utils import timezone
+
+    from portal.scoring.services import STUCK_WHY, runs_stuck
+
+    now = now or timezone.now()
+    stuck = {run.pk: STUCK_WHY[why] for why, runs in runs_stuck(now=now).items() for run in runs}
+    long_ago = now - timedelta(seconds=RUN_LONG_AFTER_SECONDS)
+    candidates = (
+        Run.objects.filter(status__in=Run.ACTIVE)
+        .filter(
+            Q(pk__in=stuck)
+            | Q(status=Run.Status.RUNNING, started_at__lt=long_ago)
+            | Q(status=Run.Status.QUEUED, dispatched_at__lt=long_ago)
+            | Q(status=Run.Status.QUEUED, dispatched_at__isnull=True, queued_at__lt=long_ago)
+        )
+        .select_related("invite__candidate")
+        .order_by("queued_at", "pk")[:limit]
+    )
+    listed = []
+    for run in candidates:
+        if run.status == Run.Status.RUNNING:
+            state, since = "running", run.started_at or run.queued_at
+        elif run.dispatched_at is None:
+            state, since = "waiting for its turn", run.queued_at
+        else:
+            state, since = "waiting for a worker", run.dispatched_at
+        listed.append(
+            RunInFlight(
+                pk=run.pk,
+                invite=run.invite.public_id,
+                candidate=run.invite.candidate.name,
+                ref=run.ref,
+                commit=run.commit,
+                state=state,
+                since=since,
+                age_seconds=max(0, int((now - since).total_seconds())),
+                worker=run.worker,
+                attempt=run.attempt,
+                stuck=stuck.get(run.pk, ""),
+            )
+        )
+    return sorted(listed, key=lambda run: (not run.stuck, -run.age_seconds))

@@ -1,7 +1,7 @@
 """Scoring a commit: export it, serve it in the sandbox, grade it from the trusted side, store a Run.
 
 How work reaches here:
-  a push      -> push_score(push=...)       (the git view's on_push, wired in portal.urls)
+  a push      -> push_score(push=...)       (the hosting.push_recorded hook, connected in apps.py)
   a finished run, a push that queued no run, a rescore -> analysis_request(invite=...)
                  -> task "analysis.invite" (at most one waiting per invite)
                  (portal.scoring.analysis computes findings, signals and the integrated run once)
@@ -12,36 +12,45 @@ Tasks are sent by name (portal.core.dispatch); this module imports no tasks modu
 from __future__ import annotations
 
 import logging
+import os
+import re
 import shutil
+import socket
 import tempfile
 import time
+import tomllib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 import gitplumbing
 from grader.clock import WALL_FACTOR, Usage
+from grader.junit import TestOutcome
 from grader.local import AppStartError
 from grader.manifest import Manifest
 from grader.run import GraderError, HiddenRun, OutOfTime, VisibleRun, new_seed, run_hidden_tests
 from grader.verdicts import ticket_verdicts
 from portal.assessments.runner import SandboxRunner
 from portal.assessments.services import PackageFetchError, assessment_runtime, version_manifest
+from portal.core.database import database_retry
 from portal.core.datadir import cache_dir, has_data_dir
 from portal.core.dispatch import send_on_commit
+from portal.core.models import WorkerHeartbeat
 from portal.core.services import AttemptsExhausted, task_attempt_begin, task_attempt_clear
 from portal.hosting.models import Push
 from portal.hosting.services import repository_path
+from portal.invites.emails import emails_unsent_send
 from portal.invites.models import Event, Invite
 from portal.invites.services import event_record
 from portal.scoring.export import TreeTooLarge, commit_fetch, tree_export
 from portal.scoring.models import InviteAnalysis, Run, TestResult, TicketVerdict
+from portal.scoring.requirements import requirements_policy_note
 from portal.scoring.version import GRADER_VERSION
 from sandbox import Result, SandboxError
 
@@ -51,6 +60,8 @@ logger = logging.getLogger(__name__)
 # the analysis reads the repositories, so it runs on the default queue, beside the data.
 TASK_RUN = "scoring.run"
 TASK_ANALYSE = "analysis.invite"
+# Repairs what a failure left behind (runs never sent, lost, or on a dead worker); sent by beat.
+TASK_SWEEP = "scoring.sweep"
 # Counts the plays of a run that the worker host's other work starved (TaskAttempt, key: the run id).
 TASK_STARVED = "scoring.starved"
 
@@ -111,9 +122,28 @@ def runs_dispatch(*, invite: Invite) -> int:
         )
         now = timezone.now()
         for run_id in waiting:
-            Run.objects.filter(pk=run_id).update(dispatched_at=now)
-            send_on_commit(TASK_RUN, run_id=run_id)
+            _hand_over(run_id, now=now)
     return len(waiting)
+
+
+def _hand_over(run_id: int, *, now) -> int:
+    """Give the run a new attempt and send its task once the transaction commits; the attempt.
+
+    Only a task carrying the run's current attempt may claim it, so a message the broker delivers
+    late, twice, or after the run was sent again changes nothing. ``sent_at`` is written only once
+    the broker took the message: a run handed over while the broker was down stays unsent, and
+    ``runs_sweep`` sends it again.
+    """
+    Run.objects.filter(pk=run_id).update(
+        dispatched_at=now, sent_at=None, attempt=F("attempt") + 1, started_at=None, worker_pid=None
+    )
+    attempt = Run.objects.filter(pk=run_id).values_list("attempt", flat=True).get()
+
+    def sent() -> None:
+        Run.objects.filter(pk=run_id, attempt=attempt, sent_at__isnull=True).update(sent_at=timezone.now())
+
+    send_on_commit(TASK_RUN, run_id=run_id, attempt=attempt, on_sent=sent)
+    return attempt
 
 
 def runs_supersede(*, invite: Invite, refs: str, keep: set[str], reason: str) -> int:
@@ -182,16 +212,71 @@ def analysis_request(*, invite: Invite) -> None:
         send_on_commit(TASK_ANALYSE, invite_id=invite.pk)
 
 
-def _claim(run_id: int) -> Run | None:
-    """Move a queued (or reaped) run to running; None if another worker has it or it is done."""
+def this_process() -> str:
+    """A name for a process that scores runs outside a Celery worker (a command, a test)."""
+    return f"process@{socket.gethostname()}"
+
+
+def _claim(run_id: int, *, attempt: int | None, worker: str) -> Run | None:
+    """Move the run to running for this worker; None if the task is not the run's current attempt,
+    another worker has it, or it is done.
+
+    ``attempt`` None is a task sent before runs had attempts (an upgrade): it may take a queued run.
+    The same attempt delivered again while the run is running (a duplicate, or the broker's
+    redelivery after the worker process died) takes it over only if the process that had it is gone.
+    """
     with transaction.atomic():
         run = Run.objects.select_for_update().filter(pk=run_id).first()
         if run is None or run.status not in Run.ACTIVE:  # done, superseded, or gone
             return None
+        if attempt is not None and attempt != run.attempt:
+            logger.info("run %s: a task of attempt %s arrived at attempt %s; ignored", run_id, attempt, run.attempt)
+            return None
+        logger.debug(
+            "run %s: task of attempt %s taken by %s (pid %s); the run is %s at attempt %s, by %s (pid %s)",
+            run_id,
+            attempt,
+            worker,
+            os.getpid(),
+            run.status,
+            run.attempt,
+            run.worker,
+            run.worker_pid,
+        )
+        if run.status == Run.Status.RUNNING and not _claimant_gone(run, worker=worker):
+            logger.info("run %s is already being scored by %s; a duplicate task is ignored", run_id, run.worker)
+            return None
         run.status = Run.Status.RUNNING
         run.started_at = timezone.now()
-        run.save(update_fields=["status", "started_at"])
+        run.worker = worker
+        run.worker_pid = os.getpid()
+        run.save(update_fields=["status", "started_at", "worker", "worker_pid"])
         return run
+
+
+def _claimant_gone(run: Run, *, worker: str) -> bool:
+    """Whether the process that claimed this running run is gone (so its task may be taken over)."""
+    if not run.worker:
+        return False  # claimed by an older release: left to the reaper
+    if run.worker == worker:
+        # This worker's own pool: the process that had it died (or is this one, free again).
+        return run.worker_pid is None or run.worker_pid == os.getpid() or not _pid_alive(run.worker_pid)
+    beat = WorkerHeartbeat.objects.filter(name=run.worker).first()
+    return beat is not None and (beat.stopped_at is not None or beat.seen_at < timezone.now() - _dead_after())
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _dead_after() -> timedelta:
+    return timedelta(seconds=settings.PORTAL_WORKER_DEAD_AFTER)
 
 
 def reason_capped(reason: str, cap: int = MESSAGE_CAP) -> str:
@@ -206,37 +291,99 @@ def reason_capped(reason: str, cap: int = MESSAGE_CAP) -> str:
     return first + marker + rest[-(cap - len(first) - len(marker)) :]
 
 
-def _finish(run: Run, *, status: str, reason: str = "", **fields) -> Run:
-    run.status = status
-    run.reason = reason_capped(reason)
-    run.finished_at = timezone.now()
-    for name, value in fields.items():
-        setattr(run, name, value)
-    run.save()
-    event_record(
-        invite=run.invite,
-        kind=Event.Kind.SCORED,
-        data={"run": run.pk, "commit": run.commit, "ref": run.ref, "status": status},
-    )
-    # The matrix, regressions and scope creep depend on this run: have them recomputed.
-    analysis_request(invite=run.invite)
-    # Its place in flight goes to the invite's next waiting run.
-    runs_dispatch(invite=run.invite)
-    return run
+def run_result_rows(
+    *, run: Run, manifest: Manifest, outcomes: list[TestOutcome]
+) -> tuple[list[TestResult], list[TicketVerdict]]:
+    """The rows a scored run stores (unsaved): each hidden test's outcome, with its points and whether it
+    is a regression guard, and each ticket's verdict with the points it earns (grader.verdicts)."""
+    results = [
+        TestResult(
+            run=run,
+            test_id=o.test_id,
+            ticket=o.ticket,
+            outcome=o.outcome,
+            duration=o.duration,
+            message=(o.message or "")[:MESSAGE_CAP],
+            guard=o.guard,
+            points=o.points,
+        )
+        for o in outcomes
+    ]
+    verdicts = [
+        TicketVerdict(
+            run=run,
+            ticket=v.ticket,
+            passed=v.passed,
+            tests_passed=v.tests_passed,
+            tests_total=v.tests_total,
+            earned=v.earned,
+        )
+        for v in ticket_verdicts(manifest, outcomes)
+    ]
+    return results, verdicts
 
 
-def run_execute(*, run_id: int) -> Run | None:
-    """Score one run; idempotent and safe to call again after a worker died."""
-    try:
-        task_attempt_begin(task="scoring.run", key=str(run_id), max_attempts=MAX_ATTEMPTS)
-    except AttemptsExhausted as exc:
-        run = Run.objects.filter(pk=run_id).first()
-        if run is not None and run.status in Run.ACTIVE:
-            return _finish(run, status=Run.Status.ERROR, reason=f"scoring stopped the worker {exc.attempts - 1} times")
+def _finish(run: Run, *, status: str, reason: str = "", write=None, **fields) -> Run:
+    """Record how the run ended (and, with ``write``, its results) if this play still owns the run.
+
+    A play whose run was taken over meanwhile (its worker looked dead and the run was sent again)
+    records nothing: only the current attempt's results are kept, so a run is scored exactly once.
+    """
+
+    def record() -> Run:
+        with transaction.atomic():
+            current = Run.objects.select_for_update().filter(pk=run.pk).first()
+            if current is None or current.attempt != run.attempt or current.status != Run.Status.RUNNING:
+                logger.warning(
+                    "run %s: attempt %s ended (%s) after the run was taken over; its results are dropped",
+                    run.pk,
+                    run.attempt,
+                    status,
+                )
+                return current or run
+            # Results of an earlier play (a retry) never stay beside this one's ending.
+            TestResult.objects.filter(run=run).delete()
+            TicketVerdict.objects.filter(run=run).delete()
+            if write is not None:
+                write()
+            run.status = status
+            run.reason = reason_capped(reason)
+            run.finished_at = timezone.now()
+            # What an earlier play of this run (a retry) left is replaced, not kept beside this one's.
+            for name, value in {"timings": {}, "sandbox": {}, "visible": {}, "log": "", **fields}.items():
+                setattr(run, name, value)
+            if run.started_at:
+                run.timings = {**(run.timings or {}), "total": (run.finished_at - run.started_at).total_seconds()}
+            run.save()
+            event_record(
+                invite=run.invite,
+                kind=Event.Kind.SCORED,
+                data={"run": run.pk, "commit": run.commit, "ref": run.ref, "status": status},
+            )
+            # The matrix, regressions and scope creep depend on this run: have them recomputed.
+            analysis_request(invite=run.invite)
+            # Its place in flight goes to the invite's next waiting run.
+            runs_dispatch(invite=run.invite)
         return run
-    run = _claim(run_id)
+
+    # The results are in memory: a database restarting now must not lose them.
+    return database_retry(record, what=f"recording the end of run {run.pk}")
+
+
+def run_execute(*, run_id: int, attempt: int | None = None, worker: str = "") -> Run | None:
+    """Score one run; idempotent and safe to call again after a worker died.
+
+    ``attempt`` is the one the task was sent for (see ``_hand_over``); ``worker`` the Celery node
+    name, recorded on the run.
+    """
+    run = _claim(run_id, attempt=attempt, worker=worker or this_process())
     if run is None:
         return Run.objects.filter(pk=run_id).first()
+    try:
+        # Counted once claimed (a duplicate task counts nothing), committed before the work.
+        task_attempt_begin(task=TASK_RUN, key=str(run_id), max_attempts=MAX_ATTEMPTS)
+    except AttemptsExhausted as exc:
+        return _finish(run, status=Run.Status.ERROR, reason=f"scoring stopped the worker {exc.attempts - 1} times")
     if run.grader_version != GRADER_VERSION:
         # A worker of another release: its verdicts would carry a grader version they do not have.
         return _finish(
@@ -247,6 +394,13 @@ def run_execute(*, run_id: int) -> Run | None:
         )
     try:
         return _score(run)
+    except (OperationalError, InterfaceError) as exc:
+        # The database went away mid-run (a restart): nothing is the candidate's fault, play it again.
+        logger.warning("run %s lost the database while scoring (%s); it is sent again", run.pk, exc)
+        database_retry(
+            lambda: run_resend(run=run, why="the database was unreachable while it was scored"), what="resending"
+        )
+        raise
     except Exception as exc:  # a failure of the portal, not of the candidate: recorded, then raised for the logs
         logger.exception("scoring run %s failed", run.pk)
         _finish(run, status=Run.Status.ERROR, reason=f"internal error while scoring: {exc.__class__.__name__}")
@@ -283,6 +437,8 @@ def _score(run: Run) -> Run:
         except TreeTooLarge as exc:
             return _finish(run, status=Run.Status.ERROR, reason=str(exc))
         timings["export"] = time.monotonic() - started
+        # Nothing of the candidate's is installed: a scored run says what their requirements asked for in vain.
+        note = requirements_policy_note(tree=tree, manifest=manifest)
 
         budget = settings.PORTAL_RUN_BUDGET_SECONDS
         try:
@@ -314,29 +470,23 @@ def _score(run: Run) -> Run:
             visible=visible_summary,
             log=log,
         )
-    with transaction.atomic():
-        TestResult.objects.filter(run=run).delete()
-        TicketVerdict.objects.filter(run=run).delete()
-        TestResult.objects.bulk_create(
-            TestResult(
-                run=run,
-                test_id=o.test_id,
-                ticket=o.ticket,
-                outcome=o.outcome,
-                duration=o.duration,
-                message=(o.message or "")[:MESSAGE_CAP],
-            )
-            for o in hidden.outcomes
-        )
-        verdicts = [
-            TicketVerdict(
-                run=run, ticket=v.ticket, passed=v.passed, tests_passed=v.tests_passed, tests_total=v.tests_total
-            )
-            for v in ticket_verdicts(manifest, hidden.outcomes)
-        ]
+    results, verdicts = run_result_rows(run=run, manifest=manifest, outcomes=hidden.outcomes)
+
+    def write() -> None:
+        TestResult.objects.bulk_create(results)
         TicketVerdict.objects.bulk_create(verdicts)
-        status = Run.Status.PASSED if all(v.passed for v in verdicts) else Run.Status.FAILED
-        return _finish(run, status=status, timings=timings, sandbox=sandbox, visible=visible_summary, log=log)
+
+    status = Run.Status.PASSED if all(v.passed for v in verdicts) else Run.Status.FAILED
+    return _finish(
+        run,
+        status=status,
+        reason=note,
+        write=write,
+        timings=timings,
+        sandbox=sandbox,
+        visible=visible_summary,
+        log=log,
+    )
 
 
 @dataclass
@@ -401,7 +551,7 @@ def _grade(
                         graded.starved = graded.reason if exc.starved else ""
                 timings["hidden"] = time.monotonic() - started
         except AppStartError as exc:
-            graded.reason = f"the app did not start: {exc}"
+            graded.reason = app_start_reason(str(exc), tree=tree, manifest=manifest)
             graded.starved = graded.reason if exc.starved else ""
         graded.app_result = runner.app_results[-1] if runner.app_results else None
         graded.visible = visible_future.result() if visible_future else None
@@ -413,6 +563,67 @@ def _grade(
         # The budget is wall clock: it says nothing of the code unless the code used it.
         graded.starved = f"{budget_reason} ({used.describe()})" if used.starved(budget) else ""
     return graded
+
+
+# The last line of a Python traceback: "ModuleNotFoundError: No module named 'orjson'".
+_EXCEPTION_LINE = re.compile(r"^(?:[A-Za-z_]\w*\.)*[A-Z]\w*(?:Error|Exception|Exit|Interrupt)(?::\s.*)?$")
+REASON_LINE = 160  # what pages show of a reason's first line (selectors.RunStatus.reason_line)
+REQUIREMENTS_NOTE = "changes to {name} are not installed: the app runs with the assessment's runtime"
+
+
+def app_start_reason(detail: str, *, tree: Path, manifest: Manifest) -> str:
+    """Why the app did not start, first line first: the exception the app ended with and, when the
+    branch changed its dependencies, that they are not installed (the runtime is the assessment's,
+    built from the shipped requirements). ``detail`` (how it ended, its last output) follows."""
+    lines = [line.strip() for line in detail.splitlines()]
+    exception = next((line for line in reversed(lines) if _EXCEPTION_LINE.match(line)), "")
+    changed = _dependencies_changed(tree=tree, manifest=manifest)
+    note = REQUIREMENTS_NOTE.format(name=" and ".join(changed)) if changed else ""
+    if not exception:
+        # No exception to name: how it ended (exit code, limit, silence) is the first line.
+        head, newline, rest = detail.partition("\n")
+        return f"the app did not start: {head}" + (f"; {note}" if note else "") + newline + rest
+    # The note is what to do about it: the exception gives way to keep it on the line pages show.
+    first = "the app did not start: "
+    room = REASON_LINE - len(first) - (len(note) + 2 if note else 0)
+    first += exception if len(exception) <= room else exception[: max(room - 1, 20)] + "…"
+    if note:
+        first += f"; {note}"
+    return f"{first}\n{detail}"
+
+
+def _dependencies_changed(*, tree: Path, manifest: Manifest) -> list[str]:
+    """The dependency files the commit changed from the shipped ones: requirements, pyproject's
+    dependencies (a pyproject the runtime never reads is not a dependency change otherwise)."""
+    changed = []
+    name = manifest.requirements
+    if _requirement_lines(tree / name) != _requirement_lines(manifest.shipped_dir / name):
+        changed.append(name)
+    if _pyproject_dependencies(tree / "pyproject.toml") != _pyproject_dependencies(
+        manifest.shipped_dir / "pyproject.toml"
+    ):
+        changed.append("pyproject.toml's dependencies")
+    return changed
+
+
+def _requirement_lines(path: Path) -> list[str]:
+    try:
+        text = path.read_text(errors="replace") if path.is_file() and not path.is_symlink() else ""
+    except OSError:
+        return []
+    return sorted(line.split("#", 1)[0].strip() for line in text.splitlines() if line.split("#", 1)[0].strip())
+
+
+def _pyproject_dependencies(path: Path) -> object:
+    try:
+        if not path.is_file() or path.is_symlink() or path.stat().st_size > 1024 * 1024:
+            return None
+        project = tomllib.loads(path.read_text(errors="replace")).get("project", {})
+    except (OSError, tomllib.TOMLDecodeError):
+        return None
+    if not isinstance(project, dict):
+        return None
+    return (project.get("dependencies"), project.get("optional-dependencies"))
 
 
 def _run_usage(app_result: Result | None, grader: Usage | None) -> Usage:
@@ -438,7 +649,7 @@ def _starved(run: Run, *, why: str) -> Run:
             f"not too slow): {why}. Retry it when the workers are less busy (rescore --errors).",
         )
     with transaction.atomic():
-        Run.objects.filter(pk=run.pk).update(
+        Run.objects.filter(pk=run.pk, attempt=run.attempt, status=Run.Status.RUNNING).update(
             status=Run.Status.QUEUED,
             reason=reason_capped(f"played again ({plays} of {STARVED_PLAYS}): the worker host was too busy: {why}"),
             queued_at=timezone.now(),
@@ -484,18 +695,138 @@ def _sandbox_summary(result) -> dict:
     }
 
 
-def runs_reap(*, now=None) -> int:
-    """Requeue runs stuck in "running" past the hard time limit (their worker is gone)."""
+# A run handed over this long ago whose task the broker never took is sent again (the send after
+# commit normally takes milliseconds; this leaves room for one in progress).
+SEND_GRACE = timedelta(seconds=10)
+# At most this many runs of each kind are repaired per sweep: the next sweep takes the rest.
+SWEEP_BATCH = 200
+
+
+@dataclass(frozen=True)
+class Sweep:
+    unsent: int = 0  # handed over, never taken by the broker
+    lost: int = 0  # taken by the broker long ago, never started by a worker
+    orphaned: int = 0  # running on a worker that stopped beating
+    overdue: int = 0  # running past the hard time limit
+    analyses: int = 0  # analyses asked for long ago and never started
+    emails: int = 0  # queued emails whose task the broker never took
+
+    @property
+    def total(self) -> int:
+        return self.unsent + self.lost + self.orphaned + self.overdue + self.analyses + self.emails
+
+    def __str__(self) -> str:
+        return (
+            f"{self.unsent} never sent, {self.lost} lost by the broker, {self.orphaned} on a silent worker, "
+            f"{self.overdue} past the time limit, {self.analyses} analyses and {self.emails} emails sent again"
+        )
+
+
+def run_resend(*, run: Run, why: str) -> bool:
+    """Send a waiting or running run to the workers again under a new attempt; False if it has finished.
+
+    The old attempt's task, if it still arrives, is ignored, and a worker still playing it records
+    nothing when it ends (``_finish``). Its results so far are not touched: the new play replaces them.
+    """
+    with transaction.atomic():
+        updated = Run.objects.filter(pk=run.pk, status__in=Run.ACTIVE).update(status=Run.Status.QUEUED)
+        if not updated:
+            return False
+        attempt = _hand_over(run.pk, now=timezone.now())
+    logger.warning("run %s sent to the workers again (attempt %s): %s", run.pk, attempt, why)
+    return True
+
+
+def runs_stuck(*, now=None) -> dict[str, list[Run]]:
+    """Runs in flight that need repair, by why: see ``runs_sweep``."""
     now = now or timezone.now()
-    stale = now - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 60)
-    reaped = 0
-    for run in Run.objects.filter(status=Run.Status.RUNNING, started_at__lt=stale):
-        with transaction.atomic():
-            updated = Run.objects.filter(pk=run.pk, status=Run.Status.RUNNING).update(status=Run.Status.QUEUED)
-            if updated:
-                reaped += 1
-                send_on_commit(TASK_RUN, run_id=run.pk)
-    return reaped
+    resend_after = timedelta(seconds=settings.PORTAL_RUN_RESEND_AFTER)
+    in_flight = Run.objects.filter(dispatched_at__isnull=False).order_by("dispatched_at", "pk")
+    unsent = list(
+        in_flight.filter(status=Run.Status.QUEUED, sent_at__isnull=True, dispatched_at__lt=now - SEND_GRACE)[
+            :SWEEP_BATCH
+        ]
+    )
+    # Sent, never started, while a live worker of the scoring queue sits idle: the broker lost the
+    # message (restarted without its queue). A run merely waiting behind others is left alone: some
+    # run is running or started recently. Sent again with a growing wait (1, 2, 4, 8 times
+    # PORTAL_RUN_RESEND_AFTER), so copies cannot pile up; a stale copy returns at once anyway.
+    idle = _scoring_workers_idle(now=now, since=now - resend_after)
+    lost = [
+        run
+        for run in in_flight.filter(status=Run.Status.QUEUED, sent_at__lt=now - resend_after)[:SWEEP_BATCH]
+        if idle and run.sent_at < now - resend_after * min(2 ** max(run.attempt - 1, 0), 8)
+    ]
+    silent = _silent_workers(now=now)
+    orphaned = list(
+        Run.objects.filter(status=Run.Status.RUNNING, worker__in=silent, started_at__lt=now - _dead_after()).order_by(
+            "started_at"
+        )[:SWEEP_BATCH]
+    )
+    overdue = list(
+        Run.objects.filter(
+            status=Run.Status.RUNNING, started_at__lt=now - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 60)
+        )
+        .exclude(pk__in=[run.pk for run in orphaned])
+        .order_by("started_at")[:SWEEP_BATCH]
+    )
+    return {"unsent": unsent, "lost": lost, "orphaned": orphaned, "overdue": overdue}
+
+
+def _scoring_workers_idle(*, now, since) -> bool:
+    """Whether a live worker consumes the scoring queue and no run is running or started since ``since``."""
+    live = any(
+        "scoring" in (beat.queues or [])
+        for beat in WorkerHeartbeat.objects.filter(stopped_at__isnull=True, seen_at__gte=now - _dead_after())
+    )
+    if not live:
+        return False
+    return not Run.objects.filter(Q(status=Run.Status.RUNNING) | Q(started_at__gte=since)).exists()
+
+
+def _silent_workers(*, now) -> list[str]:
+    """Workers that stopped, or whose last heartbeat is older than PORTAL_WORKER_DEAD_AFTER."""
+    return list(
+        WorkerHeartbeat.objects.filter(Q(stopped_at__isnull=False) | Q(seen_at__lt=now - _dead_after())).values_list(
+            "name", flat=True
+        )
+    )
+
+
+STUCK_WHY = {
+    "unsent": "the broker did not take its task when it was handed over",
+    "lost": "the broker took its task long ago and no worker started it",
+    "orphaned": "the worker scoring it stopped sending heartbeats",
+    "overdue": "it ran past the task's hard time limit",
+}
+
+
+def runs_sweep(*, now=None) -> Sweep:
+    """Repair what a failure left behind, so that nothing recorded is lost or stays stuck.
+
+    Beat sends this every PORTAL_SWEEP_SECONDS. Runs handed to the workers whose task the broker
+    never took (it was down) are sent; runs whose task was taken long ago and never started (a
+    broker that lost its queue) are sent again; runs on a worker that stopped beating for
+    PORTAL_WORKER_DEAD_AFTER (killed, its host gone) or past the hard time limit are sent again;
+    analyses asked for long ago and never started are asked again; queued emails whose task the
+    broker never took are sent (portal.invites.emails.emails_unsent_send).
+    """
+    now = now or timezone.now()
+    counts = {}
+    for why, runs in runs_stuck(now=now).items():
+        counts[why] = sum(run_resend(run=run, why=STUCK_WHY[why]) for run in runs)
+    analyses = 0
+    lost_after = now - timedelta(seconds=settings.PORTAL_RUN_RESEND_AFTER)
+    for analysis in InviteAnalysis.objects.filter(requested__gt=F("computed"), task_sent_at__lt=lost_after).order_by(
+        "task_sent_at"
+    )[:SWEEP_BATCH]:
+        sent = InviteAnalysis.objects.filter(pk=analysis.pk, task_sent_at=analysis.task_sent_at).update(
+            task_sent_at=now
+        )
+        if sent:
+            analyses += 1
+            send_on_commit(TASK_ANALYSE, invite_id=analysis.invite_id)
+    return Sweep(**counts, analyses=analyses, emails=emails_unsent_send(now=now))
 
 
 class Retry:
@@ -512,33 +843,56 @@ class Rescore:
     queued: int  # commits scored for the first time by this grader
     retried: int  # finished runs queued again
     kept: int  # commits already scored by this grader, left as they are
+    resent: int = 0  # stuck runs sent to the workers again
 
     def __str__(self) -> str:
         return (
             f"Grader {GRADER_VERSION}: {self.queued} run(s) queued, {self.retried} run(s) retried, "
-            f"{self.kept} commit(s) already scored by this grader."
+            f"{self.kept} commit(s) already scored by this grader, {self.resent} stuck run(s) sent again."
         )
 
 
+def invite_runs_stuck(*, invite: Invite, now=None) -> list[Run]:
+    """The invite's runs in flight that a failure left behind: never sent, sent and never started for
+    PORTAL_RUN_RESEND_AFTER (whatever the workers are doing), on a silent worker, or past the time limit."""
+    now = now or timezone.now()
+    resend_after = now - timedelta(seconds=settings.PORTAL_RUN_RESEND_AFTER)
+    silent = _silent_workers(now=now)
+    overdue = now - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 60)
+    return list(
+        Run.objects.filter(invite=invite, status__in=Run.ACTIVE, dispatched_at__isnull=False)
+        .filter(
+            Q(status=Run.Status.QUEUED, sent_at__isnull=True, dispatched_at__lt=now - SEND_GRACE)
+            | Q(status=Run.Status.QUEUED, sent_at__lt=resend_after)
+            | Q(status=Run.Status.RUNNING, worker__in=silent)
+            | Q(status=Run.Status.RUNNING, started_at__lt=overdue)
+        )
+        .order_by("dispatched_at", "pk")
+    )
+
+
+def invite_runs_resend(*, invite: Invite) -> int:
+    """Send the invite's stuck runs (``invite_runs_stuck``) to the workers again; how many."""
+    return sum(run_resend(run=run, why="sent again by an administrator") for run in invite_runs_stuck(invite=invite))
+
+
 def run_requeue(*, run: Run) -> bool:
-    """Queue a finished run again from scratch (its results are cleared); False if it is not finished."""
+    """Queue a finished run again; False if it is not finished.
+
+    Nothing is cleared: its results stay until the new play ends and replaces them (``_finish``),
+    so a retry that waits, or never runs, destroys nothing.
+    """
     with transaction.atomic():
         updated = Run.objects.filter(pk=run.pk, status__in=Run.FINISHED).update(
             status=Run.Status.QUEUED,
-            reason="",
+            reason="",  # why it ended says nothing about the play to come
             queued_at=timezone.now(),
             dispatched_at=None,
             started_at=None,
             finished_at=None,
-            timings={},
-            sandbox={},
-            visible={},
-            log="",
         )
         if not updated:
             return False
-        TestResult.objects.filter(run=run).delete()
-        TicketVerdict.objects.filter(run=run).delete()
         # A fresh start: the attempts that ended it before do not count against the retry.
         task_attempt_clear(task=TASK_RUN, key=str(run.pk))
         task_attempt_clear(task=TASK_STARVED, key=str(run.pk))
@@ -549,10 +903,13 @@ def run_requeue(*, run: Run) -> bool:
 def invite_rescore(*, invite: Invite, retry: str = Retry.NONE) -> Rescore:
     """Queue runs under the current grader for every branch head and the starting point.
 
-    With ``retry``, finished runs of this grader are queued again as well (see Retry).
+    Stuck runs of the invite are sent again first, so that nothing queued now waits behind them.
+    With ``retry``, finished runs of this grader are queued again as well (see Retry); they keep
+    their results until their new play ends.
     """
     if retry not in Retry.CHOICES:
         raise ValueError(f"retry must be one of {', '.join(Retry.CHOICES)}, not {retry!r}")
+    resent = invite_runs_resend(invite=invite)
     targets = {invite.repository.base_commit: MAIN_REF}
     for branch, head in gitplumbing.heads(repository_path(invite)).items():
         targets.setdefault(head, f"refs/heads/{branch}")
@@ -576,4 +933,44 @@ def invite_rescore(*, invite: Invite, retry: str = Retry.NONE) -> Rescore:
         for run in again:
             retried += run_requeue(run=run)
         analysis_request(invite=invite)
-    return Rescore(queued=queued, retried=retried, kept=len(targets) - queued)
+    return Rescore(queued=queued, retried=retried, kept=len(targets) - queued, resent=resent)
+
+
+def invite_version_rescore(*, invite: Invite) -> Rescore:
+    """Score the invite's branch heads, starting point and integration again on the assessment version
+    it is on now (it was moved to another): the new version's hidden tests grade the same commits.
+
+    A commit has one run per grader, so its run of this grader moves to the new version and is queued
+    again (its old results stay until the new play replaces them); a run being played on the old
+    version is sent again under a new attempt, so what that play ends with is dropped (``_finish``).
+    Commits no branch points at keep their runs on the version that scored them. An invite that never
+    pushed has nothing scored yet, and still nothing after this: its first push scores the starting point.
+    """
+    if not invite.pushes.exists():
+        return Rescore(queued=0, retried=0, kept=0)
+    heads = gitplumbing.heads(repository_path(invite))
+    targets = {invite.repository.base_commit, *heads.values()}
+    with transaction.atomic():
+        moved = list(
+            Run.objects.filter(invite=invite, grader_version=GRADER_VERSION)
+            .filter(Q(commit__in=targets) | Q(ref__startswith="refs/portal/"))
+            .exclude(assessment_version=invite.assessment_version)
+            .order_by("pk")
+        )
+        Run.objects.filter(pk__in=[run.pk for run in moved]).update(assessment_version=invite.assessment_version)
+        again = set()
+        for run in moved:
+            if run.status == Run.Status.RUNNING:
+                played = run_resend(run=run, why="its invite moved to another version of the assessment")
+            else:  # False for a run still waiting: a worker takes it on the new version
+                played = run_requeue(run=run)
+            if played:
+                again.add(run.commit)
+        # Commits never scored yet, and runs superseded before a worker took them (queued anew).
+        done = invite_rescore(invite=invite)
+    return Rescore(
+        queued=done.queued,
+        retried=len(again) + done.retried,
+        kept=done.kept - len(again & targets),
+        resent=done.resent,
+    )

@@ -1,18 +1,26 @@
 from celery import shared_task
 
 from portal.scoring.analysis import analysis_update
-from portal.scoring.services import TASK_ANALYSE, TASK_RUN, run_execute, runs_reap
+from portal.scoring.services import TASK_ANALYSE, TASK_RUN, TASK_SWEEP, run_execute, runs_sweep
 
 
 # Named "scoring.*" so that it is routed to the scoring queue (settings.CELERY_TASK_ROUTES).
-@shared_task(name=TASK_RUN)
-def score_run(*, run_id: int) -> None:
-    run_execute(run_id=run_id)
+@shared_task(name=TASK_RUN, bind=True)
+def score_run(self, *, run_id: int, attempt: int | None = None) -> None:
+    # The node name (worker@host) is recorded on the run: which worker scored it, and whose
+    # heartbeat says whether it still does.
+    run_execute(run_id=run_id, attempt=attempt, worker=self.request.hostname or "")
 
 
+@shared_task(name=TASK_SWEEP)
+def sweep_runs() -> str:
+    return str(runs_sweep())
+
+
+# The name beat used before the sweep replaced the reaper: a message already queued under it still works.
 @shared_task(name="scoring.reap_stuck")
-def reap_stuck_runs() -> int:
-    return runs_reap()
+def reap_stuck_runs() -> str:
+    return str(runs_sweep())
 
 
 # Not "scoring.*": it reads the repositories, so it runs on the default queue, beside the data.

@@ -44,7 +44,11 @@ def _short(name: str) -> str:
 
 
 def timeline_svg(*, marks: list[Mark], title: str, width: int = 760) -> str:
-    """An SVG element (role="img", titled) plotting ``marks``; rows beyond MAX_ROWS are left out."""
+    """An SVG element plotting ``marks``, titled; rows beyond MAX_ROWS are left out.
+
+    A picture (role="img") unless its marks are links: then a group of named links, since an image
+    may hold no controls (assistive technology would never reach them).
+    """
     branches: list[str] = []
     for mark in sorted(marks, key=lambda m: m.at):
         if mark.branch not in branches:
@@ -52,8 +56,9 @@ def timeline_svg(*, marks: list[Mark], title: str, width: int = 760) -> str:
     branches = branches[:MAX_ROWS]
     height = TOP + ROW * max(len(branches), 1) + BOTTOM
     shown = [m for m in marks if m.branch in branches]
+    role = "group" if any(m.href for m in shown) else "img"
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart push-timeline" role="img" '
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart push-timeline" role="{role}" '
         f'viewBox="0 0 {width} {height}" aria-labelledby="push-timeline-title">',
         f'<title id="push-timeline-title">{escape(title)}</title>',
     ]
@@ -77,7 +82,8 @@ def timeline_svg(*, marks: list[Mark], title: str, width: int = 760) -> str:
             f'<circle class="{mark_class(mark.passed, mark.total)}" cx="{x:.1f}" cy="{y}" r="{RADIUS}">'
             f"<title>{escape(mark.label)}</title></circle>"
         )
-        parts.append(f'<a href="{escape(mark.href)}">{circle}</a>' if mark.href else circle)
+        link = f'<a href="{escape(mark.href)}" aria-label="{escape(mark.label)}">{circle}</a>'
+        parts.append(link if mark.href else circle)
     bottom = TOP + ROW * len(branches) + BOTTOM - 8
     first, last = min(m.at for m in shown), max(m.at for m in shown)
     parts.append(

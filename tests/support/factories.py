@@ -55,6 +55,17 @@ def score_all(invite: Invite, *, rounds: int = 4) -> InviteResult:
     return invite_result(invite=invite)
 
 
+def score_commit(invite: Invite, sha: str) -> Run:
+    """Score only this commit's queued run, in this process, and return it.
+
+    For tests about one submission: the starting point queued with a first push stays queued, so
+    they do not pay for a run they never look at.
+    """
+    for run_id in Run.objects.filter(invite=invite, commit=sha, status=Run.Status.QUEUED).values_list("pk", flat=True):
+        run_execute(run_id=run_id)
+    return Run.objects.get(invite=invite, commit=sha)
+
+
 def push_branches(invite: Invite, count: int) -> dict[str, str]:
     """``count`` branches (issue-1..6, then topic-NNNN), each at its own empty commit on top of the
     starting point, pushed in one push. Made with plumbing: fast enough for hundreds of branches."""

@@ -74,19 +74,24 @@ def running_worker(
     queues: str = "default,scoring",
     env: dict[str, str] | None = None,
     user: tuple[int, int] | None = None,
+    concurrency: int = 1,
+    beat: bool = False,
 ) -> Iterator[WorkerProcess]:
-    """A `celery worker` on the test broker; ``env`` adds to (or, as "", empties) variables, ``user`` is (uid, gid)."""
+    """A `celery worker` on the test broker; ``env`` adds to (or, as "", empties) variables, ``user`` is (uid, gid);
+    ``beat`` embeds the scheduler (as `make run` does), with its state in ``log_dir``."""
     env = {**os.environ, "DATABASE_URL": db_url, **(env or {})}
     log_path = log_dir / f"worker-{uuid.uuid4().hex[:8]}.log"
     argv = [
         sys.executable, "-m", "celery", "-A", "portal", "worker",
-        "--queues", queues, "--concurrency", "1", "--pool", "prefork",
+        "--queues", queues, "--concurrency", str(concurrency), "--pool", "prefork",
         "--hostname", f"test-{uuid.uuid4().hex[:6]}@%h",
         "--without-gossip", "--without-mingle", "--without-heartbeat",
         "--purge", "--loglevel", "INFO",
     ]  # fmt: skip
     if include:
         argv += ["--include", include]
+    if beat:
+        argv += ["--beat", "--schedule", str(log_dir / f"beat-{uuid.uuid4().hex[:8]}")]
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, **as_user(user)

@@ -5,74 +5,114 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('assessments', '0002_validation'),
-        ('invites', '0001_initial'),
+        ("assessments", "0002_validation"),
+        ("invites", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Run',
+            name="Run",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('commit', models.CharField(max_length=40)),
-                ('ref', models.CharField(blank=True, help_text='The ref whose push queued this run.', max_length=255)),
-                ('grader_version', models.CharField(max_length=64)),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('passed', 'Passed'), ('failed', 'Failed'), ('error', 'Error')], default='queued', max_length=10)),
-                ('reason', models.TextField(blank=True, help_text='Why the run is an error, in words for a reviewer.')),
-                ('queued_at', models.DateTimeField()),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('timings', models.JSONField(blank=True, default=dict)),
-                ('sandbox', models.JSONField(blank=True, default=dict, help_text="How the app's sandbox ended: limit, exit, mechanisms.")),
-                ('visible', models.JSONField(blank=True, default=dict, help_text="The candidate's own tests: information only.")),
-                ('log', models.TextField(blank=True, help_text='Capped output of the app and the grader.')),
-                ('assessment_version', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to='assessments.assessmentversion')),
-                ('invite', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='runs', to='invites.invite')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("commit", models.CharField(max_length=40)),
+                ("ref", models.CharField(blank=True, help_text="The ref whose push queued this run.", max_length=255)),
+                ("grader_version", models.CharField(max_length=64)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("passed", "Passed"),
+                            ("failed", "Failed"),
+                            ("error", "Error"),
+                        ],
+                        default="queued",
+                        max_length=10,
+                    ),
+                ),
+                ("reason", models.TextField(blank=True, help_text="Why the run is an error, in words for a reviewer.")),
+                ("queued_at", models.DateTimeField()),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("timings", models.JSONField(blank=True, default=dict)),
+                (
+                    "sandbox",
+                    models.JSONField(
+                        blank=True, default=dict, help_text="How the app's sandbox ended: limit, exit, mechanisms."
+                    ),
+                ),
+                (
+                    "visible",
+                    models.JSONField(
+                        blank=True, default=dict, help_text="The candidate's own tests: information only."
+                    ),
+                ),
+                ("log", models.TextField(blank=True, help_text="Capped output of the app and the grader.")),
+                (
+                    "assessment_version",
+                    models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to="assessments.assessmentversion"),
+                ),
+                (
+                    "invite",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="runs", to="invites.invite"
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='TestResult',
+            name="TestResult",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('test_id', models.CharField(max_length=500)),
-                ('ticket', models.PositiveIntegerField(null=True)),
-                ('outcome', models.CharField(max_length=10)),
-                ('duration', models.FloatField(default=0)),
-                ('message', models.TextField(blank=True)),
-                ('run', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='results', to='scoring.run')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("test_id", models.CharField(max_length=500)),
+                ("ticket", models.PositiveIntegerField(null=True)),
+                ("outcome", models.CharField(max_length=10)),
+                ("duration", models.FloatField(default=0)),
+                ("message", models.TextField(blank=True)),
+                (
+                    "run",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="results", to="scoring.run"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['ticket', 'test_id'],
+                "ordering": ["ticket", "test_id"],
             },
         ),
         migrations.CreateModel(
-            name='TicketVerdict',
+            name="TicketVerdict",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('ticket', models.PositiveIntegerField()),
-                ('passed', models.BooleanField()),
-                ('tests_passed', models.PositiveIntegerField()),
-                ('tests_total', models.PositiveIntegerField()),
-                ('run', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='verdicts', to='scoring.run')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("ticket", models.PositiveIntegerField()),
+                ("passed", models.BooleanField()),
+                ("tests_passed", models.PositiveIntegerField()),
+                ("tests_total", models.PositiveIntegerField()),
+                (
+                    "run",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="verdicts", to="scoring.run"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['ticket'],
+                "ordering": ["ticket"],
             },
         ),
         migrations.AddIndex(
-            model_name='run',
-            index=models.Index(fields=['status', 'started_at'], name='scoring_run_status_9a0199_idx'),
+            model_name="run",
+            index=models.Index(fields=["status", "started_at"], name="scoring_run_status_9a0199_idx"),
         ),
         migrations.AddConstraint(
-            model_name='run',
-            constraint=models.UniqueConstraint(fields=('invite', 'commit', 'grader_version'), name='scoring_run_once'),
+            model_name="run",
+            constraint=models.UniqueConstraint(fields=("invite", "commit", "grader_version"), name="scoring_run_once"),
         ),
         migrations.AddConstraint(
-            model_name='ticketverdict',
-            constraint=models.UniqueConstraint(fields=('run', 'ticket'), name='scoring_verdict_once'),
+            model_name="ticketverdict",
+            constraint=models.UniqueConstraint(fields=("run", "ticket"), name="scoring_verdict_once"),
         ),
     ]

@@ -5,27 +5,34 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('invites', '0001_initial'),
-        ('scoring', '0001_initial'),
+        ("invites", "0001_initial"),
+        ("scoring", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='InviteAnalysis',
+            name="InviteAnalysis",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('requested', models.PositiveIntegerField(default=0)),
-                ('computed', models.PositiveIntegerField(default=0)),
-                ('computed_at', models.DateTimeField(blank=True, null=True)),
-                ('duration', models.FloatField(default=0, help_text='Seconds the last computation took.')),
-                ('error', models.TextField(blank=True, help_text='Why the last computation failed, for an administrator.')),
-                ('result', models.JSONField(blank=True, default=dict)),
-                ('invite', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='analysis', to='invites.invite')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("requested", models.PositiveIntegerField(default=0)),
+                ("computed", models.PositiveIntegerField(default=0)),
+                ("computed_at", models.DateTimeField(blank=True, null=True)),
+                ("duration", models.FloatField(default=0, help_text="Seconds the last computation took.")),
+                (
+                    "error",
+                    models.TextField(blank=True, help_text="Why the last computation failed, for an administrator."),
+                ),
+                ("result", models.JSONField(blank=True, default=dict)),
+                (
+                    "invite",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="analysis", to="invites.invite"
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'invite analyses',
+                "verbose_name_plural": "invite analyses",
             },
         ),
     ]

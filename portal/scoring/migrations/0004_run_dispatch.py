@@ -11,27 +11,41 @@ def mark_sent_runs_dispatched(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('assessments', '0005_blind_review'),
-        ('invites', '0003_email'),
-        ('scoring', '0003_branchevidence'),
+        ("assessments", "0005_blind_review"),
+        ("invites", "0003_email"),
+        ("scoring", "0003_branchevidence"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='run',
-            name='dispatched_at',
-            field=models.DateTimeField(blank=True, help_text="When the run was handed to the workers; empty while it waits for the invite's runs in flight.", null=True),
+            model_name="run",
+            name="dispatched_at",
+            field=models.DateTimeField(
+                blank=True,
+                help_text="When the run was handed to the workers; empty while it waits for the invite's runs in flight.",
+                null=True,
+            ),
         ),
         migrations.AlterField(
-            model_name='run',
-            name='status',
-            field=models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('passed', 'Passed'), ('failed', 'Failed'), ('error', 'Error'), ('superseded', 'Superseded')], default='queued', max_length=10),
+            model_name="run",
+            name="status",
+            field=models.CharField(
+                choices=[
+                    ("queued", "Queued"),
+                    ("running", "Running"),
+                    ("passed", "Passed"),
+                    ("failed", "Failed"),
+                    ("error", "Error"),
+                    ("superseded", "Superseded"),
+                ],
+                default="queued",
+                max_length=10,
+            ),
         ),
         migrations.AddIndex(
-            model_name='run',
-            index=models.Index(fields=['invite', 'status'], name='scoring_run_invite_status'),
+            model_name="run",
+            index=models.Index(fields=["invite", "status"], name="scoring_run_invite_status"),
         ),
         migrations.RunPython(mark_sent_runs_dispatched, migrations.RunPython.noop),
     ]

@@ -4,15 +4,16 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('scoring', '0004_run_dispatch'),
+        ("scoring", "0004_run_dispatch"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='inviteanalysis',
-            name='task_sent_at',
-            field=models.DateTimeField(blank=True, help_text='A task to compute it was sent at and has not started yet.', null=True),
+            model_name="inviteanalysis",
+            name="task_sent_at",
+            field=models.DateTimeField(
+                blank=True, help_text="A task to compute it was sent at and has not started yet.", null=True
+            ),
         ),
     ]

@@ -4,15 +4,18 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('scoring', '0005_analysis_task_sent'),
+        ("scoring", "0005_analysis_task_sent"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='run',
-            name='seed',
-            field=models.BigIntegerField(blank=True, help_text="The seed the hidden tests' data and order were drawn from: the same seed replays the run.", null=True),
+            model_name="run",
+            name="seed",
+            field=models.BigIntegerField(
+                blank=True,
+                help_text="The seed the hidden tests' data and order were drawn from: the same seed replays the run.",
+                null=True,
+            ),
         ),
     ]

@@ -50,6 +50,50 @@ def test_threads_taking_and_releasing_at_once_never_exceed_the_total():
     assert slots.in_use() == (0, {})
 
 
+def test_a_request_that_finds_every_slot_taken_waits_for_one_in_turn():
+    slots = GitSlots()
+    held = slots.take("a", total=1, per_key=3)
+    got = []
+
+    def wait_for_slot(key):
+        slot = slots.take(key, total=1, per_key=3, wait=30)
+        got.append((key, slot))
+        if not isinstance(slot, str):
+            slot.release()
+
+    waiter = threading.Thread(target=wait_for_slot, args=("b",))
+    waiter.start()
+    while not slots.waiting():
+        threading.Event().wait(0.01)
+    # The waiter holds its invite's place while it waits.
+    assert slots.in_use() == (1, {"a": 1, "b": 1})
+    held.release()
+    waiter.join(timeout=10)
+    assert [key for key, slot in got if not isinstance(slot, str)] == ["b"]
+    assert slots.in_use() == (0, {})
+
+
+def test_a_wait_that_runs_out_is_refused_and_leaves_nothing_counted():
+    slots = GitSlots()
+    held = slots.take("a", total=1, per_key=3)
+    assert slots.take("b", total=1, per_key=3, wait=0.2) == "total"
+    assert slots.in_use() == (1, {"a": 1})
+    held.release()
+
+
+def test_waiting_requests_count_against_their_invites_share():
+    slots = GitSlots()
+    held = slots.take("x", total=1, per_key=2)
+    waiter = threading.Thread(target=lambda: slots.take("a", total=1, per_key=1, wait=2))
+    waiter.start()
+    while not slots.waiting():
+        threading.Event().wait(0.01)
+    # "a" already has one request waiting: a second is refused at once, not queued.
+    assert slots.take("a", total=1, per_key=1, wait=30) == "key"
+    held.release()
+    waiter.join(timeout=10)
+
+
 def _ids() -> list[str]:
     return [message.id for message in run_checks() if message.id in ("portal.W006", "portal.W007")]
 

@@ -1,5 +1,6 @@
 """Held connections: git requests that announce a body and never send it cannot take the web
-server's threads from the pages and /healthz.
+server's threads from the pages and /healthz, and an honest request that finds the git places
+taken waits for one instead of being turned away.
 
 The portal runs under gunicorn with one process of 4 threads, at most 2 git requests at once in
 all and 2 per invite, and an idle timeout of 3 s; the held requests are raw sockets on loopback.
@@ -9,6 +10,7 @@ import base64
 import http.client
 import select
 import socket
+import threading
 import time
 from contextlib import ExitStack
 from urllib.parse import urlsplit
@@ -101,9 +103,9 @@ def _silent(sock: socket.socket) -> bool:
     return not readable
 
 
-def _get(server, path: str, headers: dict | None = None) -> tuple[int, dict, bytes]:
+def _get(server, path: str, headers: dict | None = None, timeout: float = 10) -> tuple[int, dict, bytes]:
     parts = urlsplit(server.url)
-    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
     try:
         connection.request("GET", path, headers=headers or {})
         response = connection.getresponse()
@@ -126,29 +128,41 @@ def test_held_git_pushes_leave_pages_and_health_checks_answering(small_portal, c
         served = [sock for sock in held if sock not in answers]
 
         # Past the invite's 2, each is told to come back later.
-        busy = [a for a in answers.values() if a.startswith(b"HTTP/1.1 503")]
+        busy = [a for a in answers.values() if a.startswith(b"HTTP/1.1 429")]
         assert len(busy) == HELD - 2
         assert all(b"Retry-After: 10" in a for a in busy)
 
-        # Pages, the health check and another candidate's sign-in page answer too.
+        # Another invite finds the process's 2 git places taken: it waits for one, not refused.
+        other_answer = {}
+
+        def other_request():
+            other_answer["response"] = _get(
+                small_portal,
+                f"/git/{other.invite.public_id}.git/info/refs?service=git-upload-pack",
+                {"Authorization": _basic(other.invite.public_id, other.git_token)},
+                timeout=8 * IDLE,
+            )
+
+        waiting = threading.Thread(target=other_request)
+        waiting.start()
+        time.sleep(0.5)
+
+        # Pages, the health check and another candidate's sign-in page answer meanwhile.
         for page in ("/healthz", "/accounts/login/", f"/i/{created.link_token}/"):
             status, _headers, _body = _get(small_portal, page)
             assert status == 200, page
 
-        # Another invite finds the process's 2 git places taken: 503 too, never a hang.
-        status, headers, body = _get(
-            small_portal,
-            f"/git/{other.invite.public_id}.git/info/refs?service=git-upload-pack",
-            {"Authorization": _basic(other.invite.public_id, other.git_token)},
-        )
-        assert (status, headers["Retry-After"]) == (503, "10")
-        assert body == b"The portal is busy with other git requests; try again in 10 seconds.\n"
-
-        # All of that came while the two being served still waited for their bodies.
+        # All of that came while the two being served still waited for their bodies, and the
+        # other invite's request still waited for a place.
         assert [_silent(sock) for sock in served] == [True, True]
+        assert waiting.is_alive() and not other_answer
 
         # The idle timeout gives up on the two held requests (well within 4 times it); their
-        # places come back.
+        # places come back, and the waiting request is served.
+        waiting.join(timeout=8 * IDLE)
+        status, _headers, body = other_answer["response"]
+        assert status == 200 and b"git-upload-pack" in body
+
         for sock in served:
             assert select.select([sock], [], [], 4 * IDLE)[0], "a held request was never given up"
 
@@ -163,7 +177,7 @@ def test_held_git_pushes_leave_pages_and_health_checks_answering(small_portal, c
     assert "refs/heads/main" in listing
 
 
-def test_a_503_names_the_repository_cap_in_the_words_git_prints(small_portal, created):
+def test_a_429_names_the_repository_cap_in_the_words_git_prints(small_portal, created):
     invite = created.invite
     path = f"/git/{invite.public_id}.git/git-receive-pack"
     authorization = _basic(invite.public_id, created.git_token)
@@ -176,7 +190,7 @@ def test_a_503_names_the_repository_cap_in_the_words_git_prints(small_portal, cr
             f"/git/{invite.public_id}.git/info/refs?service=git-upload-pack",
             {"Authorization": authorization},
         )
-    assert (status, headers["Content-Type"]) == (503, "text/plain; charset=utf-8")
+    assert (status, headers["Content-Type"], headers["Retry-After"]) == (429, "text/plain; charset=utf-8", "10")
     assert body == b"Too many git requests for this repository at once; try again in 10 seconds.\n"
 
 

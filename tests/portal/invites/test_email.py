@@ -19,46 +19,6 @@ from tests.support.factories import make_invite
 from tests.support.workers import free_port
 
 
-@pytest.fixture
-def broker(monkeypatch, django_capture_on_commit_callbacks):
-    """The broker's edge: what is sent on commit is kept, and ``run()`` does a worker's job in this process."""
-    sent: list[tuple[str, dict]] = []
-
-    def send_task(app, name, args=None, kwargs=None, **options):
-        sent.append((name, kwargs or {}))
-
-    monkeypatch.setattr(Celery, "send_task", send_task)
-
-    class Broker:
-        tasks = sent
-
-        @staticmethod
-        def commit():
-            """A block whose on-commit callbacks run when it ends, as at the end of a request."""
-            return django_capture_on_commit_callbacks(execute=True)
-
-        @staticmethod
-        def run() -> list[str]:
-            names = []
-            while sent:
-                name, kwargs = sent.pop(0)
-                with django_capture_on_commit_callbacks(execute=True):
-                    current_app.tasks[name](**kwargs)
-                names.append(name)
-            return names
-
-    return Broker()
-
-
-@pytest.fixture
-def smtp(settings, smtp_inbox):
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST = smtp_inbox.host
-    settings.EMAIL_PORT = smtp_inbox.port
-    settings.EMAIL_TIMEOUT = 5
-    return smtp_inbox
-
-
 def _parts(message: Message) -> dict[str, str]:
     return {
         part.get_content_type(): part.get_payload(decode=True).decode(part.get_content_charset()).replace("\r\n", "\n")
@@ -286,7 +246,7 @@ def test_renewing_the_link_ends_the_old_link_and_password(client, created, recru
     assert client.get(f"/i/{link_token}/").status_code == 200
     assert invite_for_git_credentials(public_id=created.invite.public_id, password=created.git_token) is None
     assert invite_for_git_credentials(public_id=created.invite.public_id, password=git_token) == created.invite
-    assert created.invite.events.get(kind=Event.Kind.LINK_RENEWED).data == {"by": "rita"}
+    assert created.invite.events.get(kind=Event.Kind.LINK_RENEWED).data == {"by": "rita", "emailed": False}
 
 
 def test_the_submission_notice_goes_to_the_recruiter_who_invited(broker, assessment_version, recruiter, mailoutbox):
@@ -337,3 +297,43 @@ def test_the_tasks_are_registered_under_their_names(django_capture_on_commit_cal
         send_on_commit("invites.send_reminders")
         send_on_commit("invites.submitted_notice", invite_id=created.invite.pk)
     assert len(callbacks) == 3
+
+
+def test_an_invitation_queued_while_the_broker_is_down_is_sent_by_the_sweep_once(
+    monkeypatch, broker, smtp, created, django_capture_on_commit_callbacks
+):
+    from kombu.exceptions import OperationalError
+
+    from portal.invites.emails import UNSENT_AFTER
+    from portal.scoring.services import runs_sweep
+
+    def down(app, name, args=None, kwargs=None, **options):
+        raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    with monkeypatch.context() as outage:
+        outage.setattr(Celery, "send_task", down)
+        with broker.commit():
+            email = invitation_queue(invite=created.invite)  # the recruiter's form: no error
+    email.refresh_from_db()
+    assert (email.status, email.task_sent_at) == (Email.Status.QUEUED, None)
+    assert runs_sweep().emails == 0  # just queued: its send may still be on its way
+    Email.objects.filter(pk=email.pk).update(queued_at=timezone.now() - UNSENT_AFTER - timedelta(seconds=1))
+    with broker.commit():
+        assert runs_sweep().emails == 1
+    assert runs_sweep().emails == 0  # the broker took it: never a second task
+    assert broker.run() == ["invites.send_email"]
+    email.refresh_from_db()
+    assert email.status == Email.Status.SENT and email.task_sent_at is not None
+    assert len(smtp.messages) == 1
+
+
+def test_a_taken_email_task_is_never_sent_twice_by_the_sweep(broker, created):
+    from portal.invites.emails import UNSENT_AFTER
+    from portal.scoring.services import runs_sweep
+
+    with broker.commit():
+        email = invitation_queue(invite=created.invite)
+    Email.objects.filter(pk=email.pk).update(queued_at=timezone.now() - UNSENT_AFTER * 10)
+    assert Email.objects.get(pk=email.pk).task_sent_at is not None
+    assert runs_sweep().emails == 0
+    assert [name for name, _kwargs in broker.tasks] == ["invites.send_email"]

@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 
 from portal.invites.models import Event
-from portal.invites.services import invite_revoke
+from portal.invites.services import invite_revoke, invite_submit
 from portal.scoring.models import Run
 from tests.support.candidates import candidate_commit
 from tests.support.git import GitClient, remote_url
@@ -69,13 +69,18 @@ def test_the_bundle_clones_and_its_clone_pushes_back_to_the_portal(
     assert main_here == main_there
 
 
-def test_the_runs_fragment_lists_pushes_and_polls_only_while_one_is_pending(client, created, tmp_path):
+def test_the_runs_fragment_lists_pushes_and_polls_while_the_invite_is_open_or_a_run_is_pending(
+    client, created, tmp_path
+):
     fragment = client.get(reverse("invite_runs", args=[created.link_token])).content.decode()
-    assert "Nothing pushed yet" in fragment and "hx-trigger" not in fragment
+    assert "Nothing pushed yet" in fragment and 'hx-trigger="every 5s"' in fragment  # a push may come
     candidate_commit(created.invite, tmp_path / "work", branch="issue-1")
     fragment = client.get(reverse("invite_runs", args=[created.link_token])).content.decode()
-    assert "issue-1" in fragment and "queued" in fragment and 'hx-trigger="every 3s"' in fragment
+    assert "issue-1" in fragment and "queued" in fragment and 'hx-trigger="every 5s"' in fragment
     Run.objects.filter(invite=created.invite).update(status=Run.Status.FAILED)
     fragment = client.get(reverse("invite_runs", args=[created.link_token])).content.decode()
     assert "scored" in fragment and "failed" not in fragment
-    assert "hx-trigger" not in fragment
+    assert 'hx-trigger="every 5s"' in fragment  # still open: the next push may come
+    invite_submit(invite=created.invite)
+    fragment = client.get(reverse("invite_runs", args=[created.link_token])).content.decode()
+    assert "scored" in fragment and "hx-trigger" not in fragment  # closed and nothing pending

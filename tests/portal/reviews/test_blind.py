@@ -23,6 +23,8 @@ def _pages(invite) -> list[str]:
         reverse("invite_result", args=[invite.public_id]),
         reverse("invite_result", args=[invite.public_id]) + f"?at={push.pk}",
         reverse("invite_result_runs", args=[invite.public_id]),
+        reverse("invite_result_live", args=[invite.public_id]) + "?shown=none",
+        reverse("invite_report_print", args=[invite.public_id]),
         reverse("review_form", args=[invite.public_id]),
         reverse("invite_pulls_review", args=[invite.public_id]),
     ]

@@ -63,7 +63,16 @@ def test_hidden_passing_while_the_own_test_fails_and_the_reverse_are_shown_on_th
     )
     assert (forward.severity, forward.ticket, forward.commits) == ("warning", 2, (fixed,))
 
+    # Ticket 2 is contested on issue-2: its points wait for a reviewer; topic-2 is no ticket's branch.
+    [ticket] = [t for t in result.tickets if t.number == 2]
+    assert ticket.passed and ticket.waiting and ticket.earned == 0
+    assert (ticket.contested.branch, ticket.contested.head) == ("issue-2", fixed)
+    assert [(t.name, t.outcome) for t in ticket.contested.visible] == [(MISSING_BOOK, "failed")]
+    assert ticket.contested.hidden and {t.outcome for t in ticket.contested.hidden} == {"passed"}
+    assert (result.total, result.contested_points, result.contested_tickets) == (0, ticket.points, [ticket])
+
     page = _report(client, reviewer, invite)
+    assert 'id="contested-2"' in page and "waiting for a decision" in page
     shown = page[page.index('id="disagreements"') :]
     assert forward.message.replace("'", "&#x27;") in shown
     assert reverse_.message.replace("'", "&#x27;") in shown
@@ -88,6 +97,7 @@ def test_no_disagreement_where_the_hidden_and_own_tests_agree(invite, tmp_path):
 
     assert result.branches[1].cells[2].passed
     assert [f for f in result.findings if f.kind == VISIBLE_HIDDEN_DISAGREE] == []
+    assert result.contested_tickets == [] and result.total == 15
 
 
 def test_junit_ids_of_the_visible_run_match_the_manifests_ids():

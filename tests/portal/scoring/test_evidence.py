@@ -135,3 +135,25 @@ def test_shipped_test_files_are_compared_test_by_test(invite, tmp_path):
     assert loans_change["shipped"] is True
     assert len(loans_change["tests_changed"]) == 1
     assert loans_change["tests_changed"][0].startswith("tests/test_loans.py::test_")
+
+
+def test_a_shipped_test_extended_keeping_its_assertions_is_recorded_as_extended_not_changed(invite, tmp_path):
+    shipped = (ROOT / "assessment_app" / "project" / "tests" / "test_books.py").read_text()
+    original = "    assert response.status_code == 404\n"
+    assert original in shipped
+    extended = original + '    assert response.json()["detail"]\n'
+    candidate_commit(
+        invite,
+        tmp_path / "work",
+        branch="issue-2",
+        changes={"tests/test_books.py": shipped.replace(original, extended)},
+    )
+    store_verdicts(invite)
+    change = next(
+        c
+        for c in BranchEvidence.objects.get(invite=invite, branch="issue-2").visible_test_changes
+        if c["path"] == "tests/test_books.py"
+    )
+    assert change["shipped"] is False
+    assert change["tests_changed"] == [] and change["tests_added"] == []
+    assert change["tests_extended"] == ["tests/test_books.py::test_missing_book_is_not_found"]

@@ -36,7 +36,7 @@ def test_the_reaper_the_analysis_and_the_pages_are_not():
     sources = {path.resolve() for path in grader_sources()}
     for module in (services, analysis, selectors):
         assert _file(module) not in sources
-    assert _file(services.runs_reap) not in sources
+    assert _file(services.runs_sweep) not in sources
 
 
 def test_the_version_is_a_stable_hash_of_those_files():

@@ -12,7 +12,7 @@ from django.conf import settings
 from portal.scoring.models import Run, TestResult
 from tests.conftest import ROOT
 from tests.support.candidates import candidate_commit
-from tests.support.factories import score_all
+from tests.support.factories import score_commit
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
@@ -37,8 +37,7 @@ async def flood(request: Request, call_next):
 
 def _scored(invite, tmp_path, main: str) -> Run:
     sha = candidate_commit(invite, tmp_path / "work", branch="issue-1", changes={"app/main.py": main})
-    score_all(invite)
-    return Run.objects.get(invite=invite, commit=sha)
+    return score_commit(invite, sha)
 
 
 def _seconds(run: Run) -> float:

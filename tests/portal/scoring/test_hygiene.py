@@ -211,7 +211,10 @@ def test_visible_tests_modified_and_deleted_are_a_problem_with_paths_and_commits
 
     assert finding.severity == PROBLEM
     assert finding.paths == ("tests/test_books.py", "tests/test_loans.py")
-    assert finding.lines == ("tests/test_books.py::test_books: changed", "tests/test_loans.py: deleted")
+    assert finding.lines == (
+        "tests/test_books.py::test_books: assertions removed or changed",
+        "tests/test_loans.py: deleted",
+    )
     assert finding.commits == (edit, drop)
     assert finding.ticket == 1
 

@@ -14,7 +14,7 @@ from portal.assessments.services import assessment_version_install, version_ship
 from portal.scoring.models import Run
 from tests.conftest import ROOT
 from tests.support.candidates import candidate_commit
-from tests.support.factories import make_invite, score_all
+from tests.support.factories import make_invite, score_commit
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
@@ -23,9 +23,8 @@ ALL_TICKETS = {1, 2, 3, 4, 5, 6}
 
 
 def _scored(invite, sha: str) -> Run:
-    """Score what the push queued (this commit and the starting point) as workers would; this commit's run."""
-    score_all(invite)
-    return Run.objects.get(invite=invite, commit=sha)
+    """Score this commit's run as a worker would."""
+    return score_commit(invite, sha)
 
 
 def _fixed(run: Run) -> set[int]:
@@ -49,9 +48,8 @@ def test_each_reference_fix_alone_earns_exactly_its_ticket(invite, tmp_path, num
 
 def test_the_untouched_template_fixes_nothing(invite, tmp_path):
     # A push that changes nothing: its commit and the starting point (queued with it) are the template.
-    sha = candidate_commit(invite, tmp_path / "work", branch="issue-1")
-    _scored(invite, sha)
-    run = Run.objects.get(invite=invite, commit=invite.repository.base_commit)
+    candidate_commit(invite, tmp_path / "work", branch="issue-1")
+    run = _scored(invite, invite.repository.base_commit)
     assert run.ref == "refs/heads/main"
     assert run.status == Run.Status.FAILED
     assert _fixed(run) == set()

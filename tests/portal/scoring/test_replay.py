@@ -8,7 +8,7 @@ from portal.scoring.models import Run, TestResult
 from portal.scoring.services import run_execute, run_requeue
 from tests.conftest import ROOT
 from tests.support.candidates import candidate_commit
-from tests.support.factories import score_all
+from tests.support.factories import score_all, score_commit
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(400)]
 
@@ -37,8 +37,7 @@ def test_a_retried_run_replays_its_seed_and_gives_the_same_results(invite, tmp_p
     sha = candidate_commit(
         invite, tmp_path / "work", branch="issue-6", patch=ROOT / "assessment_app" / "reference" / "ticket-6.patch"
     )
-    score_all(invite)
-    run = Run.objects.get(invite=invite, commit=sha)
+    run = score_commit(invite, sha)
     first, seed = _results(run), run.seed
     assert seed is not None and run.status == Run.Status.FAILED
     assert {outcome for _test, outcome, _message in first} == {"passed", "failed"}

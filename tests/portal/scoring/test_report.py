@@ -19,30 +19,38 @@ pytestmark = [pytest.mark.engines, pytest.mark.integration, pytest.mark.timeout(
 PATCHES = ROOT / "assessment_app" / "reference"
 
 
-@pytest.fixture
-def scored_invite(assessment_version, tmp_path):
-    """Ticket 2 fixed on issue-2; ticket 4's fix on a badly named branch; ticket 1's fix plus 2's on issue-1."""
-    invite = make_invite(assessment_version).invite
-    work = tmp_path / "work"
-    commits = {
-        "issue-2": candidate_commit(
+@pytest.fixture(scope="module")
+def scored_invite(django_db_setup, django_db_blocker, tmp_path_factory):
+    """Ticket 2 fixed on issue-2; ticket 4's fix on a badly named branch; ticket 1's fix plus 2's on issue-1.
+
+    Scored once for the module (five runs in the sandbox): the tests read it, and those that queue
+    runs do so inside their own transaction (``db``), which is rolled back. Deleted at the end.
+    """
+    from portal.assessments.services import assessment_version_install
+
+    with django_db_blocker.unblock():
+        version = assessment_version_install(package_dir=ROOT / "assessment_app")
+        invite = make_invite(version).invite
+        work = tmp_path_factory.mktemp("report") / "work"
+        candidate_commit(
             invite, work, branch="issue-2", patch=PATCHES / "ticket-2.patch", message="Fix: Resolve issue #2 - 404"
-        ),
-        "fix-titles": candidate_commit(
-            invite, work, branch="fix-titles", patch=PATCHES / "ticket-4.patch", message="fixed stuff"
-        ),
-    }
-    candidate_commit(
-        invite, work, branch="issue-1", patch=PATCHES / "ticket-1.patch", message="Fix: Resolve issue #1 - x"
-    )
-    commits["issue-1"] = candidate_commit(
-        invite, work, branch="issue-1", patch=PATCHES / "ticket-2.patch", message="Fix: Resolve issue #1 - and 2"
-    )
-    score_all(invite)
-    return invite
+        )
+        candidate_commit(invite, work, branch="fix-titles", patch=PATCHES / "ticket-4.patch", message="fixed stuff")
+        candidate_commit(
+            invite, work, branch="issue-1", patch=PATCHES / "ticket-1.patch", message="Fix: Resolve issue #1 - x"
+        )
+        candidate_commit(
+            invite, work, branch="issue-1", patch=PATCHES / "ticket-2.patch", message="Fix: Resolve issue #1 - and 2"
+        )
+        score_all(invite)
+    yield invite
+    with django_db_blocker.unblock():
+        candidate = invite.candidate
+        invite.delete()
+        candidate.delete()
 
 
-def test_each_ticket_is_judged_on_its_own_branch(scored_invite):
+def test_each_ticket_is_judged_on_its_own_branch(db, scored_invite):
     result = invite_result(invite=scored_invite)
     verdicts = {t.number: (t.branch, t.passed) for t in result.tickets}
     assert verdicts[2] == ("issue-2", True)
@@ -52,7 +60,7 @@ def test_each_ticket_is_judged_on_its_own_branch(scored_invite):
     assert not result.pending
 
 
-def test_a_branch_that_changes_other_tickets_is_called_out(scored_invite):
+def test_a_branch_that_changes_other_tickets_is_called_out(db, scored_invite):
     result = invite_result(invite=scored_invite)
     issue_1 = next(b for b in result.branches if b.branch == "issue-1")
     assert issue_1.other_tickets_changed == (2,)
@@ -62,7 +70,7 @@ def test_a_branch_that_changes_other_tickets_is_called_out(scored_invite):
     assert any(f.kind == "commit_message" for f in result.findings)
 
 
-def test_the_report_command_prints_the_matrix_findings_and_score(scored_invite):
+def test_the_report_command_prints_the_matrix_findings_and_score(db, scored_invite):
     out = StringIO()
     call_command("report", scored_invite.public_id, stdout=out)
     text = out.getvalue()
@@ -71,7 +79,7 @@ def test_the_report_command_prints_the_matrix_findings_and_score(scored_invite):
     assert "branch_naming" in text
 
 
-def test_the_report_command_speaks_json(scored_invite):
+def test_the_report_command_speaks_json(db, scored_invite):
     out = StringIO()
     call_command("report", scored_invite.public_id, "--json", stdout=out)
     data = json.loads(out.getvalue())
@@ -85,7 +93,7 @@ def test_an_unknown_invite_is_refused(db):
         call_command("report", "nope", stdout=StringIO())
 
 
-def test_rescoring_with_the_same_grader_adds_nothing(scored_invite):
+def test_rescoring_with_the_same_grader_adds_nothing(db, scored_invite):
     before = Run.objects.filter(invite=scored_invite).count()
     out = StringIO()
     call_command("rescore", "--invite", scored_invite.public_id, stdout=out)
@@ -94,7 +102,7 @@ def test_rescoring_with_the_same_grader_adds_nothing(scored_invite):
     assert Run.objects.filter(invite=scored_invite).count() == before
 
 
-def test_rescoring_under_a_new_grader_keeps_the_old_runs(scored_invite, monkeypatch):
+def test_rescoring_under_a_new_grader_keeps_the_old_runs(db, scored_invite, monkeypatch):
     monkeypatch.setattr("portal.scoring.services.GRADER_VERSION", "next-grader")
     before = set(Run.objects.filter(invite=scored_invite).values_list("pk", flat=True))
     out = StringIO()
@@ -104,7 +112,7 @@ def test_rescoring_under_a_new_grader_keeps_the_old_runs(scored_invite, monkeypa
     assert Run.objects.filter(invite=scored_invite, grader_version="next-grader").count() == 4
 
 
-def test_ticket_branches_merged_together_are_scored_as_one(scored_invite):
+def test_ticket_branches_merged_together_are_scored_as_one(db, scored_invite):
     result = invite_result(invite=scored_invite)
     assert result.integration.merged == ("issue-1", "issue-2")
     assert result.integration.conflicts == ()

@@ -118,7 +118,7 @@ def test_pull_requests_are_linked_with_their_descriptions_rendered_and_sanitised
     pull_open(invite=invite, branch="issue-2", title=f"Fix {HOSTILE}", description=description)
     store_verdicts(invite)
     page = _page(client, reviewer, invite)
-    pulls = page[page.index('id="pull-requests"') : page.index('id="timeline"')]
+    pulls = page[page.index('id="pull-requests"') :]
     assert reverse("invite_pulls_review", args=[invite.public_id]) in pulls
     assert "#1 Fix &lt;script&gt;" in pulls and "from issue-2, closes #2" in pulls
     assert "<strong>Because</strong> the row was missing." in pulls
@@ -132,7 +132,7 @@ def test_the_timeline_plots_pushes_and_shows_the_matrix_after_one(client, review
     store_verdicts(invite, passing=frozenset())
     page = _page(client, reviewer, invite)
     timeline = page[page.index('id="timeline"') :]
-    assert '<svg xmlns="http://www.w3.org/2000/svg" class="chart push-timeline" role="img"' in timeline
+    assert '<svg xmlns="http://www.w3.org/2000/svg" class="chart push-timeline" role="group"' in timeline
     assert timeline.count('<circle class="mark-some"') == 1 and timeline.count('<circle class="mark-zero"') == 1
     first_push = invite.pushes.order_by("at", "id").first()
     assert f'href="?at={first_push.pk}#timeline"' in timeline
@@ -185,8 +185,9 @@ def test_the_timeline_picture_escapes_text():
         title=f"Pushes {HOSTILE}",
     )
     assert HOSTILE not in svg and '"<' not in svg
-    assert svg.count("&lt;script&gt;") == 4  # title, row name (shortened), label, link
-    assert 'role="img"' in svg and "<title" in svg
+    assert svg.count("&lt;script&gt;") == 5  # title, row name (shortened), label, link and its name
+    # Its marks are links: a group of named links, not an image (which may hold no controls).
+    assert 'role="group"' in svg and "<title" in svg and 'aria-label="&quot;' in svg
 
 
 def test_a_test_added_to_a_shipped_file_is_credited_on_the_report_not_flagged(client, reviewer, invite, tmp_path):

@@ -66,10 +66,14 @@ def test_rescore_force_scores_finished_runs_again(errored):
     finished = first.finished_at
     assert "2 run(s) retried" in _rescore(invite, "--force")
     first.refresh_from_db()
-    assert first.status == Run.Status.QUEUED and not first.verdicts.exists() and not first.results.exists()
+    # Nothing is destroyed before the new play: the results stay until it replaces them.
+    results = set(first.results.values_list("pk", flat=True))
+    assert first.status == Run.Status.QUEUED and first.verdicts.exists() and results
     score_all(invite)
     first.refresh_from_db()
     assert first.status == Run.Status.FAILED and first.finished_at > finished
+    assert not results & set(first.results.values_list("pk", flat=True))  # replaced, not added to
+    assert first.verdicts.count() == 6
     assert Run.objects.filter(invite=invite, commit=head).count() == 1  # the same run, scored again
 
 

@@ -29,7 +29,11 @@ def crashed(invite, tmp_path) -> Run:
 def test_a_crashed_apps_reason_keeps_what_ended_it_and_the_exception_after_long_output(crashed):
     assert crashed.status == Run.Status.ERROR
     assert len(crashed.reason) <= MESSAGE_CAP
-    assert crashed.reason.startswith("the app did not start: the app exited with code 1 before it was ready")
+    # The first line, which pages show, names the exception; how the app ended follows it.
+    assert crashed.reason.startswith(
+        "the app did not start: ModuleNotFoundError: No module named 'module_that_is_not_installed'\n"
+        "the app exited with code 1 before it was ready"
+    )
     assert crashed.reason.rstrip().endswith("ModuleNotFoundError: No module named 'module_that_is_not_installed'")
 
 
@@ -40,14 +44,15 @@ def test_an_errored_runs_tickets_fail_with_its_reason_instead_of_a_dash(invite, 
     branch = next(b for b in result.branches if b.branch == "issue-1")
     assert {cell.passed for cell in branch.cells.values()} == {False}
     assert {cell.error for cell in branch.cells.values()} == {
-        "the app did not start: the app exited with code 1 before it was ready:"
+        "the app did not start: ModuleNotFoundError: No module named 'module_that_is_not_installed'"
     }
     # Ticket 1's verdict is "not fixed", not "pending": nothing will change it short of a new push.
     ticket = next(t for t in result.tickets if t.number == 1)
     assert (ticket.branch, ticket.passed, ticket.earned) == ("issue-1", False, 0)
 
     html = render_to_string("scoring/_ticket_matrix.html", {"result": result})
-    assert 'title="the app did not start: the app exited with code 1 before it was ready:">run error' in html
+    missing = "No module named &#x27;module_that_is_not_installed&#x27;"
+    assert f'title="the app did not start: ModuleNotFoundError: {missing}">run error' in html
     assert "not fixed on issue-1 (0/15)" in html
 
 
@@ -60,10 +65,15 @@ def test_run_states_say_what_they_mean(invite):
         "issue-2": "waiting for the earlier runs of this invite",
     }
 
-    store_verdicts(invite, passing=frozenset({1, 2}))
-    labels = {s.ref: s.label for s in invite_run_statuses(invite=invite, hidden=True)}
-    # Two of six tickets' tests pass: "failed" read as a broken run, this says what happened.
-    assert labels["issue-1"] == "scored: 2 of 6 hidden tests pass"
+    store_verdicts(invite, passing=frozenset({1}))
+    labels = {s.ref: s.label for s in invite_run_statuses(invite=invite, tickets=True)}
+    # Ticket 1 passes, the others fail: "failed" read as a broken run, this says what happened, per ticket.
+    assert labels == {
+        "main": "fixes #1; #2, #3, #4, #5 and #6 still fail",
+        "issue-1": "fixes #1",
+        "issue-2": "#2 still fails (also fixes #1)",
+    }
+    # Without the verdicts, nothing more than the state.
     assert {s.ref: s.label for s in invite_run_statuses(invite=invite)}["issue-1"] == "scored"
 
 
@@ -108,7 +118,7 @@ def test_the_reviewers_runs_list_polls_until_the_integrated_run_is_done(client, 
 
     page = client.get(f"/reviews/invites/{invite.public_id}/runs").content.decode()
     assert 'hx-trigger="every 3s"' in page
-    assert "<td>integrated</td>" in page
+    assert "<td>all branches together</td>" in page and "refs/portal" not in page
     assert "Scoring in progress" in page
 
 

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from portal.core.models import TaskAttempt
 from portal.scoring.models import Run, TestResult
-from portal.scoring.services import MAX_ATTEMPTS, run_execute, run_queue, runs_reap
+from portal.scoring.services import MAX_ATTEMPTS, run_execute, run_queue, runs_sweep
 from portal.scoring.version import GRADER_VERSION
 from tests.support.candidates import candidate_commit
 
@@ -68,6 +68,6 @@ def test_runs_stuck_in_running_past_the_time_limit_are_requeued(invite, starting
     )
     fresh = Run.objects.get(invite=invite, ref="refs/heads/issue-1")  # queued by the same push
     Run.objects.filter(pk=fresh.pk).update(status=Run.Status.RUNNING, started_at=timezone.now())
-    assert runs_reap() == 1
+    assert runs_sweep().overdue == 1
     assert Run.objects.get(pk=run.pk).status == Run.Status.QUEUED
     assert Run.objects.get(pk=fresh.pk).status == Run.Status.RUNNING

@@ -3,7 +3,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from grader.manifest import ManifestError
-from portal.assessments.services import AssessmentInvalid, assessment_load
+from portal.assessments.services import AssessmentInvalid, VersionLabelTaken, assessment_load
 from portal.core.datadir import NoDataDirectory
 from sandbox import SandboxError
 
@@ -22,6 +22,8 @@ class Command(BaseCommand):
         except AssessmentInvalid as exc:
             self.stdout.write(exc.report.table())
             raise CommandError(f"Refused: {exc}") from exc
+        except VersionLabelTaken as exc:
+            raise CommandError(f"Refused: {exc}.") from exc
         except (ManifestError, SandboxError, NoDataDirectory) as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(

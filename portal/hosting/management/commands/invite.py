@@ -1,11 +1,12 @@
+import argparse
 import json
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, DjangoHelpFormatter
 from django.core.validators import validate_email
-from django.db import transaction
+from django.db import DatabaseError, connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -29,14 +30,54 @@ def _deadline(value: str) -> datetime:
     return moment
 
 
+def assessments_epilog() -> str:
+    """The assessments --assessment accepts, one per line, read from the database when --help is printed.
+
+    A database that is not migrated yet, or not reachable, is said in one line instead of a traceback.
+    """
+    try:
+        if Assessment._meta.db_table not in connection.introspection.table_names():
+            return "Installed assessments: none yet, the database is not migrated (run: manage.py migrate)."
+        installed = list(
+            Assessment.objects.filter(versions__isnull=False).distinct().order_by("slug").values_list("slug", "title")
+        )
+    except DatabaseError as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return f"Installed assessments: cannot be listed, the database is not reachable ({reason})."
+    if not installed:
+        return "Installed assessments: none yet (load one with: manage.py load_assessment <folder>)."
+    width = max(len(slug) for slug, _title in installed)
+    lines = [f"  {slug.ljust(width)}  {' '.join(title.split())}" for slug, title in installed]
+    return "Installed assessments (--assessment takes the slug):\n" + "\n".join(lines)
+
+
+class _HelpFormatter(DjangoHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Django's order of options, with the epilog's lines kept as written (one assessment a line)."""
+
+
 class Command(BaseCommand):
     help = (
-        "Invite a candidate to an assessment and print the invite link, clone URL and git credentials, "
-        "or with --send email the invitation instead."
+        "Invite a candidate to an assessment and print the invite link, clone URL and git credentials,\n"
+        "or with --send email the invitation instead. Links are built on PORTAL_BASE_URL."
     )
 
+    def create_parser(self, prog_name, subcommand, **kwargs):
+        parser = super().create_parser(prog_name, subcommand, formatter_class=_HelpFormatter, **kwargs)
+        format_help = parser.format_help
+
+        def format_help_with_assessments() -> str:
+            # Read only when help is printed: an ordinary invite needs no extra query, and --help
+            # works before the database is migrated.
+            parser.epilog = assessments_epilog()
+            return format_help()
+
+        parser.format_help = format_help_with_assessments
+        return parser
+
     def add_arguments(self, parser):
-        parser.add_argument("--assessment", required=True, help="The assessment's slug (its latest version is used).")
+        parser.add_argument(
+            "--assessment", required=True, help="The assessment's slug (its latest version is used); listed below."
+        )
         parser.add_argument("--email", required=True)
         parser.add_argument("--name", required=True)
         parser.add_argument("--deadline", help="No pushes after this ISO date-time (server time zone if none given).")

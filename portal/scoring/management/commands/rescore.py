@@ -3,7 +3,7 @@ from django.db import transaction
 
 from portal.core.datadir import NoDataDirectory, has_data_dir
 from portal.invites.models import Invite
-from portal.scoring.services import Rescore, Retry, invite_rescore
+from portal.scoring.services import Rescore, Retry, invite_rescore, invite_runs_resend
 
 
 class Command(BaseCommand):
@@ -29,10 +29,17 @@ class Command(BaseCommand):
             action="store_const",
             const=Retry.ALL,
             dest="retry",
-            help="Also score again every finished run of this grader (current heads, starting point, integration).",
+            help="Also score again every finished run of this grader (current heads, starting point, integration); "
+            "their results stay until the new ones replace them.",
+        )
+        again.add_argument(
+            "--stuck",
+            action="store_true",
+            help="Only send again the runs in flight that a failure left behind (never sent, lost by the broker, "
+            "on a silent worker, past the time limit); nothing else is queued. Every rescore does this first.",
         )
 
-    def handle(self, *args, invite: str | None, assessment: str | None, retry: str | None, **options):
+    def handle(self, *args, invite: str | None, assessment: str | None, retry: str | None, stuck: bool, **options):
         invites = Invite.objects.select_related("assessment_version")
         invites = (
             invites.filter(public_id=invite)
@@ -43,11 +50,21 @@ class Command(BaseCommand):
             raise CommandError(f"No invite {invite!r}." if invite else f"No invites for assessment {assessment!r}.")
         if not has_data_dir():
             raise CommandError(str(NoDataDirectory.for_command("rescore")))
+        if stuck:
+            resent = 0
+            for one in invites:
+                with transaction.atomic():
+                    resent += invite_runs_resend(invite=one)
+            self.stdout.write(f"{resent} stuck run(s) sent to the workers again.")
+            return
         total = Rescore(queued=0, retried=0, kept=0)
         for one in invites:
             with transaction.atomic():
                 done = invite_rescore(invite=one, retry=retry or Retry.NONE)
             total = Rescore(
-                queued=total.queued + done.queued, retried=total.retried + done.retried, kept=total.kept + done.kept
+                queued=total.queued + done.queued,
+                retried=total.retried + done.retried,
+                kept=total.kept + done.kept,
+                resent=total.resent + done.resent,
             )
         self.stdout.write(str(total))
