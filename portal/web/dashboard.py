@@ -3,25 +3,38 @@
 Filters, search, sort and page come from GET parameters of a plain form. A value the page does
 not know (a stage or sort that does not exist, a page past the end) is dropped or clamped rather
 than refused, and the form shows what was applied, so an old bookmark still opens.
+
+While an invite it lists may change by itself (it is open, being scored, or has an email waiting),
+the stage counts, rows and pager poll this same address (htmx, which sends HX-Request) and are
+replaced in place; the filter form is left alone, so what the recruiter typed stays.
 """
 
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.cache import patch_vary_headers
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET
 
 from portal.accounts.decorators import role_required
 from portal.accounts.roles import RECRUITER, REVIEWER
-from portal.web.selectors import (
+from portal.pipeline.selectors import (
     DEFAULT_SORT,
     SORTS,
     STAGES,
     pipeline_assessments,
     pipeline_page,
+    pipeline_pending,
     pipeline_stage_counts,
 )
 
 SEARCH_MAX_LENGTH = 200
+# Seconds between two looks at a page that keeps itself up to date.
+LIVE_EVERY = 5
+
+
+def live_fragment(request) -> bool:
+    """The page's polling asks for its live part only (htmx marks its requests)."""
+    return request.headers.get("HX-Request") == "true"
 
 
 @require_GET
@@ -45,6 +58,7 @@ def recruiter_dashboard(request):
     )
     applied = {k: v for k, v in {"assessment": assessment, "stage": stage, "q": search, "sort": sort}.items() if v}
     counts = pipeline_stage_counts(assessment=assessment, now=now)
+    page_query = urlencode({**applied, "page": page.number}) if page.number > 1 else urlencode(applied)
     context = {
         "page": page,
         "counts": counts,
@@ -57,5 +71,11 @@ def recruiter_dashboard(request):
         "stage_query": urlencode({k: v for k, v in applied.items() if k != "stage"}),
         "can_review": request.user.has_perm(REVIEWER.permission),
         "now": now,
+        "pending": pipeline_pending(assessment=assessment, stage=stage, search=search, now=now),
+        "live_url": f"{request.path}?{page_query}" if page_query else request.path,
+        "live_every": LIVE_EVERY,
     }
-    return render(request, "core/recruiter_dashboard.html", context)
+    template = "recruiter/_pipeline.html" if live_fragment(request) else "core/recruiter_dashboard.html"
+    response = render(request, template, context)
+    patch_vary_headers(response, ["HX-Request"])
+    return response

@@ -48,9 +48,9 @@ from portal.hosting.services import (
 )
 from portal.invites.models import Invite
 from portal.invites.services import candidate_get_or_create, invite_opened_record, invite_revoke, invite_submit
+from portal.pipeline.selectors import STAGES, pipeline_invites
 from portal.scoring.models import Run
 from portal.scoring.services import push_score
-from portal.web.selectors import STAGES, pipeline_invites
 
 DEMO_DOMAIN = "demo.example.org"
 # Long enough that the demo stays open for a few weeks of trying the portal.
@@ -80,7 +80,7 @@ class DemoSeedError(RuntimeError):
 class DemoCandidate:
     name: str
     email: str
-    stage: str  # where the dashboard shows the candidate now (portal.web.selectors.STAGES)
+    stage: str  # where the dashboard shows the candidate now (portal.pipeline.selectors.STAGES)
     public_id: str
     created: bool  # False: the candidate had an invite already and was left alone
     runs_queued: int = 0

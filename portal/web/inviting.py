@@ -1,6 +1,6 @@
 """The recruiter's invite form and CSV import: parse the input, check it, create, show the result.
 
-Both pages hand their rows to portal.web.invitations, so the rules are the same; neither loses
+Both pages hand their rows to portal.pipeline.invitations, so the rules are the same; neither loses
 what the recruiter typed or uploaded when a row is wrong. A CSV goes through a preview first;
 what the recruiter confirms travels back signed (django.core.signing) and is checked again,
 since anything may have changed in between.
@@ -26,7 +26,7 @@ from gitplumbing import GitError
 from portal.accounts.decorators import role_required
 from portal.accounts.roles import RECRUITER
 from portal.core.datadir import NoDataDirectory
-from portal.web.invitations import (
+from portal.pipeline.invitations import (
     CSV_MAX_BYTES,
     CSV_MAX_ROWS,
     CSV_OPTIONAL_COLUMNS,

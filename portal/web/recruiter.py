@@ -9,6 +9,7 @@ shown read-only here: rescoring belongs to administrators on the reviewer's page
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -19,7 +20,7 @@ from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.cache import add_never_cache_headers
+from django.utils.cache import add_never_cache_headers, patch_vary_headers
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_POST
 
@@ -35,10 +36,7 @@ from portal.invites.services import (
     invite_reopen,
     invite_revoke,
 )
-from portal.scoring.selectors import invite_result
-from portal.web.charts import bar_chart_svg, column_chart_svg
-from portal.web.dashboard import SEARCH_MAX_LENGTH
-from portal.web.selectors import (
+from portal.pipeline.selectors import (
     DEFAULT_SORT,
     SCORE_BUCKETS,
     SORTS,
@@ -52,6 +50,10 @@ from portal.web.selectors import (
     pipeline_stage_counts,
     ticket_verdicts,
 )
+from portal.scoring.models import Run
+from portal.scoring.selectors import invite_result, ref_label, run_summaries, tickets_contested, tickets_score
+from portal.web.charts import bar_chart_svg, column_chart_svg
+from portal.web.dashboard import LIVE_EVERY, SEARCH_MAX_LENGTH, live_fragment
 from portal.web.views import duration_words, time_left_words
 
 # A branch list longer than this in one push is summed up ("and 12 more").
@@ -112,30 +114,99 @@ def _pushed(data: dict) -> str:
     return f"Pushed {', '.join(shown)}{more}" if shown else "Pushed"
 
 
-_EMAIL_KINDS = {"invitation": "Invitation", "reminder": "Reminder", "submitted_notice": "Submission notice"}
+_EMAIL_KINDS = {
+    "invitation": "Invitation",
+    "reminder": "Reminder",
+    "submitted_notice": "Submission notice",
+    "feedback": "Feedback",
+}
 
 
 def _email(data: dict, default: str) -> str:
     return _EMAIL_KINDS.get(data.get("kind"), default)
 
 
-def event_sentence(kind: str, data) -> str:
-    """One timeline entry in words; a kind this page does not know is named by its label."""
+# What the sentence of an event depends on beyond the event itself, from the events before it.
+@dataclass(frozen=True)
+class _Before:
+    link_out: bool = False  # a link was handed out already (mailed, shown to a recruiter, or used)
+    pushed: bool = False  # the candidate pushed something
+
+
+# The candidate holds a link once they used one.
+_USED_LINK = {Event.Kind.OPENED, Event.Kind.STARTED, Event.Kind.CLONED, Event.Kind.FETCHED, Event.Kind.PUSHED}
+_OLD_LINK_ENDED = "the old link and git password stopped working"
+
+
+def _mailed_link(event: Event) -> bool:
+    """An email that carried a new link (invitations and feedback do)."""
+    return event.kind == Event.Kind.EMAILED and isinstance(event.data, dict) and bool(event.data.get("new_link"))
+
+
+def timeline(events: list[Event]) -> list[tuple[Event, str]]:
+    """``_timeline`` with each scored run said per ticket (run_summary), its ref as pages name it."""
+    run_ids = [
+        e.data["run"]
+        for e in events
+        if e.kind == Event.Kind.SCORED and isinstance(e.data, dict) and isinstance(e.data.get("run"), int)
+    ]
+    labels = run_summaries(runs=Run.objects.filter(pk__in=run_ids)) if run_ids else {}
+    return _timeline(events, labels)
+
+
+def _timeline(events: list[Event], labels: dict) -> list[tuple[Event, str]]:
+    """The invite's events in words, in order, each saying what happened as it stood then.
+
+    A new link that went out in an email is told with that email ("Invitation sent to …"), not
+    as a link a recruiter made: the very first invitation is "sent", and only a link that
+    replaced one already handed out says that the old one stopped working. The portal keeps no
+    record of a link shown on the page that created the invite, so an invitation mailed later for
+    such an invite reads as the first unless the candidate had used their link.
+    """
+    entries, before = [], _Before()
+    for i, event in enumerate(events):
+        data = event.data if isinstance(event.data, dict) else {}
+        following = events[i + 1] if i + 1 < len(events) else None
+        emailed_link = data.get("emailed") or (following is not None and _mailed_link(following))
+        shown_link = event.kind == Event.Kind.LINK_RENEWED and not emailed_link
+        if event.kind != Event.Kind.LINK_RENEWED or shown_link:
+            label = labels.get(data.get("run")) if event.kind == Event.Kind.SCORED else None
+            entries.append((event, event_sentence(event.kind, data, before=before, run_label=label)))
+        before = _Before(
+            link_out=before.link_out or event.kind in _USED_LINK or shown_link or _mailed_link(event),
+            pushed=before.pushed or event.kind == Event.Kind.PUSHED,
+        )
+    return entries
+
+
+def event_sentence(kind: str, data, *, before: _Before | None = None, run_label=None) -> str:
+    """One timeline entry in words; a kind this page does not know is named by its label.
+
+    ``before`` is what the earlier events established (see ``timeline``); without it a new link is
+    taken to replace one handed out, and an automatic submission to carry pushed work. ``run_label``
+    is a scored event's run in words (portal.scoring.selectors.run_summary); without it the run's
+    status is shown."""
     data = data if isinstance(data, dict) else {}
+    before = before or _Before(link_out=True, pushed=True)
     to = f" to {data['to']}" if data.get("to") else ""
     address = f" from {data['address']}" if data.get("address") else ""
     match kind:
         case Event.Kind.INVITED:
             return f"Invited{_user(data)}"
         case Event.Kind.EMAILED:
-            return f"{_email(data, 'Invitation')} emailed{to}"
+            what = _email(data, "Invitation")
+            if not data.get("new_link") or not before.link_out:
+                return f"{what} sent{to}"
+            again = " again" if data.get("kind", "invitation") == "invitation" else ""
+            return f"{what} sent{again}{to} with a new link; {_OLD_LINK_ENDED}"
         case Event.Kind.EMAIL_FAILED:
             error = f": {data['error']}" if data.get("error") else ""
             return f"{_email(data, 'Email')}{to} could not be sent{error}"
         case Event.Kind.REMINDED:
-            return f"Reminder emailed{to}"
+            return f"Reminder sent{to}"
         case Event.Kind.LINK_RENEWED:
-            return f"New link made{_user(data)}; the old link and git password stopped working"
+            # Made on the invite's page: whatever link was out before (mailed, shown, used) has ended.
+            return f"New link made{_user(data)}; {_OLD_LINK_ENDED}"
         case Event.Kind.OPENED:
             return "Opened the invitation page"
         case Event.Kind.STARTED:
@@ -150,12 +221,18 @@ def event_sentence(kind: str, data) -> str:
             reason = f": {data['reason']}" if data.get("reason") else ""
             return f"Push refused{reason}"
         case Event.Kind.SCORED:
-            ref = str(data.get("ref", "")).removeprefix("refs/heads/")
-            commit = str(data.get("commit", ""))[:7]
-            status = f": {data['status']}" if data.get("status") else ""
-            return f"Scored {ref} ({commit}){status}" if ref else f"Scored{status}"
+            # The portal's own refs (the integrated commit) are named as what they are, never by ref.
+            ref = ref_label(str(data.get("ref", ""))) if data.get("ref") else ""
+            commit = f" ({str(data['commit'])[:7]})" if data.get("commit") else ""
+            said = str(run_label) if run_label is not None else data.get("status")
+            said = f": {said}" if said else ""
+            return f"Scored {ref}{commit}{said}" if ref else f"Scored{said}"
         case Event.Kind.SUBMITTED:
-            return "Submitted automatically when time ran out" if data.get("automatic") else "Submitted"
+            if not data.get("automatic"):
+                return "Submitted"
+            if before.pushed:
+                return "Time ran out: the work pushed by then was submitted automatically"
+            return "Time ran out with nothing pushed: closed automatically"
         case Event.Kind.REVIEWED:
             return f"Reviewed{_user(data)}"
         case Event.Kind.EXTENDED:
@@ -167,6 +244,8 @@ def event_sentence(kind: str, data) -> str:
             changes = _changes(data)
             was = f" (was {data['was']})" if data.get("was") else ""
             return f"Reopened{_user(data)}{was}" + (f"; {changes} now" if changes else "")
+        case Event.Kind.VERSION_CHANGED:
+            return f"Moved from version {data.get('from')} to {data.get('to')}{_user(data)}; its work is scored again"
     labels = dict(Event.Kind.choices)
     return labels.get(kind, str(kind).replace("_", " ").capitalize())
 
@@ -194,20 +273,26 @@ def _detail_context(invite: Invite, **extra) -> dict:
     events = list(invite.events.order_by("at", "pk"))
     closes_at = invite.closes_at
     active = invite.status == Invite.Status.ACTIVE
+    # The stage, score and whether anything is pending: the dashboard's row of this invite, so the two agree.
+    row = pipeline_row(public_id=invite.public_id, now=now)
     return {
         "invite": invite,
-        "row": pipeline_row(public_id=invite.public_id, now=now),
+        "row": row,
+        "live_url": reverse("recruiter_invite_detail", args=[invite.public_id]),
+        "live_every": LIVE_EVERY,
         "opened_at": next((e.at for e in events if e.kind == Event.Kind.OPENED), None),
         "closes_at": closes_at,
         "time_left": time_left_words(closes_at, now) if active and closes_at and closes_at > now else "",
         "time_limit": duration_words(invite.time_limit) if invite.time_limit else "",
-        "timeline": [(event, event_sentence(event.kind, event.data)) for event in events],
+        "timeline": timeline(events),
         "emails": _emails(invite),
         "result": invite_result(invite=invite),
         "can_extend": active,
         "can_reopen": not active,
         "can_revoke": invite.status != Invite.Status.REVOKED,
-        "can_email": invite.status != Invite.Status.REVOKED,
+        # An invitation goes only to an invite still open (invitation_queue refuses the others).
+        "can_email": active,
+        "can_new_link": invite.status != Invite.Status.REVOKED,
         "time_zone": timezone.get_current_timezone_name(),
         "now": now,
         **extra,
@@ -217,7 +302,13 @@ def _detail_context(invite: Invite, **extra) -> dict:
 @require_GET
 @role_required(RECRUITER)
 def recruiter_invite_detail(request, public_id: str):
-    return render(request, "recruiter/invite_detail.html", _detail_context(_invite(public_id)))
+    """The invite's page; while something of it is pending (it is open, being scored, or an email
+    waits), its stage, times, result, emails and timeline poll this address and are replaced in place."""
+    context = _detail_context(_invite(public_id))
+    template = "recruiter/_invite_live.html" if live_fragment(request) else "recruiter/invite_detail.html"
+    response = render(request, template, context | {"oob": live_fragment(request)})
+    patch_vary_headers(response, ["HX-Request"])
+    return response
 
 
 def _back(invite: Invite):
@@ -396,14 +487,18 @@ def recruiter_insights(request):
     if slug:
         counts = pipeline_stage_counts(assessment=slug, now=now)
         funnel = [(stage.capitalize(), n) for stage, n in pipeline_funnel(counts)]
-        buckets = [(_bucket_label(i), n) for i, n in enumerate(pipeline_score_buckets(assessment=slug, now=now))]
+        scores = pipeline_score_buckets(assessment=slug, now=now)
+        buckets = [(_bucket_label(i), n) for i, n in enumerate(scores.counts)]
         title = context["title"]
         # charts.py escapes every piece of text it draws, so its output is safe to insert as is.
         context |= {
             "funnel": funnel,
             "left": [("Expired", counts["expired"]), ("Revoked", counts["revoked"])],
             "buckets": buckets,
-            "scored": sum(n for _, n in buckets),
+            # The funnel's "Scored" row: the same invites, from the same stage.
+            "scored": counts["scored"] + counts["reviewed"],
+            "drawn": sum(scores.counts),
+            "without_score": scores.without_score,
             "funnel_svg": mark_safe(  # noqa: S308
                 bar_chart_svg(
                     chart_id="funnel",
@@ -446,10 +541,6 @@ def _filters(request) -> dict:
     }
 
 
-def _verdict(passed) -> str:
-    return "pass" if passed is True else "fail" if passed is False else ""
-
-
 def _csv_rows(rows: Iterable[dict], tickets: list[int]) -> Iterator[str]:
     header = [
         "candidate",
@@ -464,6 +555,7 @@ def _csv_rows(rows: Iterable[dict], tickets: list[int]) -> Iterator[str]:
         "points earned",
         "points possible",
         "percent",
+        "points contested",
         *(f"ticket {n}" for n in tickets),
     ]
     return csv_lines(header, (_csv_cells(v, tickets) for v in rows))
@@ -471,9 +563,7 @@ def _csv_rows(rows: Iterable[dict], tickets: list[int]) -> Iterator[str]:
 
 def _csv_cells(v: dict, tickets: list[int]) -> list:
     verdicts = ticket_verdicts(v["tickets"])
-    scored = [t for t in v["tickets"] if isinstance(t, dict)] if isinstance(v["tickets"], list) else []
-    earned = sum(t.get("earned", 0) for t in scored) if scored else None
-    possible = sum(t.get("points", 0) for t in scored) if scored else None
+    earned, possible = tickets_score(v["tickets"])
     return [
         v["candidate__name"],
         v["candidate__email"],
@@ -487,7 +577,8 @@ def _csv_cells(v: dict, tickets: list[int]) -> list:
         "" if earned is None else earned,
         "" if possible is None else possible,
         f"{100 * earned / possible:.1f}" if possible else "",
-        *(_verdict(verdicts.get(n)) for n in tickets),
+        tickets_contested(v["tickets"]) if possible else "",
+        *(verdicts.get(n, "") for n in tickets),
     ]
 
 

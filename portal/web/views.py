@@ -7,16 +7,16 @@ each view loads through a selector and renders; writes go through one service.
 import functools
 from datetime import datetime, timedelta
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, Http404
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from portal.accounts.decorators import staff_required
 from portal.accounts.roles import RECRUITER, REVIEWER
-from portal.assessments.models import Assessment
 from portal.assessments.services import version_manifest, version_shipped_dir
 from portal.core.markdown import document_html
 from portal.core.selectors import queues_without_worker, worker_status_list
@@ -26,7 +26,10 @@ from portal.invites.models import Invite
 from portal.invites.selectors import invite_by_link_token, invite_git_token
 from portal.invites.services import invite_opened_record, invite_submit
 from portal.reviews.selectors import feedback_released
-from portal.scoring.selectors import invite_run_statuses, runs_pending
+from portal.scoring.candidate import invite_candidate_runs
+from portal.scoring.models import Run
+from portal.scoring.selectors import RUN_LONG_AFTER_SECONDS, runs_in_flight
+from portal.scoring.services import run_resend
 
 
 @login_required
@@ -40,10 +43,41 @@ def home(request):
 
 
 @staff_required
+@never_cache
 def system_status(request):
     workers = worker_status_list()
-    context = {"workers": workers, "queues_without_worker": queues_without_worker(workers=workers)}
+    context = {
+        "workers": workers,
+        "queues_without_worker": queues_without_worker(workers=workers),
+        **_runs_context(),
+    }
     return render(request, "core/system_status.html", context)
+
+
+def _runs_context() -> dict:
+    return {"runs": runs_in_flight(), "run_long_after": RUN_LONG_AFTER_SECONDS}
+
+
+@staff_required
+@never_cache
+@require_GET
+def system_status_runs(request):
+    """The status page's list of runs waiting, running or stuck: polled while it has any."""
+    return render(request, "core/_runs_in_flight.html", _runs_context())
+
+
+@staff_required
+@require_POST
+def system_status_resend(request, run_id: int):
+    """Send a run in flight to the workers again (a new attempt; the old one's task is ignored)."""
+    run = Run.objects.filter(pk=run_id).first()
+    if run is None:
+        raise Http404("No such run.")
+    if run.dispatched_at is not None and run_resend(run=run, why=f"sent again by {request.user.get_username()}"):
+        messages.success(request, f"Run {run.pk} ({run.ref or run.commit[:7]}) was sent to the workers again.")
+    else:
+        messages.error(request, f"Run {run.pk} is not waiting for a worker or running: there was nothing to resend.")
+    return redirect("system_status")
 
 
 # The candidate's side: reached only through the secret link in the invitation.
@@ -137,6 +171,8 @@ def invite_page(request, invite: Invite, token: str):
     if not times["can_start"]:
         shipped = version_shipped_dir(version)
         context |= {
+            # In the page itself: no "Loading…" first, and it reads without JavaScript.
+            "runs": invite_candidate_runs(invite=invite),
             "clone_url": clone_url(invite),
             "git_user": invite.public_id,
             "git_password": invite_git_token(invite=invite, link_token=token),
@@ -176,15 +212,13 @@ def invite_submit_page(request, invite: Invite, token: str):
 @require_GET
 @candidate_link
 def invite_runs(request, invite: Invite, token: str):
-    """The scoring status of the candidate's pushes; the page polls it (htmx) while any is pending."""
-    shown = invite.assessment_version.assessment.candidate_results
-    levels = Assessment.CandidateResults
-    statuses = invite_run_statuses(
-        invite=invite, visible=shown in (levels.VISIBLE, levels.TICKETS), tickets=shown == levels.TICKETS
-    )
-    pending = runs_pending(statuses)
-    context = {"statuses": statuses, "pending": pending, "token": token, "shown": shown}
-    return render(request, "invites/_runs.html", context)
+    """The candidate's pushes and their scoring; the page asks again every few seconds while a push
+    may still come or a run is pending. ``state`` is what the asking copy shows: if nothing changed,
+    204 (htmx leaves the page as it is)."""
+    runs = invite_candidate_runs(invite=invite)
+    if request.GET.get("state") == runs.state:
+        return HttpResponse(status=204)
+    return render(request, "invites/_runs.html", {"runs": runs, "token": token})
 
 
 @never_cache

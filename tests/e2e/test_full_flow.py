@@ -112,7 +112,7 @@ def test_invite_clone_push_pull_request_submit_and_score(
     shots.take(cpage, "candidate-pushed")
 
     # A pull request from issue-2 that closes ticket 2.
-    cpage.get_by_role("link", name=re.compile("pull request", re.I)).first.click()
+    cpage.get_by_role("link", name="open or edit your pull requests").click()
     cpage.get_by_label("Branch").select_option("issue-2")
     cpage.get_by_label("Title").fill("Answer 404 for a book that does not exist")
     cpage.get_by_label("Description").fill(

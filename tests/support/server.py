@@ -26,13 +26,18 @@ class PortalServer:
         return self.log_path.read_text(errors="replace")
 
 
-def healthy(url: str) -> bool:
-    """Whether the portal at ``url`` answers /healthz with 200 (as compose's health check asks it)."""
+def answers(url: str) -> bool:
+    """Whether a GET of ``url`` is answered 200 within 2 s."""
     try:
-        with urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:
+        with urllib.request.urlopen(url, timeout=2) as response:
             return response.status == 200
     except OSError:
         return False
+
+
+def healthy(url: str) -> bool:
+    """Whether the portal at ``url`` answers /healthz with 200 (as compose's health check asks it)."""
+    return answers(f"{url}/healthz")
 
 
 @contextmanager

@@ -14,6 +14,7 @@ from portal.hosting.models import AuthFailure
 from portal.hosting.services import auth_failure_record, link_guessing_wait
 from portal.invites.models import Event, Invite
 from portal.invites.services import invite_revoke, invite_submit
+from portal.reviews.services import feedback_release
 from tests.support.candidates import candidate_commit
 from tests.support.factories import make_invite
 from tests.support.git import GitClient, remote_url
@@ -237,3 +238,69 @@ def test_the_wait_for_links_counts_down_from_the_failures_that_count(client, cre
     blocked = client.get(reverse("invite_page", args=[created.link_token]), **guesser)
     assert blocked.status_code == 429
     assert abs(int(blocked["Retry-After"]) - settings.PORTAL_GIT_AUTH_WINDOW // 2) <= 5
+
+
+# Layout: contents first, the code first, submitting last; where things stand at the top.
+
+
+def test_the_contents_lead_to_every_section_in_order_get_the_code_first_and_submit_last(client, created):
+    html = _page(client, created)
+    start = html.index('<nav aria-labelledby="contents-heading"')
+    contents = html[start : html.index("</nav>", start)]
+    anchors = re.findall(r'<a href="#([a-z-]+)">', contents)
+    assert anchors == [
+        "code-heading",
+        "judging-heading",
+        "readme-heading",
+        "tickets-heading",
+        "pushes-heading",
+        "pulls-heading",
+        "submit-heading",
+    ]
+    positions = [html.index(f'id="{anchor}"') for anchor in anchors]
+    assert positions == sorted(positions)  # the sections come in the contents' order
+    assert html.index("contents-heading") < positions[0]
+    assert html.index(reverse("invite_submit", args=[created.link_token])) > html.index('id="pulls-heading"')
+
+
+def test_the_secrets_are_labelled_and_each_has_a_copy_button(client, created):
+    html = _page(client, created)
+    for field, label, value in (
+        ("clone-url", "Clone URL", f"/git/{created.invite.public_id}.git"),
+        ("git-user", "Username", created.invite.public_id),
+        ("git-password", "Password", created.git_token),
+    ):
+        assert f'<dt id="{field}-label">{label}</dt>' in html
+        assert re.search(rf'<code id="{field}">[^<]*{re.escape(value)}</code>', html)
+        # Hidden until copy.js finds a clipboard to write to.
+        assert (
+            f'data-copy="{field}" aria-label="Copy the {label.lower().replace("clone url", "clone URL")}" hidden>'
+            in html
+        )
+    assert "portal/copy.js" in html and "portal/candidate.css" in html
+
+
+def test_the_runs_are_in_the_page_itself_not_loaded_after_it(client, created):
+    html = _page(client, created)
+    assert '<div id="runs"' in html and "Nothing pushed yet." in html and "Loading" not in html
+
+
+def test_after_submitting_the_top_says_the_work_is_with_the_reviewers_and_offers_no_submit(client, created):
+    invite_submit(invite=created.invite)
+    html = _page(client, created)
+    status = html[html.index('role="status"') : html.index("</article>")]
+    assert "your work is with the reviewers" in status
+    assert "Feedback is ready" not in html
+    assert reverse("invite_submit", args=[created.link_token]) not in html
+
+
+def test_released_feedback_is_announced_at_the_top_and_the_work_no_longer_with_the_reviewers(client, created, reviewer):
+    invite_submit(invite=created.invite)
+    created.invite.refresh_from_db()
+    feedback_release(invite=created.invite, by=reviewer, summary="Well <b>argued</b> pull requests.")
+    html = _page(client, created)
+    status = html[html.index('role="status"') : html.index("</article>")]
+    assert "Feedback is ready" in status and '<a href="#feedback-heading">read their feedback</a>' in status
+    assert "with the reviewers" not in html
+    assert html.index('id="feedback-heading"') < html.index('id="code-heading"')  # first, before the code
+    assert "Well &lt;b&gt;argued&lt;/b&gt; pull requests." in html  # escaped

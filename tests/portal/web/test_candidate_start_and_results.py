@@ -8,6 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from portal.assessments.models import Assessment
+from portal.assessments.services import version_manifest
 from portal.invites.models import Event, Invite
 from portal.invites.services import invite_submit
 from portal.scoring.models import Run
@@ -121,15 +122,26 @@ def test_result_visibility_per_assessment(client, created):
     passed, total = run.visible["passed"], run.visible["total"]
     assert 0 < passed < total  # the starting point fails some of its own tests
 
+    # Grouped by ticket: #1's own test fails (the branch is the starting point); the other tickets'
+    # fail as shipped and are not this push's failures; every other shipped test passes.
+    (own,) = version_manifest(created.invite.assessment_version).ticket(1).visible_tests
+    others = [
+        t for ticket in version_manifest(created.invite.assessment_version).tickets[1:] for t in ticket.visible_tests
+    ]
+    assert {own, *others} <= set(run.visible["failed"])  # the real test ids are the manifest's
     html = _runs(client, created)
-    assert f"{passed} of {total} pass" in html
-    assert run.visible["failed"][0] in html
-    assert "#1 fixed" not in html and "#1 not yet" not in html
+    start = html.index('<code class="branch">issue-1</code>')
+    row = html[start : html.index("</tr>", start)]
+    assert "Your tests for #1: 0 of 1 pass" in row
+    assert "Other tickets: not worked on in this branch (their tests still fail, as shipped)." in row
+    assert f"Your other tests: {passed} of {total - 6} pass" in row
+    assert f"#1: <code>{own}</code>" in row and not any(test_id in row for test_id in others)
+    assert "fixes #1" not in html and "#1 still fails" not in html
 
     _level(created, "tickets")
     html = _runs(client, created)
-    assert f"{passed} of {total} pass" in html
-    assert "#1 not yet" in html
+    assert "Your tests for #1: 0 of 1 pass" in html
+    assert "#1 still fails" in html
 
     _level(created, "nothing")
     html = _runs(client, created)

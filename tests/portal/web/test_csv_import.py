@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from portal.hosting.models import Repository
 from portal.invites.models import Candidate, Email, Invite
-from portal.web.invitations import CSV_MAX_BYTES, CSV_MAX_ROWS
+from portal.pipeline.invitations import CSV_MAX_BYTES, CSV_MAX_ROWS
 from portal.web.inviting import IMPORT_MAX_AGE, IMPORT_SALT
 from tests.support.factories import make_invite
 

@@ -9,7 +9,7 @@ from django.utils import timezone
 from portal.hosting.services import fetch_record
 from portal.invites.models import Candidate, Event, Invite
 from portal.invites.services import event_record, invite_opened_record, invite_revoke, invite_submit
-from portal.web.selectors import PIPELINE_PAGE_SIZE
+from portal.pipeline.selectors import PIPELINE_PAGE_SIZE
 from tests.support.factories import make_invite, push_branches, store_verdicts
 
 pytestmark = pytest.mark.engines
@@ -116,7 +116,7 @@ def test_a_scored_invite_shows_points_earned_of_possible_from_the_stored_analysi
     assert (scored.earned, scored.possible) == (15, 100)  # ticket 1 passes, worth 15 of 100
     assert unscored.possible is None
     assert b"15 / 100" in response.content
-    assert "<td>—</td>".encode() in response.content
+    assert '<td data-label="Score">—</td>'.encode() in response.content
 
 
 def test_deadlines_show_time_left_and_an_unstarted_time_limit_says_so(signed_in, assessment_version):

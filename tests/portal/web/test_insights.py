@@ -6,8 +6,8 @@ import pytest
 from django.urls import reverse
 
 from portal.assessments.models import Assessment
+from portal.pipeline.selectors import FUNNEL_STAGES
 from portal.web.charts import bar_chart_svg, column_chart_svg
-from portal.web.selectors import FUNNEL_STAGES
 from tests.portal.web.test_dashboard import STATES, _bulk_invites, _invite
 
 pytestmark = pytest.mark.engines

@@ -14,7 +14,7 @@ from portal.core.datadir import data_dir
 from portal.hosting.models import Repository
 from portal.hosting.services import repository_path
 from portal.invites.models import Candidate, Email, Invite
-from portal.web.invitations import (
+from portal.pipeline.invitations import (
     FORM_MAX_ROWS,
     InviteRequest,
     invitations_create,
@@ -222,6 +222,7 @@ def test_a_candidate_with_an_active_invite_to_the_assessment_is_refused(signed_i
         ({"assessment": ""}, "assessment", "Choose an assessment."),
         ({"deadline": "2020-01-01T10:00"}, "deadline", "The deadline 2020-01-01T10:00 is in the past."),
         ({"deadline": "next friday"}, "deadline", "The deadline “next friday” is not a date and time"),
+        ({"deadline": "9999-12-31T23:59-12:00"}, "deadline", "is too far in the future."),
         ({"time_limit_hours": "0"}, "time_limit_hours", "must be more than 0 and at most 720 hours"),
         ({"time_limit_hours": "-3"}, "time_limit_hours", "must be more than 0 and at most 720 hours"),
         ({"time_limit_hours": "721"}, "time_limit_hours", "must be more than 0 and at most 720 hours"),

@@ -242,3 +242,29 @@ def test_the_reviewer_page_is_for_reviewers_only(client, pushed, recruiter, revi
 def test_the_reviewer_page_of_an_unknown_invite_is_404(client, reviewer):
     client.login(username=reviewer.username, password=PASSWORD)
     assert client.get(reverse("invite_pulls_review", args=["nosuchinvite"])).status_code == 404
+
+
+def test_the_list_names_each_pull_request_and_says_when_every_branch_has_one(client, pushed):
+    _open(pushed, title="<b>Page size</b>")
+    html = _html(client.get(_url("pull_list", pushed)))
+    link = f'<a href="{_url("pull_detail", pushed, 1)}"><strong>&lt;b&gt;Page size&lt;/b&gt;</strong>'
+    assert link in html and "<code>issue-2</code> into <code>main</code>" in html
+    assert "Every branch you pushed has a pull request" in html
+    assert "Push a branch first" not in html
+
+
+def test_added_and_removed_lines_say_so_in_words_as_well_as_colour(client, created, tmp_path):
+    candidate_commit(created.invite, tmp_path / "work", branch="issue-2", changes={"app/main.py": "x = 1\n"})
+    _open(created)
+    html = _html(client.get(_url("pull_detail", created, 1)))
+    assert '<span class="diff-sign" aria-hidden="true">+</span><span class="visually-hidden">added: </span>' in html
+    assert '<span class="visually-hidden">removed: </span>' in html
+    assert 'role="region" aria-label="Changes to app/main.py"' in html  # its scroll box takes the keyboard
+
+
+def test_the_reviewer_page_points_to_the_report_for_line_comments(client, pushed, reviewer):
+    _open(pushed)
+    client.login(username=reviewer.username, password=PASSWORD)
+    html = _html(client.get(reverse("invite_pulls_review", args=[pushed.invite.public_id])))
+    report = reverse("invite_result", args=[pushed.invite.public_id])
+    assert f'<a href="{report}#diffs">report\'s changes by branch</a>' in html

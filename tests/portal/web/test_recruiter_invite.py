@@ -113,9 +113,9 @@ def test_a_hostile_candidate_name_is_escaped(signed_in, assessment_version):
     assert b"&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in content
 
 
-def test_an_unscored_invite_says_not_scored_yet_and_shows_no_scoring_buttons(signed_in, invite):
+def test_an_invite_with_nothing_pushed_says_so_and_shows_no_scoring_buttons(signed_in, invite):
     text = signed_in.get(_url(invite)).content.decode()
-    assert "Not scored yet." in text
+    assert "Nothing pushed yet." in text
     assert "rescore" not in text.lower()
     assert reverse("invite_rescore", args=[invite.public_id]) not in text
 
@@ -143,7 +143,7 @@ def test_the_timeline_tells_every_event_as_a_sentence_in_order(signed_in, recrui
         "Opened the invitation page",
         "Cloned from 10.0.0.2",
         f"Pushed issue-1 ({heads['issue-1'][:7]})",
-        "Invitation emailed to ann@example.com",
+        "Invitation sent to ann@example.com",
         "Teleported",
     ]
     positions = [text.index(s) for s in sentences]
@@ -159,7 +159,7 @@ def test_the_timeline_tells_every_event_as_a_sentence_in_order(signed_in, recrui
             {"kind": "invitation", "to": "a@x.org", "error": "refused"},
             "Invitation to a@x.org could not be sent: refused",
         ),
-        ("reminded", {"to": "a@x.org"}, "Reminder emailed to a@x.org"),
+        ("reminded", {"to": "a@x.org"}, "Reminder sent to a@x.org"),
         ("link_renewed", {"by": "rita"}, "New link made by rita; the old link and git password stopped working"),
         ("started", {}, "Started the clock"),
         (
@@ -167,7 +167,7 @@ def test_the_timeline_tells_every_event_as_a_sentence_in_order(signed_in, recrui
             {"refs": [{"ref": "refs/heads/issue-2", "old": "a" * 40, "new": "0" * 40}]},
             "Pushed deleted issue-2",
         ),
-        ("submitted", {"automatic": True}, "Submitted automatically when time ran out"),
+        ("submitted", {"automatic": True}, "Time ran out: the work pushed by then was submitted automatically"),
         ("revoked", {"by": "rita"}, "Revoked by rita"),
         (
             "extended",

@@ -18,9 +18,9 @@ from portal.hosting.gitrepo import KEEP_PREFIX
 from portal.hosting.models import RefUpdate
 from portal.hosting.services import repository_path
 from portal.invites.models import Candidate, Invite
+from portal.pipeline.selectors import pipeline_stage_counts
 from portal.scoring.models import Run
 from portal.web.demo import DEMO_DOMAIN, DemoSeedError, demo_pipeline_seed
-from portal.web.selectors import pipeline_stage_counts
 from tests.conftest import ROOT
 from tests.support.factories import score_all
 

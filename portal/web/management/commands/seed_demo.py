@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 from portal.accounts.demo import demo_accounts_seed
 from portal.accounts.models import User
 from portal.assessments.models import AssessmentVersion
-from portal.assessments.services import BUILT_IN_PACKAGE, AssessmentInvalid, assessment_load
+from portal.assessments.services import BUILT_IN_PACKAGE, AssessmentInvalid, VersionLabelTaken, assessment_load
 from portal.web.demo import DEMO_DOMAIN, DemoSeedError, demo_pipeline_seed
 from sandbox import SandboxError
 
@@ -53,6 +53,8 @@ class Command(BaseCommand):
         except AssessmentInvalid as exc:
             self.stdout.write(exc.report.table())
             raise CommandError(f"The built-in assessment failed validation: {exc}") from exc
+        except VersionLabelTaken as exc:
+            raise CommandError(f"The built-in assessment was not loaded: {exc}.") from exc
         except SandboxError as exc:
             # The portal still runs; scoring and invites need the assessment, so say what is missing.
             self.stderr.write(f"Could not load the built-in assessment: {exc}")
