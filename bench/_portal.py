@@ -1,10 +1,10 @@
 """A live portal for benchmarks of whole processes (not a benchmark: `make bench` skips names starting with _).
 
 `live_portal()` starts a zero-configuration portal (gunicorn + one Celery worker of concurrency 2
-on the embedded SQLite broker) in a temporary directory, as `make run` would, with the built-in
-assessment installed; `LivePortal.invite()` invites a candidate and returns their git URL. Runs
-are read straight from the SQLite database. Everything listens on 127.0.0.1 and stops with the
-context.
+on the embedded SQLite broker; with `beat=True` the worker also runs the scheduler, as the Procfile's
+does) in a temporary directory, as `make run` would, with the built-in assessment installed;
+`LivePortal.invite()` invites a candidate and returns their git URL. Runs are read straight from
+the SQLite database. Everything listens on 127.0.0.1 and stops with the context.
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
 BIN = Path(PYTHON).parent
 FINISHED = ("passed", "failed", "error", "superseded")
+# The worker's processes, as the Procfile (`make run`) starts it.
+WORKER_CONCURRENCY = 2
 
 
 def git(*args: str, cwd: Path | None = None, env: dict | None = None) -> str:
@@ -91,8 +93,9 @@ class LivePortal:
 
 
 @contextmanager
-def live_portal(prefix: str, env: dict[str, str] | None = None) -> Iterator[LivePortal]:
-    """The portal on the embedded defaults, with ``env`` added to its environment."""
+def live_portal(prefix: str, env: dict[str, str] | None = None, *, beat: bool = False) -> Iterator[LivePortal]:
+    """The portal on the embedded defaults, with ``env`` added to its environment; with ``beat``,
+    the worker also runs the periodic tasks (the sweep that sends stuck runs again among them)."""
     with tempfile.TemporaryDirectory(prefix=prefix) as scratch:
         tmp = Path(scratch)
         port = free_port()
@@ -129,8 +132,9 @@ def live_portal(prefix: str, env: dict[str, str] | None = None) -> Iterator[Live
                 cwd=ROOT, env=portal_env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             ),
             subprocess.Popen(
-                [str(BIN / "celery"), "-A", "portal", "worker", "--queues", "default,scoring", "--concurrency", "2",
-                 "--without-gossip", "--without-mingle", "--loglevel", "WARNING"],
+                [str(BIN / "celery"), "-A", "portal", "worker", *(["--beat"] if beat else []), "--queues",
+                 "default,scoring", "--concurrency", str(WORKER_CONCURRENCY), "--without-gossip", "--without-mingle",
+                 "--loglevel", "WARNING"],
                 cwd=ROOT, env=portal_env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             ),
         ]  # fmt: skip

@@ -1,6 +1,6 @@
 """The recruiter dashboard at 100 and 10,000 invites.
 
-The page filters, sorts, counts and pages in the database (portal.web.selectors), so its query
+The page filters, sorts, counts and pages in the database (portal.pipeline.selectors), so its query
 count should not move with the number of invites; its time grows with what the database scans
 to compute every invite's stage and last activity. For each size this prints p50/p95
 milliseconds and the query count of the default page (sorted by last activity) and of a

@@ -15,10 +15,17 @@ import threading
 from datetime import UTC, datetime
 
 from celery import Celery, bootsteps
-from celery.signals import celeryd_after_setup, worker_process_init
+from celery.signals import celeryd_after_setup, task_postrun, task_prerun, worker_process_init
 
-from portal.env import ConfigError
+from portal.core import logcontext
+from portal.env import ConfigError, load_env_file
 
+# Every process of the portal imports this module first (portal/__init__.py), `celery -A portal
+# worker` and beat included: .env is read here, as manage.py and portal.serve read it, before any setting.
+try:
+    load_env_file()
+except ConfigError as exc:
+    sys.exit(f"Configuration error: {exc}")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 
 app = Celery("portal")
@@ -74,6 +81,18 @@ def _leave_the_process_group(**_kwargs) -> None:
     a stuck pool process's whole group, including what its task started.
     """
     os.setpgid(0, 0)
+
+
+# Every record a task writes names the task, its id, and the run or invite its keyword arguments
+# (run_id, invite_id) name: LOG_FORMAT=json writes them as fields (portal/core/logcontext.py).
+@task_prerun.connect
+def _bind_task_to_log_records(task_id=None, task=None, kwargs=None, **_kwargs) -> None:
+    logcontext.task_begin(task=task.name, task_id=task_id, kwargs=kwargs)
+
+
+@task_postrun.connect
+def _unbind_task_from_log_records(task_id=None, **_kwargs) -> None:
+    logcontext.task_end(task_id=task_id)
 
 
 logger = logging.getLogger(__name__)

@@ -11,12 +11,12 @@ on its own first (runpy), and starts gunicorn only if it passes.
 
 import sys
 
-from portal.env import ConfigError, envaddress, envint
+from portal.env import DEFAULT_BIND, ConfigError, envaddress, envint
 
 try:
-    bind = envaddress("PORTAL_BIND", "127.0.0.1:8000")
+    bind = envaddress("PORTAL_BIND", DEFAULT_BIND)
     workers = envint("WEB_CONCURRENCY", 2, minimum=1)
-    threads = envint("WEB_THREADS", 8, minimum=1)
+    threads = envint("WEB_THREADS", 16, minimum=1)
     # Longer than a large clone or push over a slow link.
     timeout = envint("WEB_TIMEOUT", 600, minimum=1)
 except ConfigError as exc:

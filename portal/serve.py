@@ -1,4 +1,4 @@
-"""Start the web server: `python -m portal.serve` (the Procfile, the image and compose use it).
+"""Start the web server: `python -m portal.serve` (the Procfile, the image, compose, the systemd unit).
 
 gunicorn reads WEB_CONCURRENCY with a bare int() while it is imported, before it loads any
 config file, so a bad value would end in a traceback. Running portal/gunicorn.conf.py first
@@ -18,12 +18,16 @@ from pathlib import Path
 from django.conf import settings
 
 from portal.core.checks import secret_key_error
-from portal.env import ConfigError
+from portal.env import ConfigError, load_env_file
 
 CONFIG = Path(__file__).with_name("gunicorn.conf.py")
 
 
 def main() -> None:
+    try:
+        load_env_file()  # .env, as manage.py reads it; gunicorn, exec'd below, inherits the environment
+    except ConfigError as exc:
+        sys.exit(f"Configuration error: {exc}")
     runpy.run_path(str(CONFIG))  # exits with "Configuration error: ..." on a bad value
     check_settings()
     beside = Path(sys.executable).with_name("gunicorn")
@@ -31,6 +35,27 @@ def main() -> None:
     if gunicorn is None:
         sys.exit("gunicorn is not installed next to this Python or on PATH: pip install -r requirements.txt")
     os.execv(gunicorn, [gunicorn, "portal.wsgi", "--config", str(CONFIG), *sys.argv[1:]])  # noqa: S606 - no shell wanted
+
+
+def announce() -> None:
+    """Print where the portal is about to listen and where to sign in: what `make run` says first.
+
+    Read as the server reads them: the .env file, then gunicorn's bind from its config file, and
+    PORTAL_BASE_URL (whose default follows the bind) from the settings.
+    """
+    try:
+        load_env_file()
+    except ConfigError as exc:
+        sys.exit(f"Configuration error: {exc}")
+    bind = runpy.run_path(str(CONFIG))["bind"]
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+    try:
+        base_url = settings.PORTAL_BASE_URL
+    except ConfigError as exc:
+        sys.exit(f"Configuration error: {exc}")
+    address = bind if bind.startswith("unix:") else f"http://{bind}"
+    print(f"Starting the portal on {address} (web + worker); Ctrl-C stops both.")
+    print(f"Sign in at {base_url}/accounts/login/")
 
 
 def check_settings() -> None:

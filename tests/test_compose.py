@@ -5,9 +5,25 @@ and resolves the file without one. The compose CLI comes from requirements-dev.t
 when Docker's own plugin is not installed.
 """
 
+import json
+import re
+import runpy
+
 import pytest
 
 from tests.support.compose import ROOT, compose_config, config_command
+
+# What portal/settings.py reads for mail; compose passes each through with a default of its own.
+EMAIL_SETTINGS = (
+    "EMAIL_HOST",
+    "EMAIL_PORT",
+    "EMAIL_HOST_USER",
+    "EMAIL_HOST_PASSWORD",
+    "EMAIL_USE_TLS",
+    "EMAIL_USE_SSL",
+    "EMAIL_TIMEOUT",
+    "DEFAULT_FROM_EMAIL",
+)
 
 
 @pytest.fixture(scope="module")
@@ -70,3 +86,47 @@ def test_only_the_worker_runs_as_root_and_it_has_a_cache_of_its_own(compose):
 def test_workers_reach_the_web_server_at_its_internal_address(compose):
     for name in ("web", "worker"):
         assert compose["services"][name]["environment"]["PORTAL_INTERNAL_URL"] == "http://web:8000"
+
+
+def _compose_defaults() -> dict[str, str]:
+    """The default of each ``${NAME:-default}`` among the portal's email variables in the compose file."""
+    result = config_command(ROOT / "docker-compose.yml", "--no-interpolate", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    environment = json.loads(result.stdout)["services"]["web"]["environment"]
+    defaults = {}
+    for name in EMAIL_SETTINGS:
+        written = re.fullmatch(rf"\$\{{{name}:-(.*)\}}", environment.get(name, ""), re.S)
+        assert written, f"compose passes {name} as {environment.get(name)!r}, not as ${{{name}:-default}}"
+        defaults[name] = written.group(1)
+    return defaults
+
+
+def _email_settings(monkeypatch, tmp_path, **environment: str) -> dict:
+    """The mail settings portal/settings.py makes of ``environment`` (the email variables otherwise unset)."""
+    for name in EMAIL_SETTINGS:
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(f"{name}_FILE", raising=False)
+    monkeypatch.setenv("PORTAL_VAR_DIR", str(tmp_path))
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    settings = runpy.run_path(str(ROOT / "portal" / "settings.py"))
+    return {name: settings.get(name) for name in [*EMAIL_SETTINGS, "EMAIL_BACKEND"]}
+
+
+def test_compose_passes_every_email_setting_with_the_portals_own_defaults(monkeypatch, tmp_path):
+    defaults = _compose_defaults()
+    # Compose's defaults, passed, mean what nothing set means: with and without a mail server.
+    assert _email_settings(monkeypatch, tmp_path, **defaults) == _email_settings(monkeypatch, tmp_path)
+    server = {"EMAIL_HOST": "smtp.example.com"}
+    passed = _email_settings(monkeypatch, tmp_path, **{**defaults, **server})
+    assert passed == _email_settings(monkeypatch, tmp_path, **server)
+    assert passed["EMAIL_PORT"] == 25
+
+
+def test_the_readme_gives_the_same_email_defaults_as_compose():
+    readme = {}
+    for row in re.findall(r"^\| (`[A-Z_]+`.*?) \| (.*?) \|", (ROOT / "README.md").read_text(), re.M):
+        default = re.match(r"`([^`]*)`", row[1])
+        for name in re.findall(r"`([A-Z_]+)`", row[0]):
+            readme[name] = default.group(1) if default else ("" if row[1] == "empty" else row[1])
+    assert {name: readme.get(name) for name in EMAIL_SETTINGS} == _compose_defaults()

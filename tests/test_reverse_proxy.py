@@ -136,6 +136,7 @@ def _nginx_config(tmp: Path, certificate: Path, *, https_port: int, http_port: i
         ("server 127.0.0.1:8000;", f"server {upstream};", 1),
         ("listen 80;", f"listen 127.0.0.1:{http_port};", 1),
         ("listen 443 ssl;", f"listen 127.0.0.1:{https_port} ssl;", 1),
+        ("https://$server_name:443$request_uri;", f"https://$server_name:{https_port}$request_uri;", 1),
         ("server_name assessments.example.com;", f"server_name {SERVER_NAME};", 2),
         ("/etc/ssl/portal/fullchain.pem", str(certificate), 1),
         ("/etc/ssl/portal/privkey.pem", str(tmp / "key.pem"), 1),
@@ -268,10 +269,11 @@ def test_signing_in_through_the_proxy_passes_the_csrf_check_and_sets_a_secure_se
     assert "; HttpOnly" in session
 
 
-def test_plain_http_through_the_proxy_is_redirected_to_https(proxied):
-    reply = _http(proxied.http_port, "/accounts/login/", host=SERVER_NAME)
+def test_plain_http_through_the_proxy_is_redirected_to_https_on_its_own_port(proxied):
+    # Neither port is the default one: the redirect keeps HTTPS's port, not the one asked for.
+    reply = _http(proxied.http_port, "/accounts/login/?next=/reviews/", host=f"{SERVER_NAME}:{proxied.http_port}")
     assert reply.status == 301
-    assert reply.headers["Location"] == f"https://{SERVER_NAME}/accounts/login/"
+    assert reply.headers["Location"] == f"https://{SERVER_NAME}:{proxied.https_port}/accounts/login/?next=/reviews/"
 
 
 def test_internal_paths_are_refused_from_outside(proxied):

@@ -1,16 +1,20 @@
-"""The production topology, started by hand as docker-compose.yml starts it, on PostgreSQL and Redis.
+"""The production topology of a hand install, on PostgreSQL and Redis: each process is started from
+its systemd unit in deploy/ (its ExecStart, User= and EnvironmentFile=, with the test's checkout
+where the units say /opt/assessment-portal), which runs the commands docker-compose.yml runs.
 
-- migrate, web and beat run as an unprivileged user (nobody here, `portal` in the image) that
-  owns the data directory;
-- a scoring worker runs as root with the data directory (compose's `worker`);
-- a second worker runs as root on "another host": no data directory, a cache of its own, only
-  the database, the broker and the portal's internal URL.
+- migrate, web and beat run as an unprivileged user (nobody here, `portal` in the units and the
+  image) that owns the data directory;
+- a scoring worker runs as root with the data directory (portal-worker, compose's `worker`);
+- a second worker runs as root on "another host" (portal-scorer): no data directory, a cache of
+  its own, only the database, the broker and the portal's internal URL.
 
-The environment is the documented production `.env`: DEBUG off, a real SECRET_KEY, an https
-PORTAL_BASE_URL behind a proxy, and PORTAL_INTERNAL_URL for the workers. The test invites,
-clones, pushes, scores on both workers and integrates; then backs up the database and the data
-directory and restores them elsewhere (another database, another path), where the portal still
-serves the repository, takes a push and creates invites.
+The checkout's `.env` is the documented production one: DEBUG off, a real SECRET_KEY, an https
+PORTAL_BASE_URL behind a proxy, and PORTAL_INTERNAL_URL for the workers. The units' processes get
+it as systemd gives an EnvironmentFile; one-off commands (`manage.py invite`...) read it themselves,
+as when an operator types them. The test invites, clones, pushes, scores on both workers and
+integrates; then backs up the database and the data directory and restores them elsewhere (another
+database, another path), where the portal still serves the repository, takes a push and creates
+invites.
 """
 
 from __future__ import annotations
@@ -33,19 +37,27 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
+from portal.env import read_env_file
 from portal.hosting.models import Push
 from portal.invites.models import Invite
 from portal.scoring.analysis import INTEGRATED_REF
 from portal.scoring.models import InviteAnalysis, Run
 from tests.conftest import ROOT
-from tests.support.compose import compose_config
 from tests.support.git import GitClient
 from tests.support.image import OWNER, Image, build_image, foreign_files, open_folder
 from tests.support.processes import stop_group
 from tests.support.server import healthy
+from tests.support.systemd import Unit, read_unit, unit_names
 from tests.support.workers import as_user, database_url, free_port, wait_for
 
 PATCHES = ROOT / "assessment_app" / "reference"
+# What a process has before its configuration: systemd gives a service a PATH and a locale.
+BASE_ENV = {
+    "PATH": "/usr/local/bin:/usr/bin:/bin",
+    "HOME": "/nonexistent",
+    "LANG": "C.UTF-8",
+    "PYTHONDONTWRITEBYTECODE": "1",
+}
 
 
 def _production_stack() -> bool:
@@ -72,54 +84,73 @@ pytestmark = [
 @dataclass
 class Deployment:
     root: Path
-    image: Image
-    env: dict[str, str]
+    image: Image  # the checkout (image.app), with its .venv and its .env, as the units expect it
+    env: dict[str, str]  # the production configuration, written to the checkout's .env
     port: int
     logs: Path
-    services: dict  # docker-compose.yml's services: each process runs its service's command and user
+    units: dict[str, Unit]  # deploy/portal-<name>.service by name: each process runs its unit's command as its user
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
 
-    def argv(self, service: str, **options: str) -> list[str]:
-        """The service's command from the compose file, run with the image's programs; ``options``
-        replace the values of its --options (queues="scoring")."""
-        command = list(self.services[service]["command"])
-        command[0] = {"python": self.image.python, "celery": self.image.bin("celery")}[command[0]]
+    def configure(self, **values: str) -> None:
+        """Change the checkout's .env, as an operator edits it before restarting the units."""
+        self.env.update(values)
+        env_file = self.image.app / ".env"
+        assert not any("'" in value for value in self.env.values())
+        env_file.write_text("".join(f"{name}='{value}'\n" for name, value in self.env.items()))
+        # Readable by the unprivileged user's group only: it holds SECRET_KEY and the database password.
+        env_file.chmod(0o640)
+        os.chown(env_file, 0, OWNER[1])
+
+    def argv(self, unit: str, **options: str) -> list[str]:
+        """The unit's ExecStart in this checkout; ``options`` replace the values of its --options (queues="scoring")."""
+        command = self.units[unit].argv(root=self.image.app)
         for name, value in options.items():
             command[command.index(f"--{name}") + 1] = value
         return command
 
-    def user(self, service: str):
-        """root where compose says so, else the image's unprivileged user (the data directory's owner)."""
-        return None if self.services[service].get("user") == "root" else OWNER
+    def user(self, unit: str):
+        """root where the unit says so, else the image's unprivileged user (the data directory's owner)."""
+        assert self.units[unit].user in ("root", "portal"), self.units[unit].user
+        return None if self.units[unit].user == "root" else OWNER
+
+    def unit_env(self, unit: str) -> dict[str, str]:
+        """The environment systemd gives the unit's process: its EnvironmentFile over its Environment=."""
+        env_file = Path(self.units[unit].path("EnvironmentFile", root=self.image.app))
+        from_file = read_env_file(env_file.read_text(), source=env_file)
+        return {**BASE_ENV, **self.units[unit].environment(), **from_file}
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def command(self, *argv: str, user=None, env: dict[str, str] | None = None, timeout: float = 600) -> str:
-        """Run a one-off command (`docker compose run --rm ...`); its output, or a failure with it."""
+        """A one-off command as an operator types it in the checkout (`.venv/bin/python manage.py ...`),
+        reading the checkout's .env itself; its output, or a failure with it."""
+        python = str(self.image.app / ".venv" / "bin" / "python")
+        return self._finish([python, *argv], user=user, env={**BASE_ENV, **(env or {})}, timeout=timeout)
+
+    def run_unit(self, unit: str) -> str:
+        """A oneshot unit (portal-migrate), to its end."""
+        return self._finish(self.argv(unit), user=self.user(unit), env=self.unit_env(unit), timeout=600)
+
+    def _finish(self, argv: list[str], *, user, env: dict[str, str], timeout: float) -> str:
         done = subprocess.run(
-            [self.image.python, *argv],
-            cwd=self.image.app,
-            env={**self.env, **(env or {})},
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            **as_user(user),
+            argv, cwd=self.image.app, env=env, capture_output=True, text=True, timeout=timeout, **as_user(user)
         )
         assert done.returncode == 0, f"{' '.join(argv)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}"
         return done.stdout
 
-    def start(self, name: str, argv: list[str], *, user=None, env: dict[str, str] | None = None) -> None:
+    def start(self, name: str, unit: str, *, env: dict[str, str] | None = None, **options: str) -> None:
+        """Start ``unit`` as the process ``name``, as systemd would; ``env`` adds to its environment."""
         log = (self.logs / f"{name}.log").open("ab")
         self.processes[name] = subprocess.Popen(
-            argv,
-            cwd=self.image.app,
-            env={**self.env, **(env or {})},
+            self.argv(unit, **options),
+            cwd=self.units[unit].path("WorkingDirectory", root=self.image.app),
+            env={**self.unit_env(unit), **(env or {})},
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            **as_user(user),
+            **as_user(self.user(unit)),
         )
         log.close()
 
@@ -135,21 +166,17 @@ class Deployment:
 
     def start_web(self, name: str = "web", env: dict[str, str] | None = None, port: int | None = None) -> str:
         port = port or self.port
-        self.start(
-            name,
-            self.argv("web"),
-            user=self.user("web"),
-            env={"PORTAL_BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": "2", **(env or {})},
-        )
+        self.start(name, "web", env={"PORTAL_BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": "2", **(env or {})})
         url = f"http://127.0.0.1:{port}"
         wait_for(lambda: self._exited(name) or healthy(url), timeout=60, what=name)
         assert not self._exited(name), self.log(name)
         return url
 
-    def start_worker(self, name: str, *, queues: str | None = None, env: dict[str, str] | None = None) -> None:
+    def start_worker(
+        self, name: str, *, unit: str = "worker", queues: str | None = None, env: dict[str, str] | None = None
+    ) -> None:
         options = {"concurrency": "1", "hostname": f"{name}@%h", **({"queues": queues} if queues else {})}
-        argv = self.argv("worker", **options)
-        self.start(name, argv, user=self.user("worker"), env=env)
+        self.start(name, unit, env=env, **options)
         wait_for(lambda: self._exited(name) or " ready." in self.log(name), timeout=90, what=name)
         assert not self._exited(name), self.log(name)
 
@@ -172,12 +199,10 @@ def deployment(tmp_path: Path) -> Iterator[Deployment]:
     with ExitStack() as stack:
         stack.callback(shutil.rmtree, root, ignore_errors=True)
         image = build_image(root / "app")
+        # The checkout's virtualenv, where `make setup` puts it and the units look for it.
+        (image.app / ".venv").symlink_to(image.venv, target_is_directory=True)
         port = free_port()
         env = {
-            "PATH": "/usr/local/bin:/usr/bin:/bin",
-            "HOME": "/nonexistent",
-            "LANG": "C.UTF-8",
-            "PYTHONDONTWRITEBYTECODE": "1",
             # The documented production .env, unchanged in kind.
             "DEBUG": "false",
             "SECRET_KEY": secrets.token_urlsafe(50),
@@ -191,8 +216,9 @@ def deployment(tmp_path: Path) -> Iterator[Deployment]:
             # The runtime the suite built already: the worker with the data directory reuses it.
             "PORTAL_CACHE_DIR": str(settings.PORTAL_CACHE_DIR),
         }
-        services = compose_config()["services"]
-        deployed = Deployment(root=root, image=image, env=env, port=port, logs=logs, services=services)
+        units = {name.removeprefix("portal-"): read_unit(name) for name in unit_names()}
+        deployed = Deployment(root=root, image=image, env={}, port=port, logs=logs, units=units)
+        deployed.configure(**env)
         stack.callback(deployed.stop_all)
         yield deployed
 
@@ -235,21 +261,20 @@ def _push_fix(git: GitClient, work: Path, ticket: int) -> str:
     return git.run("rev-parse", "HEAD", cwd=work).stdout.strip()
 
 
-def test_the_compose_topology_invites_clones_pushes_scores_integrates_and_restores(tmp_path):
+def test_the_production_topology_invites_clones_pushes_scores_integrates_and_restores(tmp_path):
     with deployment(tmp_path) as deployed:
-        # migrate as the web user; the assessment loaded in the worker's container (root), as documented.
-        deployed.command(*deployed.argv("migrate")[1:], user=deployed.user("migrate"))
+        # migrate as the web user; the assessment loaded as root (it runs the sandbox), as documented.
+        deployed.run_unit("migrate")
         loaded = deployed.command("manage.py", "load_assessment", "assessment_app", user=deployed.user("worker"))
         assert "Loaded" in loaded
         assert foreign_files(Path(deployed.env["PORTAL_DATA_DIR"])) == []
 
         deployed.start_web()
-        deployed.start(
-            "beat", deployed.argv("beat", schedule=str(deployed.root / "var" / "beat")), user=deployed.user("beat")
-        )
-        deployed.start_worker("worker", queues=deployed.argv("worker")[deployed.argv("worker").index("--queues") + 1])
+        # The unit's schedule is in a /tmp of its own (PrivateTmp=); here, in the deployment's folder.
+        deployed.start("beat", "beat", schedule=str(deployed.root / "var" / "beat"))
+        deployed.start_worker("worker")
 
-        # An invite made from the web server's container.
+        # An invite made as the web server's user, as an operator types it.
         made = json.loads(
             deployed.command(
                 "manage.py", "invite", "--assessment", "library-lending-api", "--name", "Ann Example",
@@ -277,7 +302,7 @@ def test_the_compose_topology_invites_clones_pushes_scores_integrates_and_restor
         deployed.stop("worker")
         deployed.start_worker("worker-default", queues="default")
         remote_env = _remote_worker_env(deployed)
-        deployed.start_worker("remote", queues="scoring", env=remote_env)
+        deployed.start_worker("remote", unit="scorer", env=remote_env)
 
         second = _push_fix(git, work, 2)
         result = wait_for(
@@ -329,13 +354,16 @@ def _backup_and_restore_elsewhere(deployed: Deployment, invite: Invite, made: di
     restored_db = f"restore_{uuid.uuid4().hex[:10]}"
     subprocess.run(["createdb", *pg, restored_db], check=True, timeout=60)
     try:
-        subprocess.run(["pg_restore", *pg, "--no-owner", "--dbname", restored_db, str(dump)], check=True, timeout=120)
+        restore = ["pg_restore", *pg, "--no-owner", "--no-privileges", "--single-transaction", "--dbname", restored_db]
+        subprocess.run([*restore, str(dump)], check=True, timeout=120)
         elsewhere = _owned_folder(deployed.root / "restored", mode=0o755)
         with tarfile.open(archive) as tar:
             tar.extractall(elsewhere, numeric_owner=True)  # noqa: S202 - our own archive
         shutil.rmtree(deployed.env["PORTAL_DATA_DIR"])  # the old place is gone
-        deployed.env["PORTAL_DATA_DIR"] = str(elsewhere / "data")
-        deployed.env["DATABASE_URL"] = deployed.env["DATABASE_URL"].rsplit("/", 1)[0] + f"/{restored_db}"
+        deployed.configure(
+            PORTAL_DATA_DIR=str(elsewhere / "data"),
+            DATABASE_URL=deployed.env["DATABASE_URL"].rsplit("/", 1)[0] + f"/{restored_db}",
+        )
         url = deployed.start_web(name="restored-web")
 
         git = GitClient(tmp_path / "home-restored")
