@@ -103,7 +103,7 @@ setup-dev: os-packages-test $(VENV)/.installed-dev
 run: setup
 	$(BIN)/python manage.py migrate --no-input
 	$(BIN)/python manage.py seed_demo
-	@$(BIN)/python -c 'import runpy; bind = runpy.run_path("portal/gunicorn.conf.py")["bind"]; print(f"Starting the portal on http://{bind} (web + worker); Ctrl-C stops both.")'
+	@$(BIN)/python -c 'from portal.serve import announce; announce()'
 	exec $(BIN)/honcho start -f Procfile
 
 # The suite runs on TEST_WORKERS processes (pytest-xdist), each with its own database, broker, data

@@ -9,7 +9,12 @@ from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from csp.constants import NONCE, NONE, SELF
+
 from portal.env import (
+    DEFAULT_BIND,
+    ConfigError,
+    envaddress,
     envbool,
     envbroker,
     envchoice,
@@ -22,6 +27,7 @@ from portal.env import (
     envstr,
     envtimezone,
     envurl,
+    url_of_bind,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -33,7 +39,9 @@ PLACEHOLDER_SECRET_KEY = "insecure-local-development-key-do-not-use-in-productio
 DEBUG = envbool("DEBUG", True)
 SECRET_KEY = envsecret("SECRET_KEY", PLACEHOLDER_SECRET_KEY)
 
-PORTAL_BASE_URL = envurl("PORTAL_BASE_URL", "http://127.0.0.1:8000")
+# Where gunicorn listens (portal/gunicorn.conf.py reads it too); the base URL follows it unless set.
+PORTAL_BIND = envaddress("PORTAL_BIND", DEFAULT_BIND)
+PORTAL_BASE_URL = envurl("PORTAL_BASE_URL", url_of_bind(PORTAL_BIND))
 _base = urlsplit(PORTAL_BASE_URL)
 PORTAL_HTTPS = _base.scheme == "https"
 # The data directory: repositories, bundles, assessment snapshots. One owner (the web server's
@@ -53,6 +61,9 @@ INSTALLED_APPS = [
     "portal.hosting",
     "portal.scoring",
     "portal.reviews",
+    "portal.webhooks",
+    "portal.api",
+    "portal.ats",
     "portal.web",
     "django.contrib.admin",
     "django.contrib.auth",
@@ -61,9 +72,20 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "axes",
+    # The second factor of staff accounts: TOTP devices (authenticator apps), portal/accounts/middleware.py.
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    # The REST API (portal/api), its OpenAPI schema and the schema browser's vendored assets.
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    # Single sign-on with OpenID Connect (portal/accounts/sso.py).
+    "mozilla_django_oidc",
 ]
 
 MIDDLEWARE = [
+    # First: every record written while a request is served carries its id (portal/core/logcontext.py).
+    "portal.core.logcontext.RequestIdMiddleware",
     # Before anything reads a body: a client that stops sending is given up on.
     "portal.core.middleware.SlowClientMiddleware",
     # First of the rest, so that everything after it sees the client's address rather than the proxy's.
@@ -71,15 +93,25 @@ MIDDLEWARE = [
     # The https redirect for public requests on the paths exempted below for internal ones.
     "portal.core.middleware.PublicHttpsRedirectMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # The Content-Security-Policy header of every response (CONTENT_SECURITY_POLICY below).
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # request.user.is_verified(): whether this session passed the second factor (django-otp).
+    "django_otp.middleware.OTPMiddleware",
+    # Staff sessions end after PORTAL_STAFF_IDLE_MINUTES without a request (after messages: it says so).
+    "portal.accounts.middleware.StaffIdleTimeoutMiddleware",
+    # Until verified, a staff session reaches only the second-factor pages and sign-out.
+    "portal.accounts.middleware.SecondFactorMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Turns a sign-in refused by the axes backend into the lockout page; after the auth middleware.
     "axes.middleware.AxesMiddleware",
+    # Last: the portal's 404 and 500 pages with DEBUG on too, never Django's debug pages.
+    "portal.core.errors.ErrorPagesMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -123,6 +155,9 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "login"
+# Flash messages live in the session (server-side), never in a cookie the browser can read: they
+# may name a candidate that a blind reviewer must not see.
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
@@ -160,6 +195,17 @@ AXES_SENSITIVE_PARAMETERS = ["username"]
 # Successful sign-ins are not recorded: that table would only grow.
 AXES_DISABLE_ACCESS_LOG = True
 
+# --- Second factor and staff sessions -----------------------------------------
+# Who must enter a code from an authenticator app after the password: "staff" (staff and superusers,
+# who can change anything) or "everyone". The first sign-in after that leads through enrolment.
+PORTAL_2FA_FOR = envchoice("PORTAL_2FA_FOR", "staff", ("staff", "everyone"))
+# A staff session ends after this many minutes without a request; others last SESSION_COOKIE_AGE (14 days).
+PORTAL_STAFF_IDLE_MINUTES = envint("PORTAL_STAFF_IDLE_MINUTES", 30, minimum=1)
+# The name the authenticator app shows next to the account.
+OTP_TOTP_ISSUER = "Assessment Portal"
+# After n wrong codes in a row, the next try waits 2^(n-1) seconds (django-otp's own throttle, per device).
+OTP_TOTP_THROTTLE_FACTOR = 1
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = envtimezone("TIME_ZONE", "UTC")
 USE_I18N = False
@@ -196,12 +242,14 @@ PORTAL_GIT_TIMEOUT = envint("PORTAL_GIT_TIMEOUT", 600, minimum=10)
 # never sent, a clone it stopped reading) before the portal gives up on it (under gunicorn).
 PORTAL_REQUEST_IDLE_TIMEOUT = envint("PORTAL_REQUEST_IDLE_TIMEOUT", 60, minimum=1)
 # Git requests one web process serves at once (a transfer holds a thread while it lasts): below
-# gunicorn's threads (WEB_THREADS), so that pages and /healthz always have one; per invite as well,
-# so that one candidate cannot take them all. Past either, 503 with Retry-After. Scoring workers'
-# fetches are not counted.
-WEB_THREADS = envint("WEB_THREADS", 8, minimum=1)
-PORTAL_GIT_MAX_REQUESTS = envint("PORTAL_GIT_MAX_REQUESTS", max(1, WEB_THREADS - 2), minimum=1)
+# gunicorn's threads (WEB_THREADS), so that pages and /healthz have some; per invite as well, served
+# or waiting, so that one candidate cannot take them all (past it, 429 with Retry-After). A request
+# that finds every slot taken waits up to PORTAL_GIT_SLOT_WAIT seconds for one (then 503): a
+# deadline rush of pushes waits its turn instead of failing. Scoring workers' fetches are not counted.
+WEB_THREADS = envint("WEB_THREADS", 16, minimum=1)
+PORTAL_GIT_MAX_REQUESTS = envint("PORTAL_GIT_MAX_REQUESTS", max(1, WEB_THREADS - 4), minimum=1)
 PORTAL_GIT_MAX_REQUESTS_PER_INVITE = envint("PORTAL_GIT_MAX_REQUESTS_PER_INVITE", 3, minimum=1)
+PORTAL_GIT_SLOT_WAIT = envint("PORTAL_GIT_SLOT_WAIT", 30, minimum=0)
 # Failed git logins in the window before 429 (a right password always gets in): per address and
 # invite together, then a wait that doubles per failure up to the window; per address, failures
 # on invite ids that do not exist. No per-invite limit: failures from other addresses would let
@@ -216,6 +264,9 @@ PORTAL_LINK_MAX_FAILURES_PER_ADDRESS = envint("PORTAL_LINK_MAX_FAILURES_PER_ADDR
 PORTAL_WORKER_GIT_TOKEN = envsecret("PORTAL_WORKER_GIT_TOKEN", "")
 # Where such workers reach the portal, if not at PORTAL_BASE_URL (say http://web:8000 in compose).
 PORTAL_INTERNAL_URL = envurl("PORTAL_INTERNAL_URL", "")
+# Lets Prometheus read /metrics from anywhere with "Authorization: Bearer <token>"; empty: only from
+# inside, as the internal paths are (portal/web/metrics.py, docs/observability.md).
+PORTAL_METRICS_TOKEN = envsecret("PORTAL_METRICS_TOKEN", "")
 PORTAL_GIT_AUTHOR = ("Assessment Portal", "portal@localhost")
 
 # --- Scoring ----------------------------------------------------------------
@@ -230,6 +281,9 @@ PORTAL_RUN_BUDGET_SECONDS = envint("PORTAL_RUN_BUDGET_SECONDS", 240, minimum=10)
 PORTAL_RUNS_IN_FLIGHT_PER_INVITE = envint("PORTAL_RUNS_IN_FLIGHT_PER_INVITE", 1, minimum=1)
 
 # --- Mail -------------------------------------------------------------------
+# The organisation candidates apply to, as they know it ("Example Ltd"): the invitation reads
+# "Rita Ross at Example Ltd has invited you" (docs/operations.md). Empty: the person alone.
+PORTAL_ORGANISATION = envstr("PORTAL_ORGANISATION", "")
 DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL", "Assessment Portal <portal@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 EMAIL_HOST = envstr("EMAIL_HOST", "")
@@ -267,15 +321,32 @@ CSRF_COOKIE_SECURE = PORTAL_HTTPS
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+# Content-Security-Policy (django-csp): scripts, styles and everything else only from the portal's
+# own files; no inline script without the page's nonce (`nonce="{{ request.csp_nonce }}"`), no inline
+# style at all (htmx's indicator style is turned off in base.html); images may be data: URIs (Pico's
+# icons). No framing, no form posting elsewhere, no <base> or plugins.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+        "base-uri": [NONE],
+        "object-src": [NONE],
+    },
+}
 if envbool("TRUST_X_FORWARDED_PROTO", False):
     # Only behind a reverse proxy that sets this header itself; otherwise clients could forge it.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 if PORTAL_HTTPS and not DEBUG:
     SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", True)
     # Health checks come over plain HTTP, and so do scoring workers at PORTAL_INTERNAL_URL for
-    # git and /internal/ (portal.core.middleware.INTERNAL_PATHS). Django exempts by path only:
-    # PublicHttpsRedirectMiddleware still redirects public requests for those two by Host.
-    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^git/", r"^internal/"]
+    # git and /internal/, and Prometheus for /metrics (portal.core.middleware.INTERNAL_PATHS).
+    # Django exempts by path only: PublicHttpsRedirectMiddleware still redirects public requests
+    # for those by Host.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^git/", r"^internal/", r"^metrics$"]
     SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 31536000, minimum=0)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
     SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", False)
@@ -284,6 +355,12 @@ if PORTAL_HTTPS and not DEBUG:
         SILENCED_SYSTEM_CHECKS = ["security.W021"]
 
 # --- Celery -----------------------------------------------------------------
+# What the sweep (scoring.sweep, sent by beat) repairs, and how often: runs the broker never took,
+# runs it took this long ago that no idle worker started, runs on a worker silent for
+# PORTAL_WORKER_DEAD_AFTER (a killed worker's run comes back in about a minute, not at the time limit).
+PORTAL_SWEEP_SECONDS = envint("PORTAL_SWEEP_SECONDS", 30, minimum=1)
+PORTAL_RUN_RESEND_AFTER = envint("PORTAL_RUN_RESEND_AFTER", 60, minimum=5)
+PORTAL_WORKER_DEAD_AFTER = envint("PORTAL_WORKER_DEAD_AFTER", 60, minimum=3)
 CELERY_BROKER_URL = envbroker("CELERY_BROKER_URL", f"sqla+sqlite:///{VAR_DIR / 'celery-broker.sqlite3'}")
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
@@ -309,7 +386,7 @@ if CELERY_BROKER_URL.startswith(("redis", "rediss")):
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "prune-auth-failures": {"task": "hosting.prune_auth_failures", "schedule": 3600.0},
-    "reap-stuck-runs": {"task": "scoring.reap_stuck", "schedule": 60.0},
+    "sweep-runs": {"task": "scoring.sweep", "schedule": float(PORTAL_SWEEP_SECONDS)},
     "close-expired-invites": {"task": "invites.close_expired", "schedule": 60.0},
     "send-reminders": {"task": "invites.send_reminders", "schedule": 900.0},
     "reviewer-digest": {"task": "reviews.digest", "schedule": 86400.0},
@@ -318,17 +395,174 @@ CELERY_BEAT_SCHEDULE = {
 # each worker records one (portal/celery.py): at least twice in that time, so that one late
 # beat does not make a worker look silent.
 PORTAL_WORKER_STALE_AFTER = envint("PORTAL_WORKER_STALE_AFTER", 120, minimum=30)
-PORTAL_HEARTBEAT_SECONDS = envint("PORTAL_HEARTBEAT_SECONDS", 30, minimum=1, maximum=PORTAL_WORKER_STALE_AFTER // 2)
+# Four beats in PORTAL_WORKER_DEAD_AFTER by default, so that one late beat never sends a run again.
+PORTAL_HEARTBEAT_SECONDS = envint(
+    "PORTAL_HEARTBEAT_SECONDS",
+    max(1, min(15, PORTAL_WORKER_DEAD_AFTER // 4)),
+    minimum=1,
+    maximum=min(PORTAL_WORKER_STALE_AFTER, PORTAL_WORKER_DEAD_AFTER) // 2,
+)
+
+# --- Webhooks (portal/webhooks, docs/api.md) ---------------------------------
+# Endpoints on loopback, private, link-local or reserved addresses, or on the portal's own host, are
+# refused unless this is on (an install whose receivers live on its own network); or name such hosts
+# one by one in PORTAL_WEBHOOKS_ALLOWED_HOSTS.
+PORTAL_WEBHOOKS_ALLOW_PRIVATE = envbool("PORTAL_WEBHOOKS_ALLOW_PRIVATE", False)
+PORTAL_WEBHOOKS_ALLOWED_HOSTS = [host.lower() for host in envlist("PORTAL_WEBHOOKS_ALLOWED_HOSTS", [])]
+# Seconds to connect, and for the whole attempt (connect, send, the answer's first KB).
+PORTAL_WEBHOOKS_CONNECT_TIMEOUT = envint("PORTAL_WEBHOOKS_CONNECT_TIMEOUT", 5, minimum=1, maximum=60)
+PORTAL_WEBHOOKS_TIMEOUT = envint("PORTAL_WEBHOOKS_TIMEOUT", 15, minimum=1, maximum=120)
+# Seconds between attempts after the first (Standard Webhooks' suggestion); then the delivery gives up.
+# Each step is read as PORTAL_WEBHOOKS_RETRY_SECONDS alone, so a bad one stops start-up naming the variable.
+PORTAL_WEBHOOKS_RETRY_SECONDS = [
+    envint("PORTAL_WEBHOOKS_RETRY_SECONDS", 0, minimum=0, environ={"PORTAL_WEBHOOKS_RETRY_SECONDS": step})
+    for step in envlist("PORTAL_WEBHOOKS_RETRY_SECONDS", ["5", "300", "1800", "7200", "18000", "36000", "36000"])
+]
+CELERY_BEAT_SCHEDULE["webhooks-sweep"] = {"task": "webhooks.sweep", "schedule": 30.0}
+
+# --- Single sign-on -----------------------------------------------------------
+# OpenID Connect (portal/accounts/sso.py, docs/api.md "Single sign-on"): on when a client id is
+# set. The provider's endpoints are set explicitly, never discovered at start-up (a portal must
+# start while its provider is away); `manage.py sso_discover <issuer>` prints them once.
+PORTAL_OIDC_CLIENT_ID = envstr("PORTAL_OIDC_CLIENT_ID", "")
+PORTAL_SSO = bool(PORTAL_OIDC_CLIENT_ID)
+# Shown on the login page's button: "Sign in with <name>".
+PORTAL_OIDC_PROVIDER_NAME = envstr("PORTAL_OIDC_PROVIDER_NAME", "single sign-on")
+OIDC_RP_CLIENT_ID = PORTAL_OIDC_CLIENT_ID
+OIDC_RP_CLIENT_SECRET = envsecret("PORTAL_OIDC_CLIENT_SECRET", "")
+OIDC_OP_ISSUER = envurl("PORTAL_OIDC_ISSUER", "")
+OIDC_OP_AUTHORIZATION_ENDPOINT = envurl("PORTAL_OIDC_AUTHORIZATION_ENDPOINT", "")
+OIDC_OP_TOKEN_ENDPOINT = envurl("PORTAL_OIDC_TOKEN_ENDPOINT", "")
+OIDC_OP_JWKS_ENDPOINT = envurl("PORTAL_OIDC_JWKS_ENDPOINT", "")
+# Optional: claims the ID token lacks are read there. The provider's session may be ended at sign-out.
+OIDC_OP_USER_ENDPOINT = envurl("PORTAL_OIDC_USERINFO_ENDPOINT", "")
+OIDC_OP_LOGOUT_ENDPOINT = envurl("PORTAL_OIDC_END_SESSION_ENDPOINT", "")
+if PORTAL_SSO:
+    _missing = [
+        name
+        for name, value in (
+            ("PORTAL_OIDC_CLIENT_SECRET", OIDC_RP_CLIENT_SECRET),
+            ("PORTAL_OIDC_ISSUER", OIDC_OP_ISSUER),
+            ("PORTAL_OIDC_AUTHORIZATION_ENDPOINT", OIDC_OP_AUTHORIZATION_ENDPOINT),
+            ("PORTAL_OIDC_TOKEN_ENDPOINT", OIDC_OP_TOKEN_ENDPOINT),
+            ("PORTAL_OIDC_JWKS_ENDPOINT", OIDC_OP_JWKS_ENDPOINT),
+        )
+        if not value
+    ]
+    if _missing:
+        raise ConfigError(
+            f"PORTAL_OIDC_CLIENT_ID is set, so set {', '.join(_missing)} too (manage.py sso_discover prints them)."
+        )
+OIDC_RP_SCOPES = envstr("PORTAL_OIDC_SCOPES", "openid email profile")
+OIDC_RP_SIGN_ALGO = "RS256"
+OIDC_USE_PKCE = True
+OIDC_USE_NONCE = True
+OIDC_TIMEOUT = 10
+OIDC_STORE_ID_TOKEN = True  # the hint for the provider's end_session_endpoint at sign-out
+OIDC_AUTHENTICATION_CALLBACK_URL = "sso_callback"
+# The claim holding the user's groups or roles ("groups", "roles"; empty: roles are not read from
+# the provider), and which of its values (value=role, role: recruiter, reviewer or staff) grant what.
+PORTAL_OIDC_ROLES_CLAIM = envstr("PORTAL_OIDC_ROLES_CLAIM", "")
+PORTAL_OIDC_ROLES_MAP: dict[str, set[str]] = {}
+for _pair in envlist("PORTAL_OIDC_ROLES_MAP", ["recruiter=recruiter", "reviewer=reviewer", "staff=staff"]):
+    _value, _, _role = _pair.rpartition("=")
+    if not _value or _role not in ("recruiter", "reviewer", "staff"):
+        raise ConfigError(f"PORTAL_OIDC_ROLES_MAP: {_pair!r} is not claim-value=recruiter|reviewer|staff.")
+    PORTAL_OIDC_ROLES_MAP.setdefault(_value, set()).add(_role)
+# Without a roles claim: the roles a user created at their first sign-in gets (recruiter, reviewer).
+PORTAL_OIDC_DEFAULT_ROLES = envlist("PORTAL_OIDC_DEFAULT_ROLES", [])
+if set(PORTAL_OIDC_DEFAULT_ROLES) - {"recruiter", "reviewer"}:
+    raise ConfigError("PORTAL_OIDC_DEFAULT_ROLES lists recruiter and reviewer only.")
+# Whether a first sign-in with no portal user to link creates one; else an administrator makes it first.
+PORTAL_OIDC_CREATE_USERS = envbool("PORTAL_OIDC_CREATE_USERS", True)
+# Email domains allowed to sign in (empty: any); the address must be verified.
+PORTAL_OIDC_ALLOWED_DOMAINS = [domain.lower() for domain in envlist("PORTAL_OIDC_ALLOWED_DOMAINS", [])]
+# For providers that send only addresses they verified but no email_verified claim (Microsoft Entra ID).
+PORTAL_OIDC_EMAILS_VERIFIED = envbool("PORTAL_OIDC_EMAILS_VERIFIED", False)
+# The provider enforces multi-factor sign-in for everyone: staff then skip the portal's own code.
+# Otherwise only an ID token whose amr claim names a second factor counts as one.
+PORTAL_OIDC_TRUST_MFA = envbool("PORTAL_OIDC_TRUST_MFA", False)
+# false: only superusers sign in with a password (the login page and the admin's); everyone else uses SSO.
+PORTAL_PASSWORD_SIGN_IN = envbool("PORTAL_PASSWORD_SIGN_IN", True)
+if PORTAL_SSO:
+    AUTHENTICATION_BACKENDS = [
+        AUTHENTICATION_BACKENDS[0],
+        "portal.accounts.sso.SsoBackend",
+        *(AUTHENTICATION_BACKENDS[1:] if PORTAL_PASSWORD_SIGN_IN else ["portal.accounts.sso.SuperuserPasswordBackend"]),
+    ]
+
+# --- Greenhouse (portal/ats, docs/api.md) --------------------------------------
+# Greenhouse's Assessment Partner API at /ats/greenhouse/. Its key is made with
+# `manage.py greenhouse_key` and stored hashed; these settings say what Greenhouse may do with it.
+# Assessments (slugs) Greenhouse may list and send; empty: every assessment with a loaded version.
+PORTAL_GREENHOUSE_ASSESSMENTS = envlist("PORTAL_GREENHOUSE_ASSESSMENTS", [])
+# The username recorded as the inviter of Greenhouse's invites (the invitation names them); empty: none.
+PORTAL_GREENHOUSE_INVITER = envstr("PORTAL_GREENHOUSE_INVITER", "")
+# An invite Greenhouse sends closes this many days later at 17:00 server time; time limit in hours (0: none).
+PORTAL_GREENHOUSE_DEADLINE_DAYS = envint("PORTAL_GREENHOUSE_DEADLINE_DAYS", 7, minimum=1, maximum=365)
+PORTAL_GREENHOUSE_TIME_LIMIT_HOURS = envint("PORTAL_GREENHOUSE_TIME_LIMIT_HOURS", 0, minimum=0, maximum=720)
+# The completion report (a PATCH to the url Greenhouse gave in send_test) goes over https to these
+# domains (and their subdomains) only; loopback over http too only when allowed (tests, development).
+PORTAL_GREENHOUSE_CALLBACK_DOMAINS = [
+    domain.lower() for domain in envlist("PORTAL_GREENHOUSE_CALLBACK_DOMAINS", ["greenhouse.io"])
+]
+PORTAL_GREENHOUSE_CALLBACK_ALLOW_LOOPBACK = envbool("PORTAL_GREENHOUSE_CALLBACK_ALLOW_LOOPBACK", False)
+# Sent as the PATCH's Basic user name, as Greenhouse's example shows (the portal keeps only the
+# hash of the key Greenhouse sends, so it cannot send that one back); empty: no Authorization.
+PORTAL_GREENHOUSE_CALLBACK_KEY = envsecret("PORTAL_GREENHOUSE_CALLBACK_KEY", "")
+PORTAL_GREENHOUSE_CALLBACK_TIMEOUT = envint("PORTAL_GREENHOUSE_CALLBACK_TIMEOUT", 15, minimum=1, maximum=120)
+CELERY_BEAT_SCHEDULE["greenhouse-sweep"] = {"task": "ats.sweep", "schedule": 30.0}
+
+# --- REST API (portal/api, docs/api.md) ---------------------------------------
+# Requests per minute one token may make; more are answered 429 with Retry-After. Counted in the
+# cache, so per web process with the default cache.
+PORTAL_API_RATE = envint("PORTAL_API_RATE", 600, minimum=1)
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["portal.api.authentication.TokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["portal.api.permissions.TokenScope"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "portal.api.pagination.Pages",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_THROTTLE_CLASSES": ["portal.api.throttling.TokenRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"token": f"{PORTAL_API_RATE}/min"},
+    "EXCEPTION_HANDLER": "portal.api.errors.exception_handler",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Assessment Portal API",
+    "DESCRIPTION": "Invite candidates, follow their progress and read their results. See docs/api.md.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    # Choice sets shared by several fields get one name each in the schema.
+    "ENUM_NAME_OVERRIDES": {
+        "RunStatusEnum": "portal.scoring.models.Run.Status",
+        "ReviewStatusEnum": "portal.reviews.models.Review.Status",
+        "InviteStatusEnum": "portal.invites.models.Invite.Status",
+        "EmailStatusEnum": "portal.invites.models.Email.Status",
+    },
+    # Swagger UI from the drf-spectacular-sidecar wheel, served by the portal: never a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+}
 
 # --- Logging ----------------------------------------------------------------
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# json: one object per line with the request id, invite, run and task of each record (docs/observability.md).
+LOG_FORMAT = envchoice("LOG_FORMAT", "plain", ("plain", "json"))
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "json": {"()": "portal.core.logformat.JsonFormatter"},
+    },
     # Link and password reset tokens travel in URLs: records write "[token]" instead (portal/core/redact.py).
     "filters": {"redact": {"()": "portal.core.redact.RedactFilter"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["redact"]}},
     "root": {"handlers": ["console"], "level": envchoice("LOG_LEVEL", "INFO", _LOG_LEVELS)},
     # One line per request the grader makes to a candidate's app is noise, not news.
     # Failed and locked-out sign-ins are axes' warnings, kept whatever LOG_LEVEL; its INFO lines are chatter.

@@ -12,11 +12,58 @@ PASSWORD = "correct horse battery staple"
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.hookimpl(trylast=True)  # after pytest-django's own ordering, which it keeps within each file
+def pytest_collection_modifyitems(config, items):
+    """Files allowed the longest time first (their ``timeout`` mark), then those marked ``integration``
+    (real processes, the sandbox), the others in their order.
+
+    A parallel run hands whole files to its processes in this order: started first, the few files
+    that take minutes (validations, scoring in the sandbox) end while the many short ones fill the
+    gaps, instead of one of them running alone at the end while the other processes sit idle.
+    """
+    default = config.getini("timeout")
+    default = float(default) if default else 0.0
+
+    def weight(item) -> tuple[float, bool]:
+        marker = item.get_closest_marker("timeout")
+        limit = float(marker.args[0]) if marker and marker.args else default
+        return limit, item.get_closest_marker("integration") is not None
+
+    longest: dict = {}
+    first: dict = {}
+    for index, item in enumerate(items):
+        longest[item.path] = max(longest.get(item.path, (0.0, False)), weight(item))
+        first.setdefault(item.path, index)
+    # Stable: within a file, tests keep the order pytest-django gave them.
+    items.sort(key=lambda item: (-longest[item.path][0], not longest[item.path][1], first[item.path]))
+
+
 def _user(username: str, *roles, **fields) -> User:
     user = User.objects.create_user(username=username, password=PASSWORD, email=f"{username}@example.com", **fields)
     for role in roles:
         user_grant_role(user=user, role=role)
     return user
+
+
+@pytest.fixture
+def client():
+    """Django's test client, whose force_login() of a staff user also passes the second factor.
+
+    Tests of the second factor itself sign in through the login page, or pass second_factor=False.
+    """
+    from tests.support.second_factor import SecondFactorClient
+
+    return SecondFactorClient()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _celery_tasks_imported():
+    """Import the task modules once, before any test, as the first task sent would: Celery's Django
+    fix-up then sets Django up again, which applies LOGGING anew and drops the handlers pytest puts
+    on the root logger. Done inside a test, that test's ``caplog`` would see nothing."""
+    from portal.core.dispatch import tasks_import
+
+    tasks_import()
 
 
 @pytest.fixture
@@ -70,6 +117,49 @@ def smtp_inbox():
 
     with smtp_server() as inbox:
         yield inbox
+
+
+@pytest.fixture
+def smtp(settings, smtp_inbox):
+    """Mail goes to a real SMTP server on loopback (tests/support/smtp.py)."""
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = smtp_inbox.host
+    settings.EMAIL_PORT = smtp_inbox.port
+    settings.EMAIL_TIMEOUT = 5
+    return smtp_inbox
+
+
+@pytest.fixture
+def broker(monkeypatch, django_capture_on_commit_callbacks):
+    """The broker's edge: tasks sent on commit are kept, and ``run()`` does a worker's job in this process."""
+    from celery import Celery, current_app
+
+    sent: list[tuple[str, dict]] = []
+
+    def send_task(app, name, args=None, kwargs=None, **options):
+        sent.append((name, kwargs or {}))
+
+    monkeypatch.setattr(Celery, "send_task", send_task)
+
+    class Broker:
+        tasks = sent
+
+        @staticmethod
+        def commit():
+            """A block whose on-commit callbacks run when it ends, as at the end of a request."""
+            return django_capture_on_commit_callbacks(execute=True)
+
+        @staticmethod
+        def run() -> list[str]:
+            names = []
+            while sent:
+                name, kwargs = sent.pop(0)
+                with django_capture_on_commit_callbacks(execute=True):
+                    current_app.tasks[name](**kwargs)
+                names.append(name)
+            return names
+
+    return Broker()
 
 
 @pytest.fixture(scope="module")

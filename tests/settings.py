@@ -10,6 +10,10 @@ import os
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+# A developer's .env (an SMTP server, a real database) never reaches the suite, nor the processes
+# it starts: they read no env file. Tests of the .env itself name their own (PORTAL_ENV_FILE).
+os.environ.setdefault("PORTAL_ENV_FILE", "")
+
 _var = Path(os.environ.get("PORTAL_VAR_DIR") or Path(__file__).resolve().parent.parent / "var")
 # Under pytest-xdist every worker process (gw0, gw1, ...) has its own state: its own folder for the
 # test database, broker, data directory, outbox and beat schedule, its own Redis database, and
