@@ -53,9 +53,10 @@ def _validate(args: argparse.Namespace) -> int:
         jobs=args.jobs,
         keep=args.keep,
         seed=args.seed,
+        flake_runs=args.flake_runs,
         progress=(lambda line: print(line, file=sys.stderr, flush=True)) if args.verbose else None,
     )
-    print(report.table())
+    print(report.table(verbose=args.verbose))
     if report.workdir:
         print(f"Repositories kept in {report.workdir}")
     return 0 if report.ok else 1
@@ -67,6 +68,13 @@ def _seed(text: str) -> int:
         return check_seed(int(text))
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc) if "seed" in str(exc) else f"not a whole number: {text!r}") from None
+
+
+def _runs(text: str) -> int:
+    """A --flake-runs value: a whole number from 0."""
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"not a whole number from 0: {text!r}")
+    return int(text)
 
 
 def _stop(_signum, _frame) -> None:
@@ -108,7 +116,10 @@ def main(argv: list[str] | None = None) -> int:
     check.add_argument("--jobs", type=int, default=2, help="project states played at the same time")
     check.add_argument("--keep", action="store_true", help="keep the temporary repositories")
     check.add_argument("--seed", type=_seed, help="seed of the hidden tests' data and order (default: a fresh one)")
-    check.add_argument("-v", "--verbose", action="store_true", help="print each step as it ends")
+    check.add_argument(
+        "--flake-runs", type=_runs, help="runs of the search for flaky tests (default: the manifest's flake_runs)"
+    )
+    check.add_argument("-v", "--verbose", action="store_true", help="print each step as it ends, and details uncut")
     check.set_defaults(handler=_validate)
 
     serve = commands.add_parser("serve", help="serve a tree's app on a unix socket until Ctrl-C (authoring)")

@@ -9,7 +9,9 @@ requires the same verdict every time. run_hidden_tests loads this plugin with
   outcomes are concurrency-sensitive (the conftest's ``ticket`` property works the same way);
 - with ``GRADER_REPEAT_CONCURRENCY=N`` (and ``-m concurrency`` to leave the others out), each
   marked test runs N times, as N parametrised items ``[repeat-1-of-N]``... whose own ids seed
-  their own data; ``repeated_test_id`` gives back the test's id without that part.
+  their own data; ``repeated_test_id`` gives back the test's id without that part;
+- with ``GRADER_REPEAT_OTHERS=N`` (and ``-m "not concurrency"``), every other test runs N times
+  the same way: validation's search for flaky tests (grader.validate).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import pytest
 
 MARKER = "concurrency"
 REPEAT_ENV = "GRADER_REPEAT_CONCURRENCY"
+REPEAT_OTHERS_ENV = "GRADER_REPEAT_OTHERS"
 PROPERTY = "concurrency"
 _REPEAT_ID = re.compile(r"repeat-\d+-of-\d+")
 
@@ -31,11 +34,11 @@ def repeated_test_id(test_id: str) -> str:
     return stripped.removesuffix("[]")
 
 
-def _repeats(config) -> int:
+def _repeats(name: str) -> int:
     try:
-        return max(int(os.environ.get(REPEAT_ENV) or 0), 0)
+        return max(int(os.environ.get(name) or 0), 0)
     except ValueError:
-        raise pytest.UsageError(f"{REPEAT_ENV} should be a whole number") from None
+        raise pytest.UsageError(f"{name} should be a whole number") from None
 
 
 def pytest_configure(config) -> None:
@@ -43,8 +46,9 @@ def pytest_configure(config) -> None:
 
 
 def pytest_generate_tests(metafunc) -> None:
-    count = _repeats(metafunc.config)
-    if count and metafunc.definition.get_closest_marker(MARKER) is not None:
+    marked = metafunc.definition.get_closest_marker(MARKER) is not None
+    count = _repeats(REPEAT_ENV if marked else REPEAT_OTHERS_ENV)
+    if count:
         metafunc.fixturenames.append("_grader_repeat")
         metafunc.parametrize(
             "_grader_repeat", range(1, count + 1), ids=[f"repeat-{n}-of-{count}" for n in range(1, count + 1)]

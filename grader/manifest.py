@@ -18,6 +18,9 @@ DEFAULT_ASSESSMENT_DIR = Path(__file__).resolve().parent.parent / "assessment_ap
 # so a package's [runtime] python is one of the python3.N found here.
 INTERPRETERS_DIR = Path("/usr/bin")
 PYTHON_VERSION = re.compile(r"3\.[0-9]+")
+# [hidden_tests] flake_runs unless the manifest says otherwise: 1 - 0.95 ** 60 = 0.954, so a test
+# that fails one run in twenty is caught 95 times in a hundred.
+FLAKE_RUNS = 60
 
 # Every key the manifest knows, per table: anything else is refused with the nearest of these, so a
 # misspelling never leaves a value at its default unnoticed. None: a table of free keys ([app.env]).
@@ -34,6 +37,7 @@ KNOWN_KEYS: dict[str, tuple[str, ...] | None] = {
         "request_timeout_seconds",
         "budget_seconds",
         "concurrency_repeats",
+        "flake_runs",
         "max_response_mb",
         "grader_memory_mb",
     ),
@@ -108,6 +112,10 @@ class Manifest:
     # [hidden_tests] concurrency_repeats: how many times validation runs each test marked
     # concurrency in each state where it is judged (0: not repeated).
     concurrency_repeats: int = 5
+    # [hidden_tests] flake_runs: how many more times validation runs every hidden test (but those
+    # marked concurrency, repeated on their own) with all fixes, where each must pass: a test that
+    # fails once is named flaky. 60 finds a test failing one run in twenty with 95 % probability.
+    flake_runs: int = FLAKE_RUNS
     # [paths] source: the folder of the shipped project (posix, relative to it) that a reference fix
     # may change; "app" unless the manifest says otherwise.
     source: str = "app"
@@ -270,10 +278,10 @@ def _strings(table: dict, key: str, where: str) -> tuple[str, ...]:
     return tuple(value)
 
 
-def _repeats(hidden: dict) -> int:
-    repeats = hidden.get("concurrency_repeats", 5)  # a whole number, 0 allowed
+def _repeats(hidden: dict, key: str, default: int) -> int:
+    repeats = hidden.get(key, default)  # a whole number, 0 allowed
     if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 0:
-        raise ManifestError(f"[hidden_tests]: 'concurrency_repeats' should be a whole number from 0, not {repeats!r}")
+        raise ManifestError(f"[hidden_tests]: '{key}' should be a whole number from 0, not {repeats!r}")
     return repeats
 
 
@@ -365,7 +373,8 @@ def load_manifest(assessment_dir: str | Path = DEFAULT_ASSESSMENT_DIR) -> Manife
         hidden_budget=_number(hidden, "budget_seconds", 10, "[hidden_tests]"),
         max_response_bytes=int(_number(hidden, "max_response_mb", 10, "[hidden_tests]") * 1024 * 1024),
         grader_memory_bytes=int(_number(hidden, "grader_memory_mb", 1024, "[hidden_tests]")) * 1024 * 1024,
-        concurrency_repeats=_repeats(hidden),
+        concurrency_repeats=_repeats(hidden, "concurrency_repeats", 5),
+        flake_runs=_repeats(hidden, "flake_runs", FLAKE_RUNS),
         limits=dict(limits),
         tickets=tuple(tickets),
     )

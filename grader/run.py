@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .clock import WALL, WALL_FACTOR, TaskClock, Usage
-from .concurrency import MARKER, REPEAT_ENV
+from .concurrency import MARKER, REPEAT_ENV, REPEAT_OTHERS_ENV
 from .http_caps import STOP_FILE_ENV
 from .junit import TestOutcome, parse_junit
 from .manifest import DEFAULT_ASSESSMENT_DIR, Manifest, load_manifest
@@ -130,6 +130,7 @@ def run_hidden_tests(
     seed: int | None = None,
     app_usage: Callable[[], Usage | None] | None = None,
     repeat_concurrency: int = 0,
+    repeat_others: int = 0,
 ) -> HiddenRun:
     """Run the hidden tests of the given tickets (all by default) against the app on socket_path.
 
@@ -150,6 +151,7 @@ def run_hidden_tests(
     wall_timeout (WALL_FACTOR times timeout by default), and every request's own timeout is stretched
     by WALL_FACTOR too: a busy host slows a run down but does not fail it.
     repeat_concurrency: run only the tests marked concurrency, each that many times (grader.concurrency).
+    repeat_others: run only the tests not marked concurrency, each that many times.
     Raises GraderError if pytest fails to run or its report doesn't match the manifest.
     """
     if not socket_path and not base_url:
@@ -192,6 +194,7 @@ def run_hidden_tests(
             "-p",
             "grader.concurrency",
             *(["-m", MARKER] if repeat_concurrency else []),
+            *(["-m", f"not {MARKER}"] if repeat_others else []),
             "-o",
             "junit_family=xunit1",
             f"--junitxml={junit}",
@@ -213,6 +216,7 @@ def run_hidden_tests(
             GRADER_SEED=str(seed),
             **{STOP_FILE_ENV: str(stop_file)},
             **({REPEAT_ENV: str(repeat_concurrency)} if repeat_concurrency else {}),
+            **({REPEAT_OTHERS_ENV: str(repeat_others)} if repeat_others else {}),
             **({"GRADER_APP_CPU_SOCKET": str(cpu_socket)} if cpu_socket is not None else {}),
             **({"GRADER_APP_SOCKET": str(socket_path)} if socket_path else {"GRADER_APP_URL": str(base_url)}),
         )

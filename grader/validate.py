@@ -19,6 +19,9 @@ hidden tests against it, then compares the results:
   ``concurrency_repeats`` more runs, in every state where it is judged (as
   shipped and with each decoy of its ticket it rejects: fails; with its fix
   alone and with all fixes: passes);
+- with all fixes, every hidden test but those marked concurrency runs ``flake_runs`` more
+  times (on fresh apps, FLAKE_BATCH runs each) and passes every time: a test that fails even
+  once is named flaky, with how often it failed and why;
 - every app starts within its start-up limit, and every run of the hidden suite
   stays within the budget, both judged in CPU seconds (grader.clock), so a busy
   host never refuses a correct package. A state that only the wall clock's
@@ -27,8 +30,9 @@ hidden tests against it, then compares the results:
 
 Every hidden run uses the validation's seed (a fresh one unless given), so the
 states are compared on the same requests; the second run on the all-fixes app
-uses the next seed, as records of the first are still in its database, and the
-repeats of concurrency tests the one after.
+uses the next seed, as records of the first are still in its database, the
+repeats of concurrency tests the one after, and each batch of the search for flaky
+tests one of the seeds after that.
 
 The candidate's code is run through a Runner: LocalRunner (plain local
 subprocesses) by default, the portal's sandbox in production.
@@ -68,6 +72,9 @@ DECOY_CHECK = "decoy "
 ALL_FIXES = "all-fixes"
 # How many times a state is played when the host's other work starved it (see the module docstring).
 STARVED_TRIES = 3
+# The search for flaky tests runs the suite this many times on one app, then starts a fresh one: the
+# app's database and life stay the size of a few scoring runs.
+FLAKE_BATCH = 10
 
 
 class Runner(Protocol):
@@ -112,6 +119,10 @@ class Scenario:
     # The concurrency tests judged in this state, run concurrency_repeats times on its app.
     repeats: HiddenRun | None = None
     repeat_error: str = ""
+    # The search for flaky tests (all fixes only): how many more runs, and their batches.
+    flake_runs: int = 0
+    flakes: list[HiddenRun] = field(default_factory=list)
+    flake_error: str = ""
     plays: int = 0
     duration: float = 0.0
 
@@ -148,13 +159,13 @@ class ValidationReport:
     def add(self, name: str, ok: bool, detail: str = "", ticket: int | None = None, notes: str = "") -> None:
         self.checks.append(Check(name, bool(ok), detail, ticket, notes if not ok else ""))
 
-    def table(self) -> str:
-        """The checks as a plain-text table, then the timings."""
+    def table(self, *, verbose: bool = False) -> str:
+        """The checks as a plain-text table, then the timings; ``verbose``: details uncut."""
         rows = [("TICKET", "CHECK", "RESULT", "DETAIL")]
         for check in self.checks:
             ticket = f"#{check.ticket}" if check.ticket else "-"
             detail = check.detail.replace("\n", " ")
-            rows.append((ticket, check.name, "ok" if check.ok else "FAILED", detail[:140]))
+            rows.append((ticket, check.name, "ok" if check.ok else "FAILED", detail if verbose else detail[:140]))
         widths = [max(len(row[i]) for row in rows) for i in range(3)]
         seed = f", hidden tests seed {self.seed}" if self.seed is not None else ""
         lines = [f"Validation of {self.assessment}{seed}"]
@@ -293,6 +304,10 @@ def _play(
         parts.append(f"hidden tests {_summary(run.outcomes)}: {_usage(run)}")
     if scenario.repeats is not None:
         parts.append(f"concurrency tests {_summary(scenario.repeats.outcomes)}: {_usage(scenario.repeats)}")
+    if scenario.flakes:
+        outcomes = [o for run in scenario.flakes for o in run.outcomes]
+        cpu = sum(_cpu(run) for run in scenario.flakes)
+        parts.append(f"{scenario.flake_runs} more runs of the hidden tests {_summary(outcomes)}: {cpu:.2f} CPU s")
     if scenario.error:
         parts.append(scenario.error.partition("\n")[0])
     progress(f"{scenario.name}: " + ", ".join(parts))
@@ -303,6 +318,7 @@ def _play_once(
 ) -> str:
     """Play the scenario once; why, if the host's other work starved it (then it is worth another try)."""
     scenario.error, scenario.hidden, scenario.repeats, scenario.repeat_error = "", [], None, ""
+    scenario.flakes, scenario.flake_error = [], ""
     scenario.start_failed = False
     try:
         if scenario.tree is None:
@@ -326,7 +342,11 @@ def _play_once(
                     return f"the hidden tests' last requests were not sent in time ({_usage(run)})"
         judged = _judged_concurrency(scenario)
         if judged and manifest.concurrency_repeats:
-            return _repeat_concurrency(scenario, judged, manifest, runner, grader_python, seed=seeds[0])
+            starved = _repeat_concurrency(scenario, judged, manifest, runner, grader_python, seed=seeds[0])
+            if starved:
+                return starved
+        if scenario.flake_runs and any(not o.properties.get(CONCURRENCY) for o in scenario.hidden[0].outcomes):
+            return _repeat_for_flakes(scenario, manifest, runner, grader_python, seed=seeds[0])
     except (AppStartError, OutOfTime) as exc:
         if exc.starved:
             return str(exc)
@@ -365,6 +385,37 @@ def _repeat_concurrency(
         scenario.repeat_error = f"{type(exc).__name__}: {exc}"
     except Exception as exc:  # reported as a failed check
         scenario.repeat_error = f"{type(exc).__name__}: {exc}"
+    return ""
+
+
+def _repeat_for_flakes(scenario: Scenario, manifest: Manifest, runner: Runner, grader_python: str, *, seed: int) -> str:
+    """Run every hidden test but the concurrency ones ``scenario.flake_runs`` more times, FLAKE_BATCH
+    runs to a fresh app, each batch with a seed of its own. Why, if starved."""
+    left, batch = scenario.flake_runs, 0
+    try:
+        while left > 0:
+            runs = min(left, FLAKE_BATCH)
+            with runner.start_app(scenario.tree) as socket_path:
+                run = run_hidden_tests(
+                    socket_path,
+                    manifest=manifest,
+                    python=grader_python,
+                    seed=(seed + 3 + batch) % SEED_RANGE,
+                    # One run's limit per run in the batch: what stops a hung app, not a budget.
+                    timeout=manifest.hidden_timeout * runs,
+                    app_usage=lambda: runner.app_usage(socket_path),
+                    repeat_others=runs,
+                )
+            scenario.flakes.append(run)
+            if run.starved:
+                return f"the search for flaky tests was starved ({_usage(run)})"
+            left, batch = left - runs, batch + 1
+    except (AppStartError, OutOfTime) as exc:
+        if exc.starved:
+            return str(exc)
+        scenario.flake_error = f"{type(exc).__name__}: {exc}"
+    except Exception as exc:  # reported as a failed check
+        scenario.flake_error = f"{type(exc).__name__}: {exc}"
     return ""
 
 
@@ -487,6 +538,7 @@ def validate(
     keep: bool = False,
     progress: Callable[[str], None] | None = None,
     seed: int | None = None,
+    flake_runs: int | None = None,
 ) -> ValidationReport:
     """Check the assessment in assessment_dir end to end; see the module docstring.
 
@@ -497,6 +549,7 @@ def validate(
     keep: keep the temporary repositories and report their folder.
     progress: called with a line of text as each step ends.
     seed: of the hidden tests' data and order (a fresh one if None); the report gives it.
+    flake_runs: how many more runs the search for flaky tests makes; the manifest's if None.
     """
     started = time.monotonic()
     say = progress or (lambda _line: None)
@@ -546,6 +599,7 @@ def validate(
             except RuntimeError as exc:
                 scenario.error = str(exc)
         all_fixes = scenarios[-1]
+        all_fixes.flake_runs = manifest.flake_runs if flake_runs is None else max(flake_runs, 0)
         report.add("all reference fixes apply together", not all_fixes.error, all_fixes.error or "in ticket order")
 
         playable = [s for s in scenarios + decoy_scenarios if not s.error]
@@ -557,6 +611,7 @@ def validate(
         _judge(report, manifest, scenarios)
         _judge_decoys(report, decoy_scenarios)
         _judge_concurrency(report, manifest, scenarios + decoy_scenarios)
+        _judge_flakes(report, all_fixes)
         _judge_time(report, manifest, scenarios, decoy_scenarios)
         visible = [s.visible.duration for s in scenarios if s.visible]
         if visible:
@@ -634,6 +689,46 @@ def _judge_concurrency(report: ValidationReport, manifest: Manifest, scenarios: 
                 outcome.ticket,
                 _messages(odd) or f"{outcome.test_id} ran {len(runs)} times, not {count}",
             )
+
+
+def _judge_flakes(report: ValidationReport, scenario: Scenario) -> None:
+    """Every hidden test run in the search for flaky tests passed every time; the others are named
+    with how often they failed."""
+    count = scenario.flake_runs
+    if not count or scenario.error or not scenario.hidden:
+        return
+    name = f"hidden tests pass in all {count} more runs with all fixes (flaky tests)"
+    if scenario.flake_error or not scenario.flakes:
+        error = scenario.flake_error or "not run"
+        report.add(name, False, error.partition("\n")[0], notes=error)
+        return
+    runs: dict[str, list[TestOutcome]] = {}
+    for run in scenario.flakes:
+        for outcome in run.outcomes:
+            runs.setdefault(repeated_test_id(outcome.test_id), []).append(outcome)
+    flaky = {test_id: outcomes for test_id, outcomes in runs.items() if not all(o.passed for o in outcomes)}
+    short = {test_id: outcomes for test_id, outcomes in runs.items() if len(outcomes) != count}
+    if flaky:
+        detail = "flaky: " + "; ".join(
+            f"{test_id} failed {sum(not o.passed for o in outcomes)} of {len(outcomes)} runs"
+            for test_id, outcomes in sorted(flaky.items())
+        )
+    elif short:
+        detail = "; ".join(f"{test_id} ran {len(outcomes)} times, not {count}" for test_id, outcomes in short.items())
+    else:
+        detail = f"{len(runs)} tests, {count} runs each: every one passed"
+    tickets = {outcomes[0].ticket for outcomes in flaky.values()}
+    failing = [o for outcomes in flaky.values() for o in outcomes if not o.passed]
+    # The first failure of each flaky test says why; the rest of its failures would repeat it.
+    first = {repeated_test_id(o.test_id): o for o in reversed(failing)}
+    report.add(
+        name,
+        not flaky and not short,
+        detail,
+        tickets.pop() if len(tickets) == 1 else None,
+        _messages(list(first.values())),
+    )
+    report.timings["flaky-test search CPU"] = sum(_cpu(run) for run in scenario.flakes)
 
 
 def _state_label(scenario: Scenario) -> str:

@@ -279,6 +279,11 @@ PORTAL_RUN_BUDGET_SECONDS = envint("PORTAL_RUN_BUDGET_SECONDS", 240, minimum=10)
 # Runs of one invite handed to the workers at a time; the others wait in the database, so a
 # candidate who pushes often delays others by at most this many runs (docs/operations.md).
 PORTAL_RUNS_IN_FLIGHT_PER_INVITE = envint("PORTAL_RUNS_IN_FLIGHT_PER_INVITE", 1, minimum=1)
+# Runs of the search for flaky hidden tests in every validation (load_assessment, seed_demo,
+# validate_assessment), whatever a package's [hidden_tests] flake_runs says; unset: the package's.
+PORTAL_VALIDATION_FLAKE_RUNS = (
+    envint("PORTAL_VALIDATION_FLAKE_RUNS", 0, minimum=0) if envstr("PORTAL_VALIDATION_FLAKE_RUNS", "") else None
+)
 
 # --- Mail -------------------------------------------------------------------
 # The organisation candidates apply to, as they know it ("Example Ltd"): the invitation reads

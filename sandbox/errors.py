@@ -28,7 +28,14 @@ class SandboxSetupError(SandboxError):
 
 
 class RuntimeBuildError(SandboxError):
-    """A runtime (interpreter plus virtualenv) could not be built."""
+    """A runtime (interpreter plus virtualenv) could not be built.
+
+    The message keeps what says why (pip's errors); ``output`` is everything the failed step printed.
+    """
+
+    def __init__(self, message: str, *, output: str = "") -> None:
+        super().__init__(message)
+        self.output = output
 
 
 class ServeError(SandboxError):

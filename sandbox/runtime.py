@@ -155,7 +155,7 @@ def _run(argv: list[str], *, timeout: float, what: str, cut=None) -> None:
     if out.returncode != 0:
         output = out.stderr + "\n" + out.stdout if out.stderr and out.stdout else out.stderr or out.stdout
         tail = cut(output) if cut is not None else output.strip()[-2000:]
-        raise RuntimeBuildError(f"{what} failed (exit {out.returncode}):\n{tail}")
+        raise RuntimeBuildError(f"{what} failed (exit {out.returncode}):\n{tail}", output=output)
 
 
 def _relocate(build: Path) -> None:

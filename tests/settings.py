@@ -50,6 +50,11 @@ os.environ["PORTAL_TEST_CHOSE"] = ",".join(sorted(_chosen))
 
 from portal.settings import *  # noqa: E402, F403
 
+# Validations through the portal search for flaky tests with 3 runs, not each package's 60: the
+# mechanism is exercised in every validation at a twentieth of its cost. The search itself, at
+# its full count, is tested on the tiny package (tests/grader/test_flaky_tests.py).
+if not os.environ.get("PORTAL_VALIDATION_FLAKE_RUNS"):
+    PORTAL_VALIDATION_FLAKE_RUNS = 3
 # Hashing with the default PBKDF2 iterations dominates persona-heavy tests.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Mail stays in memory, unless a test starts a process with EMAIL_HOST set to its own SMTP server.

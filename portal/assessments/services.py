@@ -216,17 +216,22 @@ def assessment_runtime(*, manifest: Manifest, progress: Progress | None = None) 
     return runtime
 
 
-def assessment_validate(*, package_dir: Path, progress: Progress | None = None) -> ValidationReport:
+def assessment_validate(
+    *, package_dir: Path, progress: Progress | None = None, flake_runs: int | None = None
+) -> ValidationReport:
     """Prove the package by running it: the sandbox serves each state, the trusted grader tests it.
 
     progress: told about the runtime, then given a line as each state of the project has been played.
+    flake_runs: runs of the search for flaky tests; PORTAL_VALIDATION_FLAKE_RUNS, else the manifest's, if None.
     """
     say = progress or (lambda _line: None)
     manifest = load_manifest(package_dir)
     runner = SandboxRunner(manifest=manifest, runtime=assessment_runtime(manifest=manifest, progress=progress))
     say("Validating: each state of the project is run in the sandbox and graded...")
     started = time.monotonic()
-    report = validate(package_dir, runner=runner, jobs=2, progress=progress)
+    if flake_runs is None:
+        flake_runs = settings.PORTAL_VALIDATION_FLAKE_RUNS
+    report = validate(package_dir, runner=runner, jobs=2, progress=progress, flake_runs=flake_runs)
     passed = sum(check.ok for check in report.checks)
     say(f"Validated in {time.monotonic() - started:.0f} s: {passed}/{len(report.checks)} checks passed.")
     return report

@@ -159,3 +159,14 @@ def test_validation_names_the_files_a_fix_changes_outside_its_source_folder(tabl
     row = next(line for line in table.splitlines() if "its reference fix applies alone" in line)
     assert "FAILED" in row
     assert row.endswith("changes files outside app/: tests/test_answer.py")
+
+
+def test_a_failed_build_step_keeps_its_whole_output_beside_the_cut_message():
+    from sandbox.errors import RuntimeBuildError
+    from sandbox.runtime import _run
+
+    script = "echo 'Collecting fastapi-nope' >&2; echo 'ERROR: No matching distribution found' >&2; exit 1"
+    with pytest.raises(RuntimeBuildError) as failed:
+        _run(["sh", "-c", script], timeout=30, what="pip install", cut=pip_errors)
+    assert str(failed.value) == "pip install failed (exit 1):\nERROR: No matching distribution found"
+    assert "Collecting fastapi-nope" in failed.value.output
