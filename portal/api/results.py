@@ -166,7 +166,7 @@ def _run_row(run: Run) -> dict:
     verdicts = list(run.verdicts.all())
     ref = INTEGRATED_LABEL if run.ref.startswith("refs/portal/") else run.ref.removeprefix("refs/heads/")
     summary = run_summary(
-        branch=ref, status=run.status, verdicts=[(v.ticket, v.passed) for v in verdicts], reason=run.reason
+        branch=ref, status=run.status, verdicts=[(v.ticket, v.passed, v.earned) for v in verdicts], reason=run.reason
     )
     return {
         "id": run.pk,

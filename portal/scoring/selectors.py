@@ -374,9 +374,11 @@ def run_summary(*, branch: str, status: str, verdicts, reason: str = "", waiting
     """What one run says, per ticket: every page that labels a run (runs tables, timelines, reports)
     says it with this.
 
-    ``verdicts`` are the run's (ticket, passed) pairs. A ticket branch (issue-<n>) speaks of its own
-    ticket first: "fixes #1", or "#1 still fails"; any other ref (main, all branches together) lists
-    what it fixes and what still fails. Without verdicts a scored run is just "scored".
+    ``verdicts`` are the run's (ticket, passed) pairs, or (ticket, passed, earned) triples. A ticket
+    branch (issue-<n>) speaks of its own ticket first: "fixes #1", or "#1 still fails"; any other ref
+    (main, all branches together) lists what it fixes and what still fails. A ticket still failing
+    that earns part of its points (tests with points: grader.verdicts) says how many: "#2 still
+    fails (6 points from the tests it passes)". Without verdicts a scored run is just "scored".
     """
     if status == Run.Status.QUEUED:
         return RunLabel("waiting for the earlier runs of this invite" if waiting else "queued", "pending")
@@ -386,9 +388,10 @@ def run_summary(*, branch: str, status: str, verdicts, reason: str = "", waiting
         return RunLabel("superseded: a newer push replaced it before it ran", "")
     if status not in (Run.Status.PASSED, Run.Status.FAILED):
         return RunLabel(f"error: {first_line(reason, cap=160) or 'the run could not complete'}", "error")
-    results = dict(sorted(verdicts))
+    results = {verdict[0]: bool(verdict[1]) for verdict in sorted(verdicts)}
     if not results:
         return RunLabel("scored", "")
+    partly = {v[0]: v[2] for v in verdicts if len(v) > 2 and not v[1] and v[2]}
     fixed = [n for n, passed in results.items() if passed]
     failing = [n for n, passed in results.items() if not passed]
     own = branch_ticket(ref_label(branch))
@@ -397,23 +400,39 @@ def run_summary(*, branch: str, status: str, verdicts, reason: str = "", waiting
         also = f" (also fixes {ticket_list(others)})" if others else ""
         if results[own]:
             return RunLabel(f"fixes #{own}{also}", "pass")
-        return RunLabel(f"#{own} still fails{also}", "fail")
+        return RunLabel(f"#{own} still fails{_partly([own], partly)}{also}", "fail")
     if not failing:
         return RunLabel("fixes every ticket", "pass")
-    if not fixed:
-        return RunLabel("fixes no ticket yet", "fail")
     verb = "fails" if len(failing) == 1 else "fail"
-    return RunLabel(f"fixes {ticket_list(fixed)}; {ticket_list(failing)} still {verb}", "partial")
+    if not fixed:
+        return RunLabel(f"fixes no ticket yet{_partly(failing, partly)}", "fail")
+    return RunLabel(
+        f"fixes {ticket_list(fixed)}; {ticket_list(failing)} still {verb}{_partly(failing, partly)}", "partial"
+    )
+
+
+def _partly(tickets: list[int], earned: dict[int, int]) -> str:
+    """ " (6 points from the tests it passes)", or per ticket, for the failing tickets that earn some points."""
+    some = [(n, earned[n]) for n in tickets if earned.get(n)]
+    if not some:
+        return ""
+    if len(tickets) == 1:
+        return f" ({some[0][1]} {_points(some[0][1])} from the tests it passes)"
+    return " (" + ", ".join(f"#{n} earns {p} {_points(p)}" for n, p in some) + " from the tests it passes)"
+
+
+def _points(count: int) -> str:
+    return "point" if count == 1 else "points"
 
 
 def run_summaries(*, runs) -> dict[int, RunLabel]:
     """Run id -> run_summary for the given Run rows, in one query for all their verdicts."""
     runs = list(runs)
     verdicts: dict[int, list[tuple[int, bool]]] = {}
-    for run_id, ticket, passed in TicketVerdict.objects.filter(run__in=[r.pk for r in runs]).values_list(
-        "run_id", "ticket", "passed"
+    for run_id, ticket, passed, earned in TicketVerdict.objects.filter(run__in=[r.pk for r in runs]).values_list(
+        "run_id", "ticket", "passed", "earned"
     ):
-        verdicts.setdefault(run_id, []).append((ticket, passed))
+        verdicts.setdefault(run_id, []).append((ticket, passed, earned))
     return {
         r.pk: run_summary(branch=r.ref, status=r.status, verdicts=verdicts.get(r.pk, ()), reason=r.reason) for r in runs
     }
@@ -432,7 +451,7 @@ class RunStatus:
     visible_passed: int | None = None
     visible_total: int | None = None
     visible_failed: tuple[str, ...] = ()
-    tickets: tuple[tuple[int, bool], ...] = ()
+    tickets: tuple[tuple[int, bool, int | None], ...] = ()  # (ticket, passed, earned)
     hidden_passed: int | None = None
     hidden_total: int | None = None
     # For staff: which worker scored it (node name), how many times it was handed over, how long it took.
@@ -500,12 +519,12 @@ def invite_run_statuses(
     runs = list(runs.order_by("-queued_at", "-id")[:limit])
     verdicts: dict[int, list[tuple[int, bool]]] = {}
     if tickets and runs:
-        for run_id, ticket, passed in (
+        for run_id, ticket, passed, earned in (
             TicketVerdict.objects.filter(run__in=[r.pk for r in runs])
             .order_by("ticket")
-            .values_list("run_id", "ticket", "passed")
+            .values_list("run_id", "ticket", "passed", "earned")
         ):
-            verdicts.setdefault(run_id, []).append((ticket, passed))
+            verdicts.setdefault(run_id, []).append((ticket, passed, earned))
     counts: dict[int, tuple[int, int]] = {}
     if hidden and runs:
         counts = {
@@ -802,7 +821,7 @@ def push_timeline(*, invite: Invite, limit: int = PUSHES_SHOWN) -> list[Timeline
             run = runs.get(update.new_sha) if update.new_sha != ZERO_SHA else None
             scored = run is not None and run.status in (Run.Status.PASSED, Run.Status.FAILED)
             branch = update.ref.removeprefix("refs/heads/")
-            verdicts = [(v.ticket, v.passed) for v in run.verdicts.all()] if run else []
+            verdicts = [(v.ticket, v.passed, v.earned) for v in run.verdicts.all()] if run else []
             refs.append(
                 TimelineRef(
                     branch=branch,
@@ -810,7 +829,7 @@ def push_timeline(*, invite: Invite, limit: int = PUSHES_SHOWN) -> list[Timeline
                     old=update.old_sha,
                     new=update.new_sha,
                     run_status=run.status if run else None,
-                    tickets_passed=sum(passed for _, passed in verdicts) if scored else None,
+                    tickets_passed=sum(passed for _, passed, _ in verdicts) if scored else None,
                     tickets_total=tickets,
                     summary=run_summary(branch=branch, status=run.status, verdicts=verdicts, reason=run.reason)
                     if run

@@ -35,6 +35,24 @@ def test_other_refs_list_what_they_fix_and_what_still_fails():
     assert _labels("main", []) == "scored"  # verdicts not read: no more than the state
 
 
+def test_a_failing_ticket_that_earns_part_of_its_points_says_how_many():
+    # Tickets whose hidden tests carry points earn a share for the tests that pass (grader.verdicts).
+    assert _labels("issue-2", [(1, True, 10), (2, False, 6)]) == (
+        "#2 still fails (6 points from the tests it passes) (also fixes #1)"
+    )
+    assert _labels("issue-2", [(2, False, 1)]) == "#2 still fails (1 point from the tests it passes)"
+    assert (
+        _labels("main", [(1, False, 3), (2, False, 0)])
+        == "fixes no ticket yet (#1 earns 3 points from the tests it passes)"
+    )
+    assert _labels("integrated", [(1, True, 10), (2, False, 4), (3, False, 2)]) == (
+        "fixes #1; #2 and #3 still fail (#2 earns 4 points, #3 earns 2 points from the tests it passes)"
+    )
+    # All or nothing (no points on its tests), or scored before partial credit: nothing more is said.
+    assert _labels("issue-2", [(2, False, 0)]) == "#2 still fails"
+    assert _labels("issue-2", [(2, False, None)]) == "#2 still fails"
+
+
 def test_states_before_and_instead_of_a_score_read_as_such():
     assert run_summary(branch="issue-1", status=Run.Status.QUEUED, verdicts=[]).text == "queued"
     assert run_summary(branch="issue-1", status=Run.Status.QUEUED, verdicts=[], waiting=True).tone == "pending"
@@ -100,3 +118,16 @@ def test_the_portals_own_refs_never_appear_in_the_timeline(invite):
     timeline = push_timeline(invite=invite)
     assert [ref.branch for push in timeline for ref in push.refs] == ["issue-1"]
     assert len(timeline) == Push.objects.filter(invite=invite).count() - 1  # a push of internal refs only: gone
+
+
+def test_the_runs_list_and_the_timeline_show_the_points_a_failing_ticket_earns(client, reviewer, scored):
+    from portal.scoring.models import TicketVerdict
+
+    issue2 = Run.objects.get(invite=scored, ref="refs/heads/issue-2")
+    TicketVerdict.objects.filter(run=issue2, ticket=2).update(earned=6, tests_passed=3, tests_total=4)
+    client.force_login(reviewer)
+    runs = client.get(reverse("invite_result_runs", args=[scored.public_id])).content.decode()
+    page = client.get(reverse("invite_result", args=[scored.public_id])).content.decode()
+    timeline = page[page.index('id="timeline"') :]
+    text = "#2 still fails (6 points from the tests it passes) (also fixes #1)"
+    assert text in runs and text in timeline
