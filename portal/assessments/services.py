@@ -303,4 +303,20 @@ def assessment_load(*, package_dir: Path, progress: Progress | None = None) -> A
     report = assessment_validate(package_dir=snapshot, progress=progress)
     if not report.ok:
         raise AssessmentInvalid(report)
-    return assessment_version_install(package_dir=source, report=report)
+    return assessment_version_register(source=source, manifest=manifest, content_hash=content_hash, report=report)
+
+
+def assessment_version_register(
+    *, source: Path, manifest: Manifest, content_hash: str, report: ValidationReport
+) -> AssessmentVersion:
+    """Install a validated package as a version, its label checked again under a lock on its assessment.
+
+    A validation takes minutes: another load may have registered the same label with other content
+    meanwhile. Loads of one assessment register one at a time (the assessment's row is locked), so
+    the second of two such loads is refused (VersionLabelTaken), never both registered.
+    """
+    Assessment.objects.get_or_create(slug=manifest.slug, defaults={"title": manifest.title})
+    with transaction.atomic():
+        Assessment.objects.select_for_update().get(slug=manifest.slug)
+        version_label_check(source=source, manifest=manifest, content_hash=content_hash)
+        return assessment_version_install(package_dir=source, report=report)

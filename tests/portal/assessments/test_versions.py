@@ -324,6 +324,45 @@ def test_seed_demo_refuses_in_a_sentence_when_the_built_in_label_is_loaded_with_
         call_command("seed_demo", "--force", "--no-candidates", stdout=StringIO())
 
     assert str(refused.value).startswith(
-        f"The built-in assessment was not loaded: version {label} of {SLUG} is already loaded with other content ("
+        f"The built-in assessment assessment_app was not loaded: version {label} of {SLUG} is already loaded "
+        "with other content ("
     )
     assert AssessmentVersion.objects.count() == 1
+
+
+@pytest.mark.engines
+@pytest.mark.django_db(transaction=True)
+def test_two_loads_of_other_content_under_one_label_at_once_register_one(tmp_path):
+    """Both validated at the same time (minutes apart from their check of the label): the lock on the
+    assessment lets one register, and the other is refused, whichever comes second."""
+    import threading
+
+    from django.db import connection
+
+    from portal.assessments.services import VersionLabelTaken, assessment_version_register
+
+    packages = [relabelled(package_copy(tmp_path / name), "9.9.9") for name in ("one", "two")]
+    (packages[1] / "project" / "tickets.md").write_text("Another wording.\n")
+    report = ValidationReport(assessment=SLUG, checks=[Check("proven", True)])
+    start, outcomes = threading.Barrier(2), []
+
+    def register(package: Path) -> None:
+        try:
+            start.wait(timeout=30)
+            manifest = load_manifest(package)
+            assessment_version_register(
+                source=package, manifest=manifest, content_hash=package_hash(package), report=report
+            )
+            outcomes.append("registered")
+        except VersionLabelTaken as exc:
+            outcomes.append(f"refused: {exc}")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=register, args=(package,)) for package in packages]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(outcome.partition(":")[0] for outcome in outcomes) == ["refused", "registered"], outcomes
+    assert AssessmentVersion.objects.filter(assessment__slug=SLUG, label="9.9.9").count() == 1
