@@ -749,10 +749,18 @@ class GuardFailures:
 
 def failing_guards(*, invite: Invite) -> list[GuardFailures]:
     """Per branch of the stored result whose run failed regression guards (hidden tests marked guard),
-    those guards by name, in branch order. Guards count for no ticket, so they are listed apart."""
+    those guards by name, in branch order, then the portal's merge of the branches ("all branches
+    together"): fixes that each keep the guards may break one together. Guards count for no
+    ticket, so they are listed apart."""
+    stored = _stored_result(invite)
+    integrated = stored.get("integrated") or {}
+    scored = [
+        *stored.get("branches", []),
+        *([{**integrated, "branch": INTEGRATED_WORDS}] if integrated else []),
+    ]
     runs = {
         b["branch"]: (b.get("run") or {}).get("id")
-        for b in _stored_result(invite).get("branches", [])
+        for b in scored
         if (b.get("run") or {}).get("status") in (Run.Status.PASSED, Run.Status.FAILED)
     }
     found: dict[int, list[FailingTest]] = {}

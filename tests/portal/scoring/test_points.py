@@ -90,3 +90,24 @@ def test_the_report_shows_the_partial_points_and_the_failing_guard_as_a_guard(cl
     assert "test_books_list" not in tickets  # listed under no ticket
     assert "<code>test_missing_loan_is_404</code>" in tickets
     assert "<mark>guard</mark> <code>test_books_list</code> fails on issue-2" in guards
+
+
+def test_a_guard_only_the_branches_together_break_is_listed_for_them(client, reviewer, invite):
+    """Each fix keeps the guard, the portal's merge of the branches breaks it: listed under that merge."""
+    push_branches(invite, 2)
+    tickets = [t.number for t in version_manifest(invite.assessment_version).tickets]
+    for _ in range(2):  # the analysis queues the integrated commit's run: score it too
+        for run in Run.objects.filter(invite=invite, status=Run.Status.QUEUED):
+            together = run.ref.startswith("refs/portal/")
+            outcomes = [_outcome(n, "test_it", "failed") for n in tickets]
+            outcomes += [_outcome(2, "test_books_list", "failed" if together else "passed", guard="1")]
+            _store(run, outcomes)
+        analysis_request(invite=invite)
+        analysis_update(invite_id=invite.pk)
+    assert Run.objects.filter(invite=invite, ref__startswith="refs/portal/").exists()
+    assert [(g.branch, [t.name for t in g.tests]) for g in failing_guards(invite=invite)] == [
+        ("all branches together", ["test_books_list"])
+    ]
+    client.force_login(reviewer)
+    page = client.get(reverse("invite_result", args=[invite.public_id])).content.decode()
+    assert "<mark>guard</mark> <code>test_books_list</code> fails on all branches together" in page
