@@ -15,6 +15,11 @@ lists every variable), it gives the hidden tests:
 - the app's CPU time, measured by the grader (never by the app): ``app_cpu``, for performance
   tickets (``with app_cpu() as used: ...`` then ``used.seconds``); where nothing measures it, a
   test that asks for it fails with a sentence saying so, never passes on a figure of nothing;
+- requests that reach the app at the same moment: ``at_once`` (``grader.at_once.AtOnce``), for races
+  and shared state: ``first, answers = at_once([client.build_request(...), ...], first=request)``; each
+  request is held back by its last byte on a connection of its own until ``first``, sent after them, is
+  answered, then the last bytes go out together, so a busy machine does not serve them one after the
+  other. Each answer is a response or the exception that stood for it, read within the request timeout;
 - the markers' reporting: each test's ``ticket`` marker is copied into its JUnit properties, the
   report the grader reads, with ``points`` when the marker gives them (``ticket(2, points=3)``: the
   test's share of the ticket, for partial credit; grader.verdicts has the rule), and ``guard`` for
@@ -39,6 +44,8 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
+
+from grader.at_once import AtOnce
 
 APP_SOCKET_ENV = "GRADER_APP_SOCKET"
 APP_URL_ENV = "GRADER_APP_URL"
@@ -313,3 +320,15 @@ def app_cpu(grader: Grader) -> Callable[[], AbstractContextManager[CpuUsed]]:
     except NotMeasured as exc:
         pytest.fail(str(exc), pytrace=False)
     return grader.measure_app_cpu
+
+
+@pytest.fixture(scope="session")
+def at_once(client: httpx.Client, connect: Callable[[], socket.socket], grader: Grader, pytestconfig) -> AtOnce:
+    """Sends requests so that the app receives them at the same moment: ``at_once(requests, first=request)``.
+
+    Returns the answer to ``first`` and one to each request, in order: a response, or the exception that
+    stood for it. The requests are dressed as every other by grader.http_caps when it is loaded (as the
+    grader loads it); without it they ask for an answer that is not compressed.
+    """
+    traffic = pytestconfig.pluginmanager.get_plugin("grader.http_caps")
+    return AtOnce(client, connect, grader.request_timeout, traffic)
