@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import ROOT
 
-PACKAGES = ("portal", "grader", "sandbox", "gitplumbing", "assessment_app")
+PACKAGES = ("portal", "grader", "sandbox", "gitplumbing", "assessment_app", "assessment_orders")
 LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
 
 

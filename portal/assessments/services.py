@@ -25,7 +25,9 @@ from portal.core.datadir import cache_dir, data_dir, has_data_dir
 from portal.core.workers import internal_url, worker_authorization
 from sandbox import Runtime, runtime_key
 
-BUILT_IN_PACKAGE = settings.BASE_DIR / "assessment_app"
+# The assessments that come with the portal: seed_demo loads them all; the first is the demo's.
+BUILT_IN_PACKAGES = (settings.BASE_DIR / "assessment_app", settings.BASE_DIR / "assessment_orders")
+BUILT_IN_PACKAGE = BUILT_IN_PACKAGES[0]
 # A package a worker downloads is refused past this size (packages are small: code and tests).
 MAX_PACKAGE_BYTES = 100 * 1024 * 1024
 FETCH_TIMEOUT = 60

@@ -33,6 +33,7 @@ PROJECT = [
     "grader",
     "sandbox",
     "assessment_app",
+    "assessment_orders",
 ]
 IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", ".ruff_cache", "*.db", "*.sqlite3")
 

@@ -11,9 +11,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 import gitplumbing
+from grader.manifest import load_manifest
 from portal.accounts.models import User
 from portal.assessments.models import AssessmentVersion
-from portal.assessments.services import assessment_version_install
+from portal.assessments.services import BUILT_IN_PACKAGES, assessment_version_install
 from portal.hosting.gitrepo import KEEP_PREFIX
 from portal.hosting.models import RefUpdate
 from portal.hosting.services import repository_path
@@ -53,9 +54,11 @@ def _printed_passwords(output: str) -> dict[str, str]:
 
 @pytest.fixture
 def validated_version(assessment_version) -> AssessmentVersion:
-    """The built-in assessment as already validated, so seeding does not validate it again
-    (what loading validates is tested in tests/portal/assessments/test_load_assessment.py)."""
-    AssessmentVersion.objects.filter(pk=assessment_version.pk).update(
+    """The built-in assessments as already validated, so seeding does not validate them again
+    (what loading validates is tested in tests/portal/assessments/test_load_assessment.py); the
+    first one, the demo candidates'."""
+    others = [assessment_version_install(package_dir=package) for package in BUILT_IN_PACKAGES[1:]]
+    AssessmentVersion.objects.filter(pk__in=[assessment_version.pk, *(version.pk for version in others)]).update(
         validation={"ok": True, "checks": [{"name": "proven", "ok": True}]}, validated_at=timezone.now()
     )
     return assessment_version
@@ -249,3 +252,19 @@ def test_a_version_the_demo_fixes_do_not_apply_to_leaves_no_half_made_candidate(
     assert len(seeded) == 4
     assert {p.name for p in (tmp_path / "data" / "repos").iterdir()} == {f"{public_id}.git" for public_id in seeded}
     assert {p.name for p in (tmp_path / "data" / "bundles").iterdir()} == {f"{i}.bundle" for i in seeded}
+
+
+def test_both_built_in_assessments_are_loaded_and_the_recruiter_picks_one(
+    client, validated_version, settings, tmp_path
+):
+    output = _seed(settings, tmp_path, no_candidates=True)
+    titles = []
+    for package in BUILT_IN_PACKAGES:
+        manifest = load_manifest(package)
+        assert f"Assessment: {manifest.title} {manifest.version} (" in output
+        titles.append(manifest.title)
+    client.force_login(User.objects.get(username="recruiter"))
+    form = client.get(reverse("recruiter_invite")).content.decode()
+    assert '<option value="">Choose an assessment…</option>' in form  # none chosen for them
+    for package, title in zip(BUILT_IN_PACKAGES, titles, strict=True):
+        assert f'<option value="{load_manifest(package).slug}">{title}</option>' in form

@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 from portal.accounts.demo import demo_accounts_seed
 from portal.accounts.models import User
 from portal.assessments.models import AssessmentVersion
-from portal.assessments.services import BUILT_IN_PACKAGE, AssessmentInvalid, VersionLabelTaken, assessment_load
+from portal.assessments.services import BUILT_IN_PACKAGES, AssessmentInvalid, VersionLabelTaken, assessment_load
 from portal.web.demo import DEMO_DOMAIN, DemoSeedError, demo_pipeline_seed
 from sandbox import SandboxError
 
@@ -16,7 +16,7 @@ DEMO_INVITER = "recruiter"
 class Command(BaseCommand):
     help = (
         "Create demo accounts (admin, recruiter, reviewer) for a local run and print their passwords, "
-        "load the built-in assessment, and invite demo candidates at every stage of the pipeline "
+        "load the built-in assessments, and invite demo candidates to the first at every stage of the pipeline "
         f"(emails at {DEMO_DOMAIN}). Idempotent."
     )
 
@@ -25,7 +25,7 @@ class Command(BaseCommand):
             "--force", action="store_true", help="Seed even with DEBUG off (never on a portal people rely on)."
         )
         parser.add_argument(
-            "--accounts-only", action="store_true", help="Skip loading the built-in assessment and the candidates."
+            "--accounts-only", action="store_true", help="Skip loading the built-in assessments and the candidates."
         )
         parser.add_argument("--no-candidates", action="store_true", help="Skip the demo candidates.")
 
@@ -42,22 +42,25 @@ class Command(BaseCommand):
         self.stdout.write(f"Passwords are kept in {credentials_file} (owner-readable only).")
         if accounts_only:
             return
-        version = self._load_built_in_assessment()
-        if version is not None and not no_candidates:
-            self._seed_candidates(version)
+        # The demo candidates take the first; recruiters choose between them when they invite.
+        versions = [self._load_built_in_assessment(package) for package in BUILT_IN_PACKAGES]
+        if versions[0] is not None and not no_candidates:
+            self._seed_candidates(versions[0])
 
-    def _load_built_in_assessment(self) -> AssessmentVersion | None:
-        self._say("Loading the built-in assessment (the first time builds its runtime and validates it)...")
+    def _load_built_in_assessment(self, package) -> AssessmentVersion | None:
+        self._say(
+            f"Loading the built-in assessment {package.name} (the first time builds its runtime and validates it)..."
+        )
         try:
-            version = assessment_load(package_dir=BUILT_IN_PACKAGE, progress=lambda line: self._say(f"  {line}"))
+            version = assessment_load(package_dir=package, progress=lambda line: self._say(f"  {line}"))
         except AssessmentInvalid as exc:
             self.stdout.write(exc.report.table())
-            raise CommandError(f"The built-in assessment failed validation: {exc}") from exc
+            raise CommandError(f"The built-in assessment {package.name} failed validation: {exc}") from exc
         except VersionLabelTaken as exc:
-            raise CommandError(f"The built-in assessment was not loaded: {exc}.") from exc
+            raise CommandError(f"The built-in assessment {package.name} was not loaded: {exc}.") from exc
         except SandboxError as exc:
             # The portal still runs; scoring and invites need the assessment, so say what is missing.
-            self.stderr.write(f"Could not load the built-in assessment: {exc}")
+            self.stderr.write(f"Could not load the built-in assessment {package.name}: {exc}")
             return None
         checks = version.validation.get("checks", [])
         self.stdout.write(
