@@ -14,6 +14,7 @@ from .limits import GiB, KiB, Limit, Limits, MiB
 from .result import Result
 from .runtime import Runtime, runtime_build, runtime_key
 from .serve import HttpResponse, Server, serve
+from .services import PostgreSQL, ServiceError, postgres_template
 
 __all__ = [
     "GiB",
@@ -22,6 +23,7 @@ __all__ = [
     "Limit",
     "Limits",
     "MiB",
+    "PostgreSQL",
     "Result",
     "Runtime",
     "RuntimeBuildError",
@@ -31,6 +33,8 @@ __all__ = [
     "SandboxUnavailable",
     "ServeError",
     "Server",
+    "ServiceError",
+    "postgres_template",
     "read_file",
     "run",
     "runtime_build",

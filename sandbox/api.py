@@ -30,7 +30,7 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from . import bwrap as bw
 from .cgroups import CgroupPlan, RunCgroups, create_run_cgroups, plan_cgroups, remove_stale
@@ -91,6 +91,24 @@ def _host(config: SandboxConfig) -> tuple[bw.BwrapInfo, CgroupPlan]:
             for note in plan.notes:
                 log.info("sandbox cgroups: %s", note)
     return info, plan
+
+
+class Service(Protocol):
+    """Something started beside the command in its sandbox (sandbox/services.py: PostgreSQL).
+
+    ``install`` runs on the host before the command starts (the files it needs into /work, as the
+    slot uid), ``wrap`` gives the command line that starts it and then execs the command, ``env``
+    what the command needs to find it, and ``remove`` takes its files out of /work once every
+    process of the run is dead, before the copy back.
+    """
+
+    def env(self) -> dict[str, str]: ...
+
+    def wrap(self, argv: list[str]) -> list[str]: ...
+
+    def install(self, work_fd: int, *, uid: int, gid: int) -> None: ...
+
+    def remove(self, work_fd: int) -> None: ...
 
 
 T = TypeVar("T")
@@ -286,12 +304,17 @@ class SandboxRun:
         stdin: bytes | None,
         config: SandboxConfig | None,
         copy_back: bool,
+        services: Sequence[Service] = (),
     ) -> None:
         self.argv = _check_argv(argv)
+        self.services = tuple(services)
+        for service in reversed(self.services):
+            self.argv = service.wrap(self.argv)  # the first service starts first
         self.workdir = _check_workdir(workdir)
         self.runtime = runtime
         self.limits = limits
-        self.env = {**default_env(runtime), **_check_env(env)}
+        service_env = {key: value for service in self.services for key, value in service.env().items()}
+        self.env = {**default_env(runtime), **_check_env(service_env), **_check_env(env)}
         self.stdin = stdin
         self.config = config or SandboxConfig.from_env()
         self.copy_back = copy_back
@@ -415,6 +438,8 @@ class SandboxRun:
             # Not the tmpfs we asked for: refuse rather than copy anything anywhere else.
             raise SandboxSetupError("the sandbox's /work is not the size-capped tmpfs it should be")
         copy_in(self.workdir, self.work_fd, uid=slot.uid, gid=slot.gid, max_entries=self.limits.copy_back_files)
+        for service in self.services:
+            service.install(self.work_fd, uid=slot.uid, gid=slot.gid)
         os.write(block_w, b"1")
         self._close(block_w)
         self.t_started = time.monotonic()
@@ -722,6 +747,8 @@ class SandboxRun:
             # tmpfs hands out whole pages: "full" is no free page, or no free inode.
             if vfs.f_bavail == 0 or vfs.f_favail == 0:
                 self.hits.add(Limit.DISK)
+        for service in self.services:
+            service.remove(work_fd)
 
         copied = CopyOut()
         if self.copy_back:
@@ -800,6 +827,7 @@ def run(
     stdin: bytes | None = None,
     config: SandboxConfig | None = None,
     copy_back: bool = True,
+    services: Sequence[Service] = (),
 ) -> Result:
     """Run ``argv`` in a sandbox over a copy of ``workdir`` and return what happened.
 
@@ -813,6 +841,9 @@ def run(
 
     Raises SandboxUnavailable when this host cannot sandbox, SandboxSetupError when this run
     could not be set up; what the command itself does is only ever reported in the Result.
+
+    ``services`` (e.g. ``[PostgreSQL(template=...)]``, sandbox/services.py) are started in the
+    same sandbox before the command, within its limits, and leave nothing behind.
     """
     sandbox = SandboxRun(
         argv=argv,
@@ -823,6 +854,7 @@ def run(
         stdin=stdin,
         config=config,
         copy_back=copy_back,
+        services=services,
     )
     sandbox.start()
     try:
@@ -833,4 +865,4 @@ def run(
     return sandbox.finish()
 
 
-__all__ = ["SandboxError", "SandboxRun", "default_env", "run"]
+__all__ = ["SandboxError", "SandboxRun", "Service", "default_env", "run"]

@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .api import SandboxRun
+from .api import SandboxRun, Service
 from .bwrap import WORK
 from .config import SandboxConfig
 from .errors import SandboxError, ServeError
@@ -174,6 +174,7 @@ def serve(
     ready_timeout: float = 30.0,
     give_up: Callable[[Server], str | None] | None = None,
     copy_back: bool = False,
+    services: Sequence[Service] = (),
 ) -> Server:
     """Start ``argv`` in a sandbox and wait until it accepts connections on ``/work/<socket>``.
 
@@ -182,7 +183,8 @@ def serve(
     is raised with the Result. ``give_up``, if given, is asked while waiting (with the server, whose
     ``cpu_seconds()`` and ``cpu_wait_seconds()`` say what the app used); a reason it returns ends the
     wait the same way, so the caller can judge start-up on the app's CPU rather than on a clock a
-    busy host stretches. ``limits.wall_time`` bounds the server's whole life.
+    busy host stretches. ``limits.wall_time`` bounds the server's whole life. ``services`` are
+    started first in the same sandbox, as with ``run()``.
     """
     if not socket or "/" in socket or socket in (".", ".."):
         raise ValueError(f"socket must be a plain file name in the work directory, not {socket!r}")
@@ -195,6 +197,7 @@ def serve(
         stdin=None,
         config=config,
         copy_back=copy_back,
+        services=services,
     )
     sandbox.start()
     server = Server(sandbox, socket)
