@@ -1,4 +1,5 @@
-"""Runtimes: an interpreter plus a virtualenv of an assessment's pinned requirements.
+"""Runtimes: an interpreter plus a virtualenv of an assessment's pinned requirements (or, for a
+package whose app runs on Node.js, node plus the node_modules its lockfile pins: node_runtime_build).
 
 A runtime is built once per (interpreter, requirements) on the host, with network, outside any
 sandbox, then mounted read-only at /runtime in every sandbox that uses it. Builds of the same
@@ -33,6 +34,8 @@ from .errors import RuntimeBuildError
 
 IN_SANDBOX = "/runtime"
 DEFAULT_PYTHON = "/usr/bin/python3.11"
+DEFAULT_NODE = "/usr/bin/node"
+PYTHON, NODE = "python", "node"
 _FORMAT = 1
 _META = "runtime.json"
 # Variables of the worker's own Python that would break a different interpreter.
@@ -45,13 +48,27 @@ class Runtime:
 
     path: Path
     key: str
-    python_version: str
-    requirements: tuple[str, ...]
+    python_version: str  # "" for a node runtime
+    requirements: tuple[str, ...]  # () for a node runtime: its lockfile is in the folder
+    kind: str = PYTHON  # PYTHON or NODE
+    node: str = ""  # a node runtime's node, under /usr (bound into every sandbox as it is)
+    node_version: str = ""
 
     @property
     def python(self) -> str:
         """The interpreter's path inside the sandbox."""
         return f"{IN_SANDBOX}/bin/python"
+
+    @property
+    def interpreter(self) -> str:
+        """The program a package's commands name ("python" or "node"), as the sandbox runs it."""
+        return self.node if self.kind == NODE else self.python
+
+    @property
+    def env(self) -> dict[str, str]:
+        """What the runtime's programs need in their environment besides the sandbox's defaults."""
+        # CommonJS require() searches NODE_PATH after the tree's own node_modules folders.
+        return {"NODE_PATH": f"{IN_SANDBOX}/node_modules"} if self.kind == NODE else {}
 
     @property
     def host_python(self) -> Path:
@@ -69,6 +86,9 @@ class Runtime:
             key=meta["key"],
             python_version=meta["python_version"],
             requirements=tuple(meta["requirements"]),
+            kind=meta.get("kind", PYTHON),
+            node=meta.get("interpreter", {}).get("node", ""),
+            node_version=meta.get("interpreter", {}).get("node_version", ""),
         )
 
 
@@ -146,10 +166,14 @@ def pip_errors(output: str, *, lines: int = 40) -> str:
     return "\n".join((kept or output.strip().splitlines())[-lines:])
 
 
-def _run(argv: list[str], *, timeout: float, what: str, cut=None) -> None:
-    """Run a build step; RuntimeBuildError with its output's end (or what ``cut`` keeps of it) if it fails."""
+def _run(argv: list[str], *, timeout: float, what: str, cut=None, cwd: Path | str = "/", env=None) -> None:
+    """Run a build step; RuntimeBuildError with its output's end (or what ``cut`` keeps of it) if it fails.
+
+    ``env``: variables to set over the worker's environment (without its Python's)."""
     try:
-        out = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=_clean_env(), cwd="/")
+        out = subprocess.run(
+            argv, capture_output=True, text=True, timeout=timeout, env={**_clean_env(), **(env or {})}, cwd=cwd
+        )
     except subprocess.TimeoutExpired as exc:
         raise RuntimeBuildError(f"{what} took longer than {timeout:.0f}s") from exc
     if out.returncode != 0:
@@ -195,6 +219,37 @@ def _lock(path: Path, *, timeout: float) -> int:
             time.sleep(0.2)
 
 
+def _build_once(root: Path, key: str, build_into, *, timeout: float) -> Runtime:
+    """The runtime ``key`` under ``root``; if it is not there, ``build_into(folder)`` makes it in a
+    private folder renamed into place once complete, under a lock so that two builders never collide."""
+    final = root / key
+    if (final / _META).is_file():
+        return Runtime.load(final)
+    root.mkdir(parents=True, exist_ok=True)
+    lock_fd = _lock(root / f".{key}.lock", timeout=timeout)
+    try:
+        if (final / _META).is_file():
+            return Runtime.load(final)  # built by whoever held the lock before us
+        build = root / f".build-{key[:16]}-{secrets.token_hex(4)}"
+        try:
+            build_into(build)
+            _open_up(build)
+            try:
+                os.rename(build, final)
+            except OSError as exc:
+                if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                    raise
+                # Someone finished the same runtime without our lock (another host on shared storage).
+                shutil.rmtree(build, ignore_errors=True)
+        except BaseException:
+            shutil.rmtree(build, ignore_errors=True)
+            raise
+        return Runtime.load(final)
+    finally:
+        with contextlib.suppress(OSError):
+            os.close(lock_fd)
+
+
 def runtime_build(
     *,
     requirements: Path | Sequence[str],
@@ -211,56 +266,142 @@ def runtime_build(
     reqs = read_requirements(requirements)
     identity = interpreter_identity(python)
     key = runtime_key(requirements=reqs, python=python)
-    final = root / key
-    if (final / _META).is_file():
-        return Runtime.load(final)
-    root.mkdir(parents=True, exist_ok=True)
-    lock_fd = _lock(root / f".{key}.lock", timeout=timeout)
-    try:
-        if (final / _META).is_file():
-            return Runtime.load(final)  # built by whoever held the lock before us
-        build = root / f".build-{key[:16]}-{secrets.token_hex(4)}"
-        try:
-            _run([identity["python"], "-m", "venv", str(build)], timeout=300, what="creating the virtualenv")
-            (build / "requirements.txt").write_text("".join(f"{r}\n" for r in reqs))
-            if reqs:
-                _run(
-                    [str(build / "bin" / "python"), "-m", "pip", "install", "--no-input", "--disable-pip-version-check",
-                     "-r", str(build / "requirements.txt")],
-                    timeout=timeout,
-                    what="pip install",
-                    cut=pip_errors,
-                )  # fmt: skip
-            _relocate(build)
-            # Recompile everything with the /runtime paths tracebacks should show; the sandbox
-            # mounts the runtime read-only, so bytecode missing now would be compiled on every run.
+
+    def build_into(build: Path) -> None:
+        _run([identity["python"], "-m", "venv", str(build)], timeout=300, what="creating the virtualenv")
+        (build / "requirements.txt").write_text("".join(f"{r}\n" for r in reqs))
+        if reqs:
             _run(
-                [str(build / "bin" / "python"), "-m", "compileall", "-q", "-f", "-j", "0",
-                 "-s", str(build), "-p", IN_SANDBOX, str(build / "lib")],
+                [str(build / "bin" / "python"), "-m", "pip", "install", "--no-input", "--disable-pip-version-check",
+                 "-r", str(build / "requirements.txt")],
                 timeout=timeout,
-                what="compiling bytecode",
+                what="pip install",
+                cut=pip_errors,
             )  # fmt: skip
-            meta = {
-                "key": key,
-                "python_version": identity["version"],
-                "interpreter": identity,
-                "requirements": reqs,
-                "built_at": time.time(),
-                "format": _FORMAT,
-            }
-            (build / _META).write_text(json.dumps(meta, indent=2) + "\n")
-            _open_up(build)
-            try:
-                os.rename(build, final)
-            except OSError as exc:
-                if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):
-                    raise
-                # Someone finished the same runtime without our lock (another host on shared storage).
-                shutil.rmtree(build, ignore_errors=True)
-        except BaseException:
-            shutil.rmtree(build, ignore_errors=True)
-            raise
-        return Runtime.load(final)
-    finally:
-        with contextlib.suppress(OSError):
-            os.close(lock_fd)
+        _relocate(build)
+        # Recompile everything with the /runtime paths tracebacks should show; the sandbox
+        # mounts the runtime read-only, so bytecode missing now would be compiled on every run.
+        _run(
+            [str(build / "bin" / "python"), "-m", "compileall", "-q", "-f", "-j", "0",
+             "-s", str(build), "-p", IN_SANDBOX, str(build / "lib")],
+            timeout=timeout,
+            what="compiling bytecode",
+        )  # fmt: skip
+        meta = {
+            "key": key,
+            "python_version": identity["version"],
+            "interpreter": identity,
+            "requirements": reqs,
+            "built_at": time.time(),
+            "format": _FORMAT,
+        }
+        (build / _META).write_text(json.dumps(meta, indent=2) + "\n")
+
+    return _build_once(root, key, build_into, timeout=timeout)
+
+
+# Node runtimes. The app and its tests run on the host's node (under /usr, which every sandbox
+# binds), and find the dependencies the package's lockfile pins in /runtime/node_modules
+# (Runtime.env's NODE_PATH). npm runs here, at build time, never in a sandbox nor at scoring time.
+NODE_LOCKFILES = ("package-lock.json", "npm-shrinkwrap.json")  # the lockfiles `npm ci` installs from
+
+
+def node_identity(node: str = DEFAULT_NODE) -> dict[str, str]:
+    """node's real path (under /usr), version ("20.19.2") and machine, read from node itself."""
+    real = os.path.realpath(node)
+    if not real.startswith("/usr/"):
+        raise RuntimeBuildError(
+            f"{node} resolves to {real}, outside /usr: the sandbox binds only /usr from the host, so it could "
+            f"not run there. Use Debian's node ({DEFAULT_NODE}; apt-get install nodejs npm)."
+        )
+    try:
+        out = subprocess.run(
+            [real, "-p", "process.version + ' ' + process.arch"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+            env=_clean_env(),
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise RuntimeBuildError(f"cannot run node {node}: {exc}") from exc
+    version, machine = out.stdout.split()
+    return {"node": real, "node_version": version.removeprefix("v"), "machine": machine}
+
+
+def _node_files(project: Path, lockfile: str) -> tuple[Path, Path]:
+    """The lockfile and the package.json beside it, in the shipped project."""
+    lock = Path(project) / lockfile
+    if lock.name not in NODE_LOCKFILES:
+        raise RuntimeBuildError(f"{lockfile}: npm ci installs from {' or '.join(NODE_LOCKFILES)} only")
+    package = lock.parent / "package.json"
+    for path in (package, lock):
+        if not path.is_file():
+            raise RuntimeBuildError(f"{path} not found: a node runtime is installed from package.json and its lockfile")
+    return package, lock
+
+
+def node_runtime_key(*, project: Path, lockfile: str = "package-lock.json", node: str = DEFAULT_NODE) -> str:
+    """sha256 of node (path, version, machine), the package.json and its lockfile (npm ci reads both)."""
+    package, lock = _node_files(project, lockfile)
+    payload = json.dumps(
+        {
+            "format": _FORMAT,
+            "kind": NODE,
+            "interpreter": node_identity(node),
+            "package.json": hashlib.sha256(package.read_bytes()).hexdigest(),
+            lock.name: hashlib.sha256(lock.read_bytes()).hexdigest(),
+        },
+        sort_keys=True,
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def node_runtime_build(
+    *,
+    project: Path,
+    root: Path,
+    lockfile: str = "package-lock.json",
+    node: str = DEFAULT_NODE,
+    npm: str = "/usr/bin/npm",
+    timeout: float = 1800.0,
+) -> Runtime:
+    """Return the node runtime of ``project``'s package.json and ``lockfile`` under ``root``, building
+    it if needed: ``npm ci --ignore-scripts`` into its node_modules (no install script ever runs; a
+    package without dependencies needs no network). RuntimeBuildError with npm's output on failure."""
+    root = Path(root).absolute()
+    package, lock = _node_files(project, lockfile)
+    identity = node_identity(node)
+    key = node_runtime_key(project=project, lockfile=lockfile, node=node)
+
+    def build_into(build: Path) -> None:
+        build.mkdir()
+        shutil.copyfile(package, build / "package.json")
+        shutil.copyfile(lock, build / lock.name)
+        env = {
+            # Downloads are kept beside the runtimes, not in the worker's home; no notices to read.
+            "npm_config_cache": str(root / ".npm-cache"),
+            "npm_config_update_notifier": "false",
+            "PATH": f"{os.path.dirname(identity['node'])}:/usr/bin:/bin",
+        }
+        _run(
+            [npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--prefix", str(build)],
+            timeout=timeout,
+            what="npm ci",
+            cwd=build,
+            env=env,
+        )
+        (build / "node_modules").mkdir(exist_ok=True)  # npm makes none for a package without dependencies
+        meta = {
+            "key": key,
+            "kind": NODE,
+            "python_version": "",
+            "interpreter": identity,
+            "requirements": [],
+            "lockfile": lock.name,
+            "built_at": time.time(),
+            "format": _FORMAT,
+        }
+        (build / _META).write_text(json.dumps(meta, indent=2) + "\n")
+
+    return _build_once(root, key, build_into, timeout=timeout)
