@@ -58,31 +58,54 @@ def _message(element: ET.Element) -> str:
     return text[:MESSAGE_LIMIT]
 
 
+def _outcome(case: ET.Element, test_id: str) -> TestOutcome:
+    properties = {prop.get("name", ""): prop.get("value", "") for prop in case.iter("property")}
+    failure, error, skipped = case.find("failure"), case.find("error"), case.find("skipped")
+    if failure is not None:
+        outcome, message = "failed", _message(failure)
+    elif error is not None:
+        outcome, message = "error", _message(error)
+    elif skipped is not None:
+        outcome, message = "skipped", _message(skipped)
+    else:
+        outcome, message = "passed", ""
+    ticket = properties.get("ticket")
+    return TestOutcome(
+        test_id=test_id,
+        ticket=int(ticket) if ticket and ticket.isdigit() else None,
+        outcome=outcome,
+        duration=float(case.get("time") or 0.0),
+        message=message,
+        properties=properties,
+    )
+
+
 def parse_junit(path: str | Path) -> list[TestOutcome]:
     """Every testcase of a JUnit XML report, in report order. Tickets come from a "ticket" property, if any."""
     # The report comes from the trusted pytest process, never from candidate code.
     root = ET.parse(path).getroot()  # noqa: S314
-    outcomes = []
-    for case in root.iter("testcase"):
-        properties = {prop.get("name", ""): prop.get("value", "") for prop in case.iter("property")}
-        failure, error, skipped = case.find("failure"), case.find("error"), case.find("skipped")
-        if failure is not None:
-            outcome, message = "failed", _message(failure)
-        elif error is not None:
-            outcome, message = "error", _message(error)
-        elif skipped is not None:
-            outcome, message = "skipped", _message(skipped)
-        else:
-            outcome, message = "passed", ""
-        ticket = properties.get("ticket")
-        outcomes.append(
-            TestOutcome(
-                test_id=_test_id(case),
-                ticket=int(ticket) if ticket and ticket.isdigit() else None,
-                outcome=outcome,
-                duration=float(case.get("time") or 0.0),
-                message=message,
-                properties=properties,
-            )
-        )
+    return [_outcome(case, _test_id(case)) for case in root.iter("testcase")]
+
+
+# node --test's JUnit reporter names no file (every testcase's classname is "test"); it nests each
+# describe() (or test with subtests) as a <testsuite>. A test's id is the path of its suites and its
+# own name: "notes > paging > the second page starts after the first".
+NODE_SEPARATOR = " > "
+
+
+def parse_node_junit(path: str | Path) -> list[TestOutcome]:
+    """Every testcase of a ``node --test --test-reporter=junit`` report, in report order, each named by
+    its suites and its name joined with " > " (a file that fails to load is a testcase named by its path)."""
+    # Read like pytest's report: a regular file the sandbox's copy-back or the trusted grader wrote.
+    root = ET.parse(path).getroot()  # noqa: S314
+    outcomes: list[TestOutcome] = []
+
+    def walk(element: ET.Element, suites: tuple[str, ...]) -> None:
+        for child in element:
+            if child.tag == "testsuite":
+                walk(child, (*suites, child.get("name", "")))
+            elif child.tag == "testcase":
+                outcomes.append(_outcome(child, NODE_SEPARATOR.join((*suites, child.get("name", "")))))
+
+    walk(root, ())
     return outcomes

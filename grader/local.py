@@ -116,12 +116,25 @@ def stop_process(process: subprocess.Popen, grace: float = 5.0) -> None:
 class LocalRunner:
     """Starts the app and runs the visible tests as local subprocesses of `python`.
 
-    python: an interpreter that has the shipped project's requirements installed.
+    python: an interpreter that has the shipped project's requirements installed. For a package on
+    Node.js, a node (the manifest's, /usr/bin/node, when this Python is given: `python -m grader`'s
+    default); its dependencies are found through the NODE_PATH of the author's environment, if set
+    (for example the node_modules folder of an `npm ci` of the project's lockfile).
     """
 
     manifest: Manifest
     python: str = sys.executable
     _apps: dict[str, tuple[TaskClock, float]] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.manifest.runtime_kind == "node" and self.python == sys.executable:
+            self.python = self.manifest.interpreter
+
+    def _env(self, **extra: str) -> dict[str, str]:
+        """trusted_env, with the author's NODE_PATH for a package on Node.js."""
+        if self.manifest.runtime_kind == "node" and os.environ.get("NODE_PATH"):
+            extra = {"NODE_PATH": os.environ["NODE_PATH"], **extra}
+        return trusted_env(**extra)
 
     def app_usage(self, socket_path: str) -> Usage | None:
         """What the app serving on ``socket_path`` has used since it started (its processes and their threads)."""
@@ -140,7 +153,7 @@ class LocalRunner:
         socket_path = str(run_dir / "app.sock")
         app = self.manifest.app
         command = app.command(self.python, socket=socket_path, workdir=str(workdir))
-        env = trusted_env(**app.environment(socket=socket_path, workdir=str(workdir)))
+        env = self._env(**app.environment(socket=socket_path, workdir=str(workdir)))
         log_path = run_dir / "app.log"
         with log_path.open("wb") as log:
             process = subprocess.Popen(
@@ -167,7 +180,7 @@ class LocalRunner:
             shutil.rmtree(run_dir, ignore_errors=True)
 
     def run_visible_tests(self, workdir: Path) -> VisibleRun:
-        """Run the project's own tests with plain pytest in workdir, as a candidate would."""
+        """Run the project's own tests (the manifest's command: pytest, node --test) in workdir."""
         with tempfile.TemporaryDirectory(prefix="visible-") as tmp:
             junit = Path(tmp) / "visible.xml"
             command = self.manifest.visible_test_command(self.python, junit=str(junit))
@@ -175,7 +188,7 @@ class LocalRunner:
             proc = subprocess.run(
                 command,
                 cwd=workdir,
-                env=trusted_env(),
+                env=self._env(),
                 capture_output=True,
                 text=True,
                 # A safety net only: a busy host stretches the wall clock (grader.clock).

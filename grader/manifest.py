@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import difflib
+import functools
 import re
+import subprocess
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -18,6 +20,11 @@ DEFAULT_ASSESSMENT_DIR = Path(__file__).resolve().parent.parent / "assessment_ap
 # so a package's [runtime] python is one of the python3.N found here.
 INTERPRETERS_DIR = Path("/usr/bin")
 PYTHON_VERSION = re.compile(r"3\.[0-9]+")
+# [runtime] kind: what the app and the visible tests run on. A node runtime uses the host's node
+# (INTERPRETERS_DIR/node) and the dependencies of the shipped package.json's lockfile (sandbox.runtime).
+RUNTIME_KINDS = ("python", "node")
+NODE_MAJOR = re.compile(r"[1-9][0-9]*")
+NODE_LOCKFILES = ("package-lock.json", "npm-shrinkwrap.json")
 # [hidden_tests] flake_runs unless the manifest says otherwise: 1 - 0.95 ** 60 = 0.954, so a test
 # that fails one run in twenty is caught 95 times in a hundred.
 FLAKE_RUNS = 60
@@ -28,7 +35,7 @@ KNOWN_KEYS: dict[str, tuple[str, ...] | None] = {
     "": ("assessment", "paths", "runtime", "app", "visible_tests", "hidden_tests", "limits", "tickets"),
     "[assessment]": ("slug", "title", "version", "summary"),
     "[paths]": ("shipped", "hidden_tests", "reference", "decoys", "source"),
-    "[runtime]": ("python", "requirements", "candidate_requirements"),
+    "[runtime]": ("kind", "python", "requirements", "candidate_requirements", "node", "lockfile"),
     "[app]": ("start", "ready_path", "startup_timeout_seconds", "env"),
     "[app.env]": None,
     "[visible_tests]": ("command", "timeout_seconds"),
@@ -75,10 +82,12 @@ class AppSpec:
     ready_path: str
     env: dict[str, str] = field(default_factory=dict)
     startup_timeout: float = 20.0
+    program: str = "python"  # the word of the command that stands for the runtime's interpreter
 
     def command(self, python: str, *, socket: str, workdir: str) -> list[str]:
-        """The start command with "python" and the {socket}/{workdir} placeholders filled in."""
-        return [python if arg == "python" else _fill(arg, socket=socket, workdir=workdir) for arg in self.start]
+        """The start command with the program ("python", "node") replaced by ``python``, the runtime's
+        interpreter, and the {socket}/{workdir} placeholders filled in."""
+        return [python if arg == self.program else _fill(arg, socket=socket, workdir=workdir) for arg in self.start]
 
     def environment(self, *, socket: str, workdir: str) -> dict[str, str]:
         return {key: _fill(value, socket=socket, workdir=workdir) for key, value in self.env.items()}
@@ -122,11 +131,23 @@ class Manifest:
     # [runtime] candidate_requirements: the distributions a candidate's requirements file may list
     # beyond the shipped lines (grader.requirements); () for "none", the default.
     candidate_requirements: tuple[str, ...] = ()
+    # [runtime] kind: "python" (python and requirements above) or "node": then ``node`` is the major
+    # version of the host's node, ``python`` is "" and ``requirements`` is the lockfile (its path in
+    # the shipped project, beside its package.json).
+    runtime_kind: str = "python"
+    node: str = ""
 
     @property
     def interpreter(self) -> str:
-        """The host's interpreter of [runtime] python, the one runtimes are built with."""
+        """The host's interpreter of [runtime] python (or node), the one runtimes are built with."""
+        if self.runtime_kind == "node":
+            return str(INTERPRETERS_DIR / "node")
         return str(INTERPRETERS_DIR / f"python{self.python}")
+
+    @property
+    def program(self) -> str:
+        """The word the start and visible test commands name for the runtime's interpreter."""
+        return self.runtime_kind
 
     def outside_source(self, paths: list[str]) -> list[str]:
         """The paths (relative to the shipped project) that are not inside the source folder."""
@@ -185,7 +206,7 @@ class Manifest:
         return self.reference_dir / self.ticket(number).reference_patch
 
     def visible_test_command(self, python: str, *, junit: str) -> list[str]:
-        return [python if arg == "python" else arg.replace("{junit}", junit) for arg in self.visible_command]
+        return [python if arg == self.program else arg.replace("{junit}", junit) for arg in self.visible_command]
 
 
 def _fill(value: str, *, socket: str, workdir: str) -> str:
@@ -239,6 +260,66 @@ def _python(runtime: dict, available: list[str]) -> str:
             f"python{version}-venv on every host that validates or scores"
         )
     return version
+
+
+def _runtime_kind(runtime: dict) -> str:
+    """[runtime] kind, "python" unless said; the keys of the other kind are refused, never ignored."""
+    kind = runtime.get("kind", "python")
+    if kind not in RUNTIME_KINDS:
+        raise ManifestError(
+            f"[runtime] kind = {kind!r}: not a kind of runtime the portal knows; the kinds it knows are "
+            f"{', '.join(RUNTIME_KINDS)}"
+        )
+    if kind == "python":
+        foreign, hint = ("node", "lockfile"), 'node and lockfile are for kind = "node"'
+    else:
+        foreign, hint = ("python", "requirements", "candidate_requirements"), "a node runtime has node and lockfile"
+    for key in foreign:
+        if key in runtime:
+            raise ManifestError(f'[runtime] {key}: not a key of a {kind} runtime (kind = "{kind}"); {hint}')
+    return kind
+
+
+def _node(runtime: dict, host: str | None) -> str:
+    """[runtime] node: the major version of the host's node, or ManifestError naming the one it has."""
+    version = _get(runtime, "node", str, "[runtime]")
+    if not NODE_MAJOR.fullmatch(version):
+        raise ManifestError(f"[runtime]: 'node' should be a major version such as \"20\", not {version!r}")
+    where = INTERPRETERS_DIR / "node"
+    if host is None:
+        raise ManifestError(
+            f'[runtime] node = "{version}": this host has no node to run the app with ({where} not found); '
+            "install Debian's nodejs and npm on every host that validates or scores"
+        )
+    if host.split(".")[0] != version:
+        raise ManifestError(
+            f'[runtime] node = "{version}": this host\'s node is {host} ({where}), not Node.js {version}; '
+            f'set node = "{host.split(".")[0]}", or install Node.js {version} as {where} on every host that '
+            "validates or scores"
+        )
+    return version
+
+
+@functools.cache
+def host_node(path: Path = INTERPRETERS_DIR / "node") -> str | None:
+    """The version of the host's node ("20.19.2"), None if it has none that runs."""
+    try:
+        out = subprocess.run([str(path), "--version"], capture_output=True, text=True, timeout=30, check=True)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip().removeprefix("v") or None
+
+
+def _lockfile(runtime: dict) -> str:
+    """[runtime] lockfile: npm's lockfile in the shipped project, package-lock.json unless said."""
+    lockfile = runtime.get("lockfile", "package-lock.json")
+    path = PurePosixPath(lockfile) if isinstance(lockfile, str) else None
+    if path is None or path.is_absolute() or ".." in path.parts or path.name not in NODE_LOCKFILES:
+        raise ManifestError(
+            f"[runtime]: 'lockfile' should be a {' or '.join(NODE_LOCKFILES)} inside the shipped project "
+            f"(npm ci installs from those), not {lockfile!r}"
+        )
+    return path.as_posix()
 
 
 def host_pythons(directory: Path = INTERPRETERS_DIR) -> list[str]:
@@ -323,6 +404,7 @@ def load_manifest(assessment_dir: str | Path = DEFAULT_ASSESSMENT_DIR) -> Manife
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
             raise ManifestError(f"[limits]: '{key}' should be a positive whole number, not {value!r}")
 
+    kind = _runtime_kind(runtime)
     if not all(isinstance(k, str) and isinstance(v, str) for k, v in env.items()):
         raise ManifestError("[app.env]: values should be strings")
     app_spec = AppSpec(
@@ -330,6 +412,7 @@ def load_manifest(assessment_dir: str | Path = DEFAULT_ASSESSMENT_DIR) -> Manife
         ready_path=_get(app, "ready_path", str, "[app]"),
         env=dict(env),
         startup_timeout=_number(app, "startup_timeout_seconds", 20, "[app]"),
+        program=kind,
     )
     if not any("{socket}" in arg for arg in app_spec.start):
         raise ManifestError("[app] start: the command must serve on {socket}")
@@ -357,8 +440,10 @@ def load_manifest(assessment_dir: str | Path = DEFAULT_ASSESSMENT_DIR) -> Manife
         title=_get(meta, "title", str, "[assessment]"),
         version=_get(meta, "version", str, "[assessment]"),
         summary=meta.get("summary", ""),
-        python=_python(runtime, host_pythons()),
-        requirements=_get(runtime, "requirements", str, "[runtime]"),
+        runtime_kind=kind,
+        python=_python(runtime, host_pythons()) if kind == "python" else "",
+        node=_node(runtime, host_node()) if kind == "node" else "",
+        requirements=_get(runtime, "requirements", str, "[runtime]") if kind == "python" else _lockfile(runtime),
         shipped_dir=root / _get(paths, "shipped", str, "[paths]"),
         hidden_tests_dir=root / _get(paths, "hidden_tests", str, "[paths]"),
         reference_dir=root / _get(paths, "reference", str, "[paths]"),
@@ -400,6 +485,11 @@ def _check(manifest: Manifest) -> None:
     manifest.decoys()  # names and tickets
     if not (manifest.shipped_dir / manifest.requirements).is_file():
         raise ManifestError(f"{manifest.requirements} not found in {manifest.shipped_dir}")
+    package_json = (PurePosixPath(manifest.requirements).parent / "package.json").as_posix()
+    if manifest.runtime_kind == "node" and not (manifest.shipped_dir / package_json).is_file():
+        raise ManifestError(
+            f"{package_json} not found in {manifest.shipped_dir}: npm ci installs from it and its lockfile"
+        )
     if manifest.candidate_requirements:
         shipped = requirements_read(manifest.shipped_dir / manifest.requirements)
         missing = [name for name in manifest.candidate_requirements if canonical_name(name) not in shipped.names]
@@ -418,6 +508,7 @@ def _check(manifest: Manifest) -> None:
             if name in seen:
                 raise ManifestError(f"{name} is listed for tickets #{seen[name]} and #{ticket.number}")
             seen[name] = ticket.number
-        for node_id in ticket.visible_tests:
+        # A node test's id names no file (grader.junit); validation finds it in the report or says it is not there.
+        for node_id in ticket.visible_tests if manifest.runtime_kind == "python" else ():
             if not (manifest.shipped_dir / node_id.split("::", 1)[0]).is_file():
                 raise ManifestError(f"ticket #{ticket.number}: visible test {node_id} names a file that isn't there")

@@ -26,7 +26,7 @@ from pathlib import Path
 from .clock import WALL, WALL_FACTOR, TaskClock, Usage
 from .concurrency import MARKER, REPEAT_ENV, REPEAT_OTHERS_ENV
 from .http_caps import STOP_FILE_ENV
-from .junit import TestOutcome, parse_junit
+from .junit import TestOutcome, parse_junit, parse_node_junit
 from .manifest import DEFAULT_ASSESSMENT_DIR, Manifest, load_manifest
 
 OUTPUT_TAIL = 4000
@@ -87,7 +87,7 @@ class HiddenRun:
 
 @dataclass(frozen=True)
 class VisibleRun:
-    """A run of the candidate's own tests (pytest at the root of the tree), made in the sandbox."""
+    """A run of the candidate's own tests (pytest, or node --test, at the root of the tree), made in the sandbox."""
 
     returncode: int
     outcomes: list[TestOutcome]
@@ -103,7 +103,8 @@ class VisibleRun:
         cls, manifest: Manifest, junit: str | Path, *, returncode: int, duration: float, output: str = ""
     ) -> VisibleRun:
         """Build it from the JUnit report of the manifest's visible test command; tickets from the manifest."""
-        outcomes = parse_junit(junit) if Path(junit).is_file() else []
+        parse = parse_node_junit if manifest.runtime_kind == "node" else parse_junit
+        outcomes = parse(junit) if Path(junit).is_file() else []
         outcomes = [replace(o, ticket=manifest.ticket_of_visible_test(o.test_id)) for o in outcomes]
         return cls(returncode, outcomes, duration, output[-OUTPUT_TAIL:])
 

@@ -25,7 +25,8 @@ from grader.clock import WALL_FACTOR, Usage
 from grader.local import AppStartError, start_up_failure, wait_until_ready
 from grader.manifest import Manifest
 from grader.run import VisibleRun
-from sandbox import Limits, MiB, Result, Runtime, ServeError, Server, read_file, run, runtime_build, serve
+from sandbox import Limits, MiB, Result, Runtime, ServeError, Server, read_file, run, runtime_build, runtime_key, serve
+from sandbox.runtime import node_runtime_build, node_runtime_key
 
 IN_SANDBOX_WORK = "/work"
 APP_SOCKET = "app.sock"
@@ -37,11 +38,24 @@ def manifest_runtime(manifest: Manifest, *, runtimes_dir: Path) -> Runtime:
     """The runtime for the assessment's pinned requirements (built once per requirements hash).
 
     Always the assessment's own requirements file, never the candidate's copy of it; on the
-    interpreter of its [runtime] python (grader.manifest refuses a version this host lacks).
+    interpreter of its [runtime] python (grader.manifest refuses a version this host lacks). For a
+    package on Node.js, the host's node with its package.json and lockfile's dependencies (npm ci),
+    built once per lockfile and node.
     """
+    if manifest.runtime_kind == "node":
+        return node_runtime_build(
+            project=manifest.shipped_dir, lockfile=manifest.requirements, root=runtimes_dir, node=manifest.interpreter
+        )
     return runtime_build(
         requirements=manifest.shipped_dir / manifest.requirements, root=runtimes_dir, python=manifest.interpreter
     )
+
+
+def manifest_runtime_key(manifest: Manifest) -> str:
+    """The key (the folder's name under the runtimes folder) of manifest_runtime's runtime."""
+    if manifest.runtime_kind == "node":
+        return node_runtime_key(project=manifest.shipped_dir, lockfile=manifest.requirements, node=manifest.interpreter)
+    return runtime_key(requirements=manifest.shipped_dir / manifest.requirements, python=manifest.interpreter)
 
 
 START_OUTPUT_LINES = 20
@@ -176,8 +190,8 @@ class SandboxRunner:
         """
         app = self.manifest.app
         in_socket = f"{IN_SANDBOX_WORK}/{APP_SOCKET}"
-        argv = app.command(self.runtime.python, socket=in_socket, workdir=IN_SANDBOX_WORK)
-        env = app.environment(socket=in_socket, workdir=IN_SANDBOX_WORK)
+        argv = app.command(self.runtime.interpreter, socket=in_socket, workdir=IN_SANDBOX_WORK)
+        env = {**self.runtime.env, **app.environment(socket=in_socket, workdir=IN_SANDBOX_WORK)}
         # Judged on the app's CPU and own time; the wall clock is a net (and cut by the deadline).
         startup = app.startup_timeout
         wall_limit = self.within(WALL_FACTOR * startup)
@@ -222,7 +236,9 @@ class SandboxRunner:
         with tempfile.TemporaryDirectory(prefix="visible-") as scratch:
             tree = Path(scratch) / "tree"
             shutil.copytree(workdir, tree, symlinks=True)
-            command = self.manifest.visible_test_command(self.runtime.python, junit=f"{IN_SANDBOX_WORK}/{JUNIT_NAME}")
+            command = self.manifest.visible_test_command(
+                self.runtime.interpreter, junit=f"{IN_SANDBOX_WORK}/{JUNIT_NAME}"
+            )
             started = time.monotonic()
             timeout = self.manifest.visible_timeout
             result = run(
@@ -230,6 +246,7 @@ class SandboxRunner:
                 workdir=tree,
                 runtime=self.runtime,
                 limits=_limits(self.manifest, seconds=timeout, wall_time=self.within(WALL_FACTOR * timeout)),
+                env=self.runtime.env,
             )
             duration = time.monotonic() - started
             junit = Path(scratch) / "junit.xml"

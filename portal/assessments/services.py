@@ -19,11 +19,11 @@ from grader.manifest import Manifest, load_manifest
 from grader.validate import ValidationReport, validate
 from portal.assessments.models import Assessment, AssessmentVersion
 from portal.assessments.packages import package_changes, package_files, package_hash, package_snapshot
-from portal.assessments.runner import SandboxRunner, manifest_runtime
+from portal.assessments.runner import SandboxRunner, manifest_runtime, manifest_runtime_key
 from portal.core.archives import UnsafeArchive, extract_tar
 from portal.core.datadir import cache_dir, data_dir, has_data_dir
 from portal.core.workers import internal_url, worker_authorization
-from sandbox import Runtime, runtime_key
+from sandbox import Runtime
 
 # The assessments that come with the portal: seed_demo loads them all; the first is the demo's.
 BUILT_IN_PACKAGES = (settings.BASE_DIR / "assessment_app", settings.BASE_DIR / "assessment_orders")
@@ -197,21 +197,22 @@ def assessment_runtime(*, manifest: Manifest, progress: Progress | None = None) 
     """Build (once per requirements hash, on this host) or find the runtime the assessment's code runs with.
 
     progress: told that the runtime was found, or when its build starts and how long it took. A
-    build takes minutes (pip downloads and installs the pinned requirements), too long to be silent.
+    build takes minutes (pip, or npm, downloads and installs the pinned requirements), too long to be silent.
     """
     runtimes_dir = cache_dir() / "runtimes"
     if progress is None:
         return manifest_runtime(manifest, runtimes_dir=runtimes_dir)
     # The requirements manifest_runtime builds from; a runtime's folder appears only once it is complete.
-    key = runtime_key(requirements=manifest.shipped_dir / manifest.requirements, python=manifest.interpreter)
+    key = manifest_runtime_key(manifest)
     if (runtimes_dir / key).is_dir():
         runtime = manifest_runtime(manifest, runtimes_dir=runtimes_dir)
         progress(f"Sandbox runtime found: {runtime.path}")
         return runtime
-    progress(
-        f"Building the sandbox runtime (pip installs the package's {manifest.requirements} into a virtualenv; "
-        "once per host, a few minutes)..."
-    )
+    if manifest.runtime_kind == "node":
+        how = f"npm ci installs the package.json's dependencies of {manifest.requirements}"
+    else:
+        how = f"pip installs the package's {manifest.requirements} into a virtualenv"
+    progress(f"Building the sandbox runtime ({how}; once per host, a few minutes)...")
     started = time.monotonic()
     runtime = manifest_runtime(manifest, runtimes_dir=runtimes_dir)
     progress(f"Sandbox runtime built in {time.monotonic() - started:.0f} s: {runtime.path}")
