@@ -1,0 +1,76 @@
+"""A package whose app runs on Node.js goes the portal's way: its runtime is node with its lockfile's
+dependencies (npm ci, once per lockfile and node), its app and visible tests run in the sandbox, and a
+pushed fix is scored by the trusted grader over HTTP like a Python package's.
+"""
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from grader.manifest import host_node
+from portal.assessments.services import assessment_validate, assessment_version_install
+from portal.scoring.models import Run
+from sandbox import Limits, MiB, run
+from sandbox.runtime import node_runtime_build
+from tests.conftest import ROOT
+from tests.support.candidates import candidate_commit
+from tests.support.factories import make_invite, score_commit
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.timeout(600),
+    pytest.mark.skipif(host_node() is None, reason="needs Debian's node and npm (apt-get install nodejs npm)"),
+]
+
+EXAMPLE = ROOT / "examples" / "node-notes"
+
+
+def test_the_example_validates_in_the_sandbox(db):
+    report = assessment_validate(package_dir=EXAMPLE, flake_runs=3)
+    assert report.ok, report.table(verbose=True)
+    assert len(report.checks) == 31
+
+
+@pytest.mark.parametrize("number", [1, 2])
+def test_a_pushed_reference_fix_earns_exactly_its_ticket(db, tmp_path, number):
+    invite = make_invite(assessment_version_install(package_dir=EXAMPLE)).invite
+    patch = EXAMPLE / "reference" / f"ticket-{number}.patch"
+    sha = candidate_commit(invite, tmp_path / "work", branch=f"issue-{number}", patch=patch)
+    scored = score_commit(invite, sha)
+    assert scored.status == Run.Status.FAILED, scored.reason  # the other ticket still fails
+    assert {verdict.ticket for verdict in scored.verdicts.filter(passed=True)} == {number}
+    assert scored.verdicts.count() == 2
+
+
+def test_the_sandboxed_app_finds_the_modules_of_its_runtime(tmp_path):
+    project = tmp_path / "project"
+    shutil.copytree(EXAMPLE / "project", project)
+    runtime = node_runtime_build(project=project, root=tmp_path / "runtimes")
+    assert (runtime.kind, runtime.interpreter) == ("node", "/usr/bin/node")
+    # What npm ci would have installed from a lockfile that named it.
+    module = Path(runtime.path, "node_modules", "greeting")
+    module.mkdir()
+    (module / "index.js").write_text("module.exports = 'hello from /runtime';\n")
+    module.chmod(0o755)
+    (module / "index.js").chmod(0o644)
+    result = run(
+        argv=[runtime.interpreter, "-e", "console.log(require('greeting'))"],
+        workdir=project,
+        runtime=runtime,
+        env=runtime.env,
+        limits=Limits(wall_time=60, cpu_time=10, memory=256 * MiB),
+    )
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.decode().strip() == "hello from /runtime"
+
+
+def test_a_runtime_is_built_once_per_lockfile(tmp_path):
+    project = shutil.copytree(EXAMPLE / "project", tmp_path / "project")
+    first = node_runtime_build(project=project, root=tmp_path / "runtimes")
+    assert node_runtime_build(project=project, root=tmp_path / "runtimes").path == first.path
+    package = project / "package.json"
+    package.write_text(package.read_text().replace('"version": "1.0.0"', '"version": "1.0.1"'))
+    lock = project / "package-lock.json"
+    lock.write_text(lock.read_text().replace('"version": "1.0.0"', '"version": "1.0.1"'))
+    assert node_runtime_build(project=project, root=tmp_path / "runtimes").path != first.path
