@@ -24,11 +24,15 @@ def scored_invite(django_db_setup, django_db_blocker, tmp_path_factory):
     """Ticket 2 fixed on issue-2; ticket 4's fix on a badly named branch; ticket 1's fix plus 2's on issue-1.
 
     Scored once for the module (five runs in the sandbox): the tests read it, and those that queue
-    runs do so inside their own transaction (``db``), which is rolled back. Deleted at the end.
+    runs do so inside their own transaction (``db``), which is rolled back. Deleted at the end, with
+    the assessment version it installed: later tests of this process must find the database empty.
     """
+    from portal.assessments.models import Assessment, AssessmentVersion
     from portal.assessments.services import assessment_version_install
 
     with django_db_blocker.unblock():
+        versions_before = set(AssessmentVersion.objects.values_list("pk", flat=True))
+        assessments_before = set(Assessment.objects.values_list("pk", flat=True))
         version = assessment_version_install(package_dir=ROOT / "assessment_app")
         invite = make_invite(version).invite
         work = tmp_path_factory.mktemp("report") / "work"
@@ -48,6 +52,8 @@ def scored_invite(django_db_setup, django_db_blocker, tmp_path_factory):
         candidate = invite.candidate
         invite.delete()
         candidate.delete()
+        AssessmentVersion.objects.exclude(pk__in=versions_before).delete()
+        Assessment.objects.exclude(pk__in=assessments_before).delete()
 
 
 def test_each_ticket_is_judged_on_its_own_branch(db, scored_invite):
