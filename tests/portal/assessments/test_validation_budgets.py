@@ -26,6 +26,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
 # Work the trusted grader does in every run of the hidden suite of a copy: 1.5 CPU s, at its start.
 BURN = """
+import time
+
 
 @pytest.fixture(scope="session", autouse=True)
 def _burn_cpu():
@@ -37,6 +39,7 @@ def _burn_cpu():
 # Judges ticket #1 right in its first run in a process, and the other way round in every second one
 # after it: a verdict that changes from run to run, as a race gives.
 FLICKER = """
+import itertools
 
 _runs = itertools.count()
 
