@@ -12,10 +12,11 @@ VAR := var
 # OS packages as command:package pairs. The portal needs git (hosting) and bubblewrap (sandbox);
 # the browser tests also need Debian's chromium, the reverse-proxy test nginx and openssl, and the
 # topology test's backup and restore PostgreSQL's client tools, and the sandbox's per-run database
-# PostgreSQL 15's server (a command may be a path: it is not on PATH).
+# PostgreSQL 15's server (a command may be a path: it is not on PATH), and the example package on
+# Node.js node and npm.
 RUN_OS_PACKAGES := git:git bwrap:bubblewrap
 TEST_OS_PACKAGES := $(RUN_OS_PACKAGES) chromium:chromium nginx:nginx openssl:openssl pg_dump:postgresql-client \
-  /usr/lib/postgresql/15/bin/postgres:postgresql-15
+  /usr/lib/postgresql/15/bin/postgres:postgresql-15 node:nodejs npm:npm
 
 .PHONY: run test lint format migrations-check bench setup setup-dev lock os-packages os-packages-test clean
 
