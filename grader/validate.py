@@ -524,6 +524,11 @@ def _changed(before: dict[str, TestOutcome], after: dict[str, TestOutcome], ids:
     return "; ".join(changed), _messages(failing)
 
 
+def _runner(manifest: Manifest) -> str:
+    """What runs the visible tests, as a check's detail names it: "pytest", "node --test"."""
+    return "node --test" if manifest.runtime_kind == "node" else "pytest"
+
+
 def _state(passed: bool | None) -> str:
     return "missing" if passed is None else ("pass" if passed else "fail")
 
@@ -776,7 +781,7 @@ def _judge(report: ValidationReport, manifest: Manifest, scenarios: list[Scenari
     report.add(
         "visible tests fail on the shipped project",
         not visible.passed and any(o.outcome == "failed" for o in visible.outcomes),
-        f"pytest exit code {visible.returncode}, {_summary(visible.outcomes)}",
+        f"{_runner(manifest)} exit code {visible.returncode}, {_summary(visible.outcomes)}",
     )
     untied = [o for o in visible.outcomes if o.ticket is None]
     report.add(
@@ -860,6 +865,9 @@ def _judge(report: ValidationReport, manifest: Manifest, scenarios: list[Scenari
     report.add(
         "with all fixes, every visible test passes",
         all_fixes.visible.passed and all(o.passed for o in everything),
-        _joined(f"pytest exit code {all_fixes.visible.returncode}, {_summary(everything)}", _not_passing(everything)),
+        _joined(
+            f"{_runner(manifest)} exit code {all_fixes.visible.returncode}, {_summary(everything)}",
+            _not_passing(everything),
+        ),
         notes=_messages(everything),
     )

@@ -137,6 +137,8 @@ def test_the_example_passes_every_check_of_a_local_validation():
     report = validate(EXAMPLE, flake_runs=3)
     assert report.ok, report.table(verbose=True)
     assert len(report.checks) == 31
+    shipped = next(check for check in report.checks if check.name == "visible tests fail on the shipped project")
+    assert shipped.detail.startswith("node --test exit code 1, ")  # what ran them, not pytest
 
 
 def test_the_grader_command_validates_the_example_with_the_hosts_node(tmp_path):
