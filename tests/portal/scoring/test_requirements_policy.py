@@ -100,3 +100,53 @@ def test_a_commit_adding_a_dependency_is_scored_and_its_run_says_why_it_is_not_i
     client.logout()
     runs = html.unescape(client.get(f"/i/{created.link_token}/runs").content.decode())
     assert f"scored; {NOTE}" in runs
+
+
+# A package on Node.js: its package.json's dependencies and its lockfile, compared with the shipped ones.
+
+NODE_EXAMPLE = ROOT / "examples" / "node-notes"
+
+
+def _node_tree(tmp_path, **files: str):
+    tree = tmp_path / "node-tree"
+    shutil.copytree(NODE_EXAMPLE / "project", tree)
+    for name, text in files.items():
+        (tree / name.replace("_", "-").replace("-json", ".json")).write_text(text)
+    return tree
+
+
+def test_a_node_tree_with_the_shipped_dependencies_has_no_note(tmp_path):
+    manifest = load_manifest(NODE_EXAMPLE)
+    tree = _node_tree(tmp_path)
+    package = (tree / "package.json").read_text()
+    (tree / "package.json").write_text(package.replace('"name"', '"description": "mine", "name"', 1))
+    assert requirements_policy_note(tree=tree, manifest=manifest) == ""  # no dependency changed
+
+
+def test_a_node_dependency_added_says_the_assessments_own_are_installed(tmp_path):
+    import json
+
+    manifest = load_manifest(NODE_EXAMPLE)
+    tree = _node_tree(tmp_path)
+    package = json.loads((tree / "package.json").read_text())
+    package["dependencies"] = {"left-pad": "1.3.0"}
+    (tree / "package.json").write_text(json.dumps(package))
+    assert requirements_policy_note(tree=tree, manifest=manifest) == (
+        "package.json differs from the assessment's: the run used the assessment's own dependencies "
+        "(npm ci of its lockfile), so a dependency added there is not installed"
+    )
+    (tree / "package-lock.json").write_text("{}")
+    assert requirements_policy_note(tree=tree, manifest=manifest).startswith(
+        "package.json and package-lock.json differ from the assessment's"
+    )
+
+
+def test_a_node_app_that_did_not_start_after_a_dependency_change_says_it_was_not_installed(tmp_path):
+    from portal.scoring.services import app_start_reason
+
+    manifest = load_manifest(NODE_EXAMPLE)
+    tree = _node_tree(tmp_path)
+    (tree / "package-lock.json").write_text("{}")
+    reason = app_start_reason("the app exited with code 1 before it was ready", tree=tree, manifest=manifest)
+    assert reason.startswith("the app did not start: the app exited with code 1 before it was ready; ")
+    assert "changes to package-lock.json are not installed: the app runs with the assessment's runtime" in reason
