@@ -23,7 +23,7 @@ import httpx
 
 from .clock import WALL, WALL_FACTOR, TaskClock, Usage
 from .manifest import Manifest
-from .run import OUTPUT_TAIL, VisibleRun, trusted_env
+from .run import OUTPUT_TAIL, GraderError, VisibleRun, trusted_env
 
 
 class AppStartError(RuntimeError):
@@ -38,6 +38,10 @@ class AppStartError(RuntimeError):
         super().__init__(message)
         self.usage = usage
         self.starved = starved
+
+
+class ServicesNeedTheSandbox(GraderError):
+    """The package declares [services]: only the portal's sandbox starts them (a fresh one per run)."""
 
 
 def start_up_failure(usage: Usage, *, limit: float, wall_limit: float | None = None) -> str | None:
@@ -116,6 +120,8 @@ def stop_process(process: subprocess.Popen, grace: float = 5.0) -> None:
 class LocalRunner:
     """Starts the app and runs the visible tests as local subprocesses of `python`.
 
+    A package that declares [services] is refused (ServicesNeedTheSandbox): only the sandbox starts them.
+
     python: an interpreter that has the shipped project's requirements installed. For a package on
     Node.js, a node (the manifest's, /usr/bin/node, when this Python is given: `python -m grader`'s
     default); its dependencies are found through the NODE_PATH of the author's environment, if set
@@ -127,6 +133,14 @@ class LocalRunner:
     _apps: dict[str, tuple[TaskClock, float]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
+        if self.manifest.services:
+            # A service is started per run inside the sandbox (sandbox.services); a local process has no
+            # such server, and the author's own database would be shared between runs and states.
+            raise ServicesNeedTheSandbox(
+                f"{self.manifest.slug} declares [services] {', '.join(self.manifest.services)}: its app and tests "
+                "need a fresh server per run, which only the sandbox starts; validate it with "
+                "`python manage.py validate_assessment <package>`"
+            )
         if self.manifest.runtime_kind == "node" and self.python == sys.executable:
             self.python = self.manifest.interpreter
 

@@ -25,6 +25,9 @@ PYTHON_VERSION = re.compile(r"3\.[0-9]+")
 RUNTIME_KINDS = ("python", "node")
 NODE_MAJOR = re.compile(r"[1-9][0-9]*")
 NODE_LOCKFILES = ("package-lock.json", "npm-shrinkwrap.json")
+# [services]: what may run beside the app in its sandbox, each `name = true`. postgresql: a fresh
+# PostgreSQL 15 server per run (sandbox.services), for the app and for the visible tests.
+SERVICES = ("postgresql",)
 # [hidden_tests] flake_runs unless the manifest says otherwise: 1 - 0.95 ** 60 = 0.954, so a test
 # that fails one run in twenty is caught 95 times in a hundred.
 FLAKE_RUNS = 60
@@ -32,7 +35,7 @@ FLAKE_RUNS = 60
 # Every key the manifest knows, per table: anything else is refused with the nearest of these, so a
 # misspelling never leaves a value at its default unnoticed. None: a table of free keys ([app.env]).
 KNOWN_KEYS: dict[str, tuple[str, ...] | None] = {
-    "": ("assessment", "paths", "runtime", "app", "visible_tests", "hidden_tests", "limits", "tickets"),
+    "": ("assessment", "paths", "runtime", "services", "app", "visible_tests", "hidden_tests", "limits", "tickets"),
     "[assessment]": ("slug", "title", "version", "summary"),
     "[paths]": ("shipped", "hidden_tests", "reference", "decoys", "source"),
     "[runtime]": ("kind", "python", "requirements", "candidate_requirements", "node", "lockfile"),
@@ -49,6 +52,7 @@ KNOWN_KEYS: dict[str, tuple[str, ...] | None] = {
         "grader_memory_mb",
     ),
     "[limits]": ("memory_mb", "processes", "disk_mb", "app_wall_seconds"),
+    "[services]": SERVICES,
     "[[tickets]]": ("number", "title", "points", "hidden_tests", "visible_tests", "reference_patch"),
 }
 
@@ -136,6 +140,8 @@ class Manifest:
     # the shipped project, beside its package.json).
     runtime_kind: str = "python"
     node: str = ""
+    # [services]: the services declared (names from SERVICES, in that order); () for none, the default.
+    services: tuple[str, ...] = ()
 
     @property
     def interpreter(self) -> str:
@@ -240,10 +246,11 @@ def _known_keys(table: dict, where: str) -> None:
     for key in table:
         if key in known:
             continue
-        what = "table" if where == "" else "key"
+        what = {"": "table", "[services]": "service"}.get(where, "key")
         place = MANIFEST_NAME if where == "" else where
         near = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
-        hint = f"did you mean {near[0]}?" if near else f"the keys it knows are {', '.join(known)}"
+        kinds = "services" if what == "service" else "keys"
+        hint = f"did you mean {near[0]}?" if near else f"the {kinds} it knows are {', '.join(known)}"
         raise ManifestError(f"{key}: unknown {what} in {place}; {hint}")
 
 
@@ -352,6 +359,18 @@ def _candidate_requirements(runtime: dict) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _services(data: dict) -> tuple[str, ...]:
+    """[services]: ``name = true`` for each service beside the app; unknown names refused (KNOWN_KEYS)."""
+    services = data.get("services", {})
+    if not isinstance(services, dict):
+        raise ManifestError(f"{MANIFEST_NAME}: 'services' should be a table, such as [services] postgresql = true")
+    _known_keys(services, "[services]")
+    for name, value in services.items():
+        if not isinstance(value, bool):
+            raise ManifestError(f"[services]: '{name}' should be true or false, not {value!r}")
+    return tuple(name for name in SERVICES if services.get(name))
+
+
 def _strings(table: dict, key: str, where: str) -> tuple[str, ...]:
     value = _get(table, key, list, where)
     if not value or not all(isinstance(item, str) and item for item in value):
@@ -405,6 +424,7 @@ def load_manifest(assessment_dir: str | Path = DEFAULT_ASSESSMENT_DIR) -> Manife
             raise ManifestError(f"[limits]: '{key}' should be a positive whole number, not {value!r}")
 
     kind = _runtime_kind(runtime)
+    services = _services(data)
     if not all(isinstance(k, str) and isinstance(v, str) for k, v in env.items()):
         raise ManifestError("[app.env]: values should be strings")
     app_spec = AppSpec(
@@ -443,6 +463,7 @@ def load_manifest(assessment_dir: str | Path = DEFAULT_ASSESSMENT_DIR) -> Manife
         runtime_kind=kind,
         python=_python(runtime, host_pythons()) if kind == "python" else "",
         node=_node(runtime, host_node()) if kind == "node" else "",
+        services=services,
         requirements=_get(runtime, "requirements", str, "[runtime]") if kind == "python" else _lockfile(runtime),
         shipped_dir=root / _get(paths, "shipped", str, "[paths]"),
         hidden_tests_dir=root / _get(paths, "hidden_tests", str, "[paths]"),
