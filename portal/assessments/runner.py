@@ -25,7 +25,21 @@ from grader.clock import WALL_FACTOR, Usage
 from grader.local import AppStartError, start_up_failure, wait_until_ready
 from grader.manifest import Manifest
 from grader.run import VisibleRun
-from sandbox import Limits, MiB, Result, Runtime, ServeError, Server, read_file, run, runtime_build, runtime_key, serve
+from sandbox import (
+    Limits,
+    MiB,
+    PostgreSQL,
+    Result,
+    Runtime,
+    ServeError,
+    Server,
+    postgres_template,
+    read_file,
+    run,
+    runtime_build,
+    runtime_key,
+    serve,
+)
 from sandbox.runtime import node_runtime_build, node_runtime_key
 
 IN_SANDBOX_WORK = "/work"
@@ -56,6 +70,17 @@ def manifest_runtime_key(manifest: Manifest) -> str:
     if manifest.runtime_kind == "node":
         return node_runtime_key(project=manifest.shipped_dir, lockfile=manifest.requirements, node=manifest.interpreter)
     return runtime_key(requirements=manifest.shipped_dir / manifest.requirements, python=manifest.interpreter)
+
+
+def manifest_services(manifest: Manifest, *, services_dir: Path) -> tuple[PostgreSQL, ...]:
+    """The services the manifest declares ([services]), each started fresh beside every run.
+
+    postgresql: a PostgreSQL server made from the template cluster under ``services_dir``
+    (initdb once per host and server version, sandbox.services). () for a package without services.
+    """
+    if "postgresql" not in manifest.services:
+        return ()
+    return (PostgreSQL(template=postgres_template(root=services_dir)),)
 
 
 START_OUTPUT_LINES = 20
@@ -155,7 +180,12 @@ def _pipe(source: socket.socket, sink: socket.socket) -> None:
 
 @dataclass
 class SandboxRunner:
-    """The grader's Runner: start_app and run_visible_tests, both in the sandbox."""
+    """The grader's Runner: start_app and run_visible_tests, both in the sandbox.
+
+    services: those the manifest declares (manifest_services), started fresh beside the app and
+    beside the visible tests; their settings (DATABASE_URL...) reach both through the environment,
+    where the manifest's [app.env] may override them for the app.
+    """
 
     manifest: Manifest
     runtime: Runtime
@@ -163,8 +193,17 @@ class SandboxRunner:
     app_results: list[Result] = field(default_factory=list)
     # time.monotonic() past which nothing more runs: every limit below is cut to what is left.
     deadline: float | None = None
+    # The services beside every run (manifest_services): required when the manifest declares some.
+    services: tuple[PostgreSQL, ...] = ()
     # The apps serving now, by the host socket path start_app yielded (for app_usage).
     _servers: dict[str, Server] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.manifest.services and not self.services:
+            raise ValueError(
+                f"{self.manifest.slug} declares [services] {', '.join(self.manifest.services)}: give the runner "
+                "services=manifest_services(manifest, services_dir=...)"
+            )
 
     def within(self, seconds: float) -> float:
         """``seconds``, or less if the deadline comes first (at least a moment, so a step still ends cleanly)."""
@@ -204,6 +243,7 @@ class SandboxRunner:
                 runtime=self.runtime,
                 limits=_limits(self.manifest, seconds=life, wall_time=self.within(WALL_FACTOR * life)),
                 env=env,
+                services=self.services,
                 # give_up says why first, with the figures; this is only its backstop.
                 ready_timeout=wall_limit + 1,
                 give_up=lambda server: start_up_failure(server_usage(server), limit=startup, wall_limit=wall_limit),
@@ -247,6 +287,7 @@ class SandboxRunner:
                 runtime=self.runtime,
                 limits=_limits(self.manifest, seconds=timeout, wall_time=self.within(WALL_FACTOR * timeout)),
                 env=self.runtime.env,
+                services=self.services,
             )
             duration = time.monotonic() - started
             junit = Path(scratch) / "junit.xml"

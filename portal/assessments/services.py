@@ -19,11 +19,11 @@ from grader.manifest import Manifest, load_manifest
 from grader.validate import ValidationReport, validate
 from portal.assessments.models import Assessment, AssessmentVersion
 from portal.assessments.packages import package_changes, package_files, package_hash, package_snapshot
-from portal.assessments.runner import SandboxRunner, manifest_runtime, manifest_runtime_key
+from portal.assessments.runner import SandboxRunner, manifest_runtime, manifest_runtime_key, manifest_services
 from portal.core.archives import UnsafeArchive, extract_tar
 from portal.core.datadir import cache_dir, data_dir, has_data_dir
 from portal.core.workers import internal_url, worker_authorization
-from sandbox import Runtime
+from sandbox import PostgreSQL, Runtime
 
 # The assessments that come with the portal: seed_demo loads them all; the first is the demo's.
 BUILT_IN_PACKAGES = (settings.BASE_DIR / "assessment_app", settings.BASE_DIR / "assessment_orders")
@@ -219,6 +219,18 @@ def assessment_runtime(*, manifest: Manifest, progress: Progress | None = None) 
     return runtime
 
 
+def assessment_services(*, manifest: Manifest, progress: Progress | None = None) -> tuple[PostgreSQL, ...]:
+    """The services the package declares ([services]), their template built once per host in the cache.
+
+    progress: told when a template is to be found or built (initdb, once per host: seconds).
+    """
+    if not manifest.services:
+        return ()
+    if progress is not None:
+        progress(f"Services beside the app: {', '.join(manifest.services)} (template built once per host)...")
+    return manifest_services(manifest, services_dir=cache_dir() / "services")
+
+
 def assessment_validate(
     *, package_dir: Path, progress: Progress | None = None, flake_runs: int | None = None
 ) -> ValidationReport:
@@ -229,7 +241,11 @@ def assessment_validate(
     """
     say = progress or (lambda _line: None)
     manifest = load_manifest(package_dir)
-    runner = SandboxRunner(manifest=manifest, runtime=assessment_runtime(manifest=manifest, progress=progress))
+    runner = SandboxRunner(
+        manifest=manifest,
+        runtime=assessment_runtime(manifest=manifest, progress=progress),
+        services=assessment_services(manifest=manifest, progress=progress),
+    )
     say("Validating: each state of the project is run in the sandbox and graded...")
     started = time.monotonic()
     if flake_runs is None:

@@ -37,7 +37,7 @@ from grader.manifest import Manifest
 from grader.run import GraderError, HiddenRun, OutOfTime, VisibleRun, new_seed, run_hidden_tests
 from grader.verdicts import ticket_verdicts
 from portal.assessments.runner import SandboxRunner
-from portal.assessments.services import PackageFetchError, assessment_runtime, version_manifest
+from portal.assessments.services import PackageFetchError, assessment_runtime, assessment_services, version_manifest
 from portal.core.database import database_retry
 from portal.core.datadir import cache_dir, has_data_dir
 from portal.core.dispatch import send_on_commit
@@ -443,10 +443,13 @@ def _score(run: Run) -> Run:
         budget = settings.PORTAL_RUN_BUDGET_SECONDS
         try:
             runtime = assessment_runtime(manifest=manifest)
+            services = assessment_services(manifest=manifest)
         except SandboxError as exc:
             return _finish(run, status=Run.Status.ERROR, reason=f"the sandbox is unavailable: {exc}")
         # The budget counts from here: every step of the candidate's code is cut to what is left of it.
-        runner = SandboxRunner(manifest=manifest, runtime=runtime, deadline=time.monotonic() + budget)
+        runner = SandboxRunner(
+            manifest=manifest, runtime=runtime, deadline=time.monotonic() + budget, services=services
+        )
 
         app_tree = Path(scratch) / "app"
         shutil.copytree(tree, app_tree, symlinks=True)
