@@ -1,0 +1,1 @@
+"""The tool library's lending service."""
