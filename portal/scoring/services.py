@@ -50,7 +50,7 @@ from portal.invites.models import Event, Invite
 from portal.invites.services import event_record
 from portal.scoring.export import TreeTooLarge, commit_fetch, tree_export
 from portal.scoring.models import InviteAnalysis, Run, TestResult, TicketVerdict
-from portal.scoring.requirements import requirements_policy_note
+from portal.scoring.requirements import node_dependencies_changed, requirements_policy_note
 from portal.scoring.version import GRADER_VERSION
 from sandbox import Result, SandboxError
 
@@ -597,7 +597,10 @@ def app_start_reason(detail: str, *, tree: Path, manifest: Manifest) -> str:
 
 def _dependencies_changed(*, tree: Path, manifest: Manifest) -> list[str]:
     """The dependency files the commit changed from the shipped ones: requirements, pyproject's
-    dependencies (a pyproject the runtime never reads is not a dependency change otherwise)."""
+    dependencies (a pyproject the runtime never reads is not a dependency change otherwise); for a
+    package on Node.js, package.json's dependencies and the lockfile (portal.scoring.requirements)."""
+    if manifest.runtime_kind == "node":
+        return node_dependencies_changed(tree=tree, manifest=manifest)
     changed = []
     name = manifest.requirements
     if _requirement_lines(tree / name) != _requirement_lines(manifest.shipped_dir / name):
