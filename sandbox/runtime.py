@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import hashlib
 import json
 import os
@@ -31,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import RuntimeBuildError
+from .locks import exclusive_lock
 
 IN_SANDBOX = "/runtime"
 DEFAULT_PYTHON = "/usr/bin/python3.11"
@@ -206,17 +206,11 @@ def _open_up(build: Path) -> None:
 
 
 def _lock(path: Path, *, timeout: float) -> int:
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return fd
-        except BlockingIOError:
-            if time.monotonic() > deadline:
-                os.close(fd)
-                raise RuntimeBuildError(f"another build of this runtime held {path} for {timeout:.0f}s") from None
-            time.sleep(0.2)
+    return exclusive_lock(
+        path,
+        timeout=timeout,
+        busy=lambda: RuntimeBuildError(f"another build of this runtime held {path} for {timeout:.0f}s"),
+    )
 
 
 def _build_once(root: Path, key: str, build_into, *, timeout: float) -> Runtime:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import hashlib
 import json
 import os
@@ -38,6 +37,7 @@ from .config import SandboxConfig
 from .errors import SandboxError, SandboxSetupError
 from .files import copy_in, fs_identity
 from .limits import GiB, Limits, MiB
+from .locks import exclusive_lock
 
 PG_BINDIR = "/usr/lib/postgresql/15/bin"
 SERVICES_DIR = ".services"  # in /work: one directory per service, removed before the copy back
@@ -214,17 +214,11 @@ def _template_key(bindir: str) -> tuple[str, str]:
 
 
 def _lock(path: Path, *, timeout: float) -> int:
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return fd
-        except BlockingIOError:
-            if time.monotonic() > deadline:
-                os.close(fd)
-                raise ServiceError(f"another build of this template held {path} for {timeout:.0f}s") from None
-            time.sleep(0.2)
+    return exclusive_lock(
+        path,
+        timeout=timeout,
+        busy=lambda: ServiceError(f"another build of this template held {path} for {timeout:.0f}s"),
+    )
 
 
 def postgres_template(
