@@ -13,10 +13,10 @@ VAR := var
 # the browser tests also need Debian's chromium, the reverse-proxy test nginx and openssl, and the
 # topology test's backup and restore PostgreSQL's client tools, and the sandbox's per-run database
 # PostgreSQL 15's server (a command may be a path: it is not on PATH), and the example package on
-# Node.js node and npm.
+# Node.js node and npm; the deploy test checks the systemd units with systemd-analyze.
 RUN_OS_PACKAGES := git:git bwrap:bubblewrap
 TEST_OS_PACKAGES := $(RUN_OS_PACKAGES) chromium:chromium nginx:nginx openssl:openssl pg_dump:postgresql-client \
-  /usr/lib/postgresql/15/bin/postgres:postgresql-15 node:nodejs npm:npm
+  /usr/lib/postgresql/15/bin/postgres:postgresql-15 node:nodejs npm:npm systemd-analyze:systemd
 
 .PHONY: run test lint format migrations-check bench setup setup-dev lock os-packages os-packages-test clean
 
