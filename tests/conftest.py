@@ -108,6 +108,12 @@ def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory):
         db_url=url, log_dir=tmp_path_factory.mktemp("worker"), include="tests.support.celery_tasks"
     ) as worker:
         yield worker
+    # It wrote heartbeats between the tests of its module, which no test's flush removed;
+    # later tests in this process count the workers they record themselves.
+    from portal.core.models import WorkerHeartbeat
+
+    with django_db_blocker.unblock():
+        WorkerHeartbeat.objects.filter(name__startswith=worker.node_prefix).delete()
 
 
 @pytest.fixture

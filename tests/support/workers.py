@@ -60,6 +60,7 @@ def as_user(user: tuple[int, int] | None) -> dict:
 class WorkerProcess:
     process: subprocess.Popen
     log_path: Path
+    node_prefix: str  # the Celery node name up to its "@host" part, as its heartbeat row is named
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -81,10 +82,11 @@ def running_worker(
     ``beat`` embeds the scheduler (as `make run` does), with its state in ``log_dir``."""
     env = {**os.environ, "DATABASE_URL": db_url, **(env or {})}
     log_path = log_dir / f"worker-{uuid.uuid4().hex[:8]}.log"
+    node_prefix = f"test-{uuid.uuid4().hex[:6]}@"
     argv = [
         sys.executable, "-m", "celery", "-A", "portal", "worker",
         "--queues", queues, "--concurrency", str(concurrency), "--pool", "prefork",
-        "--hostname", f"test-{uuid.uuid4().hex[:6]}@%h",
+        "--hostname", f"{node_prefix}%h",
         "--without-gossip", "--without-mingle", "--without-heartbeat",
         "--purge", "--loglevel", "INFO",
     ]  # fmt: skip
@@ -96,7 +98,7 @@ def running_worker(
         process = subprocess.Popen(
             argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, **as_user(user)
         )
-    worker = WorkerProcess(process=process, log_path=log_path)
+    worker = WorkerProcess(process=process, log_path=log_path, node_prefix=node_prefix)
     try:
         wait_for(lambda: process.poll() is not None or " ready." in worker.log(), timeout=60, what="the worker")
         if process.poll() is not None:

@@ -13,6 +13,12 @@ NO_SCORING = "Nothing scores pushes: no worker consumes the scoring queue."
 NO_DEFAULT = "no worker consumes the default queue."
 
 
+@pytest.fixture(autouse=True)
+def _only_the_workers_each_test_records(db):
+    """Each test lists the workers it records; a real worker from an earlier test may have left its row."""
+    WorkerHeartbeat.objects.all().delete()
+
+
 def _worker(name: str, *, queues: list[str], seen: timedelta, stopped: timedelta | None = None) -> WorkerHeartbeat:
     now = timezone.now()
     return WorkerHeartbeat.objects.create(
