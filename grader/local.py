@@ -26,6 +26,13 @@ from .manifest import Manifest
 from .run import OUTPUT_TAIL, GraderError, VisibleRun, trusted_env
 
 
+class BuildError(RuntimeError):
+    """The project's build step ([runtime] build) failed: it did not compile, or ran out of its limits.
+
+    The message says how it ended, then the build's last output lines.
+    """
+
+
 class AppStartError(RuntimeError):
     """The app did not start serving its ready path in time (or ended before it did).
 
@@ -160,6 +167,12 @@ class LocalRunner:
         return clock.usage(time.monotonic() - started)
 
     @contextmanager
+    def build(self, workdir: Path) -> None:
+        """The runtime's build step in ``workdir``, once per tree before the app and tests run.
+
+        Raises BuildError. Nothing to do for a runtime without a build step (python, node).
+        """
+
     def start_app(self, workdir: Path) -> Iterator[str]:
         """Serve the app of the tree in workdir on a fresh unix socket; yields the socket's path."""
         # Unix socket paths are limited to about 100 bytes: keep it short, in a folder of its own.

@@ -80,6 +80,10 @@ FLAKE_BATCH = 10
 class Runner(Protocol):
     """Runs candidate code: the portal's sandbox in production, LocalRunner for authoring."""
 
+    def build(self, workdir: Path) -> None:
+        """The runtime's build step in workdir, once per tree before the app and tests; raises BuildError."""
+        ...
+
     def start_app(self, workdir: Path) -> AbstractContextManager[str]:
         """Start the manifest's app in workdir; the context yields its unix socket path and stops it on exit."""
         ...

@@ -220,6 +220,11 @@ class SandboxRunner:
         server = self._servers.get(socket_path)
         return server_usage(server) if server is not None else None
 
+    def build(self, workdir: Path) -> None:
+        """The runtime's build step, in the sandbox, in ``workdir``: once per tree, before the app
+        and the visible tests (which run on copies of it). Raises BuildError. Nothing to do for a
+        runtime without a build step (python, node)."""
+
     @contextlib.contextmanager
     def start_app(self, workdir: Path) -> Iterator[str]:
         """Serve the tree in ``workdir`` in the sandbox; yield a host socket path that reaches it.
