@@ -14,7 +14,7 @@ from .limits import GiB, KiB, Limit, Limits, MiB
 from .result import Result
 from .runtime import Runtime, runtime_build, runtime_key
 from .serve import HttpResponse, Server, serve
-from .services import PostgreSQL, ServiceError, postgres_template
+from .services import PostgreSQL, Redis, ServiceError, postgres_template
 
 __all__ = [
     "GiB",
@@ -24,6 +24,7 @@ __all__ = [
     "Limits",
     "MiB",
     "PostgreSQL",
+    "Redis",
     "Result",
     "Runtime",
     "RuntimeBuildError",

@@ -1,19 +1,22 @@
-"""Services beside the app in its sandbox: a fresh PostgreSQL server per run.
+"""Services beside the app in its sandbox: a fresh PostgreSQL server, a fresh Redis server per run.
 
     template = postgres_template(root=cache_dir / "services")  # initdb once, then found
-    run(argv=["pytest"], workdir=checkout, services=[PostgreSQL(template=template)])
+    run(argv=["pytest"], workdir=checkout, services=[PostgreSQL(template=template), Redis()])
 
-The server runs in the same sandbox as the app, as the same slot uid, in the same cgroups: its
-processes, memory and CPU count in the run's limits, it has no network (``listen_addresses`` is
-empty; its only door is a unix socket in ``/work/.services/pg``), and it dies with the sandbox's
-pid namespace however the run ends. Nothing of it is kept: the cluster lives on the run's /work
-tmpfs and is removed before the work directory is copied back.
+Each server runs in the same sandbox as the app, as the same slot uid, in the same cgroups: its
+processes, memory and CPU count in the run's limits, it has no network (no TCP port at all; its
+only door is a unix socket in ``/work/.services/<name>``), and it dies with the sandbox's pid
+namespace however the run ends. Nothing of it is kept: its files live on the run's /work tmpfs
+and ``/work/.services`` is removed before the work directory is copied back.
 
 Start-up is kept cheap by doing ``initdb`` once per host (and PostgreSQL version): the template
 cluster is built in a sandbox (postgres refuses to run as root, and only inside does the slot uid
 have a name, which initdb wants), cached under ``root`` like a runtime, and copied by the host
 into each run's /work before the clock starts. In the sandbox a small launcher
 (launch_postgresql.sh) starts the server with ``pg_ctl -w`` and then ``exec``s the app.
+
+Redis needs no template: its launcher (launch_redis.sh) starts ``redis-server`` on an empty
+directory with every setting on the command line, waits for PING, and ``exec``s the app.
 """
 
 from __future__ import annotations
@@ -45,10 +48,22 @@ PG_NAME = "pg"
 PG_DIR = f"{WORK}/{SERVICES_DIR}/{PG_NAME}"  # the socket directory (and the cluster's parent)
 PG_USER = "app"
 PG_DATABASE = "app"
+REDIS_BINDIR = "/usr/bin"
+REDIS_NAME = "redis"
+REDIS_DIR = f"{WORK}/{SERVICES_DIR}/{REDIS_NAME}"
+REDIS_SOCKET = f"{REDIS_DIR}/redis.sock"
 
 _FORMAT = 1
 _META = "template.json"
 _LAUNCHER = (Path(__file__).with_name("launch_postgresql.sh")).read_text()
+_REDIS_LAUNCHER = (Path(__file__).with_name("launch_redis.sh")).read_text()
+# A pool of a few dozen connections is what an app opens; each costs the server a file descriptor
+# and it wants 32 spare, within Limits.open_files (1024 by default).
+_REDIS_MAXCLIENTS = 128
+_REDIS_POLICIES = frozenset({
+    "noeviction", "allkeys-lru", "allkeys-lfu", "allkeys-random", "volatile-lru", "volatile-lfu", "volatile-random",
+    "volatile-ttl",
+})  # fmt: skip
 
 # A throw-away server for one run: nothing it writes needs to survive a crash, and it should cost
 # the run as little CPU and memory as it can. Background work the app did not ask for (autovacuum,
@@ -141,33 +156,97 @@ class PostgreSQL:
         Whatever the work directory brought at ``.services/pg`` is replaced: a checkout cannot
         pre-seed the database. Nothing runs in the sandbox yet, so nothing can race this.
         """
-        services_fd = _subdirectory(work_fd, SERVICES_DIR, uid=uid, gid=gid)
+        pg_fd = _service_directory(work_fd, PG_NAME, uid=uid, gid=gid)
         try:
-            _remove(services_fd, PG_NAME)
             with fs_identity(uid, gid):
-                os.mkdir(PG_NAME, 0o700, dir_fd=services_fd)
-            pg_fd = os.open(PG_NAME, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=services_fd)
+                os.mkdir("data", 0o700, dir_fd=pg_fd)
+            data_fd = os.open("data", os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=pg_fd)
             try:
-                with fs_identity(uid, gid):
-                    os.mkdir("data", 0o700, dir_fd=pg_fd)
-                data_fd = os.open("data", os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=pg_fd)
-                try:
-                    copy_in(self.template / "data", data_fd, uid=uid, gid=gid, max_entries=_MAX_ENTRIES)
-                except SandboxSetupError as exc:
-                    raise SandboxSetupError(
-                        f"the PostgreSQL cluster ({_size_mib(self.template / 'data')} MiB) does not fit in the run's "
-                        f"disk limit beside the work directory: raise Limits.disk"
-                    ) from exc
-                finally:
-                    os.close(data_fd)
+                copy_in(self.template / "data", data_fd, uid=uid, gid=gid, max_entries=_MAX_ENTRIES)
+            except SandboxSetupError as exc:
+                raise SandboxSetupError(
+                    f"the PostgreSQL cluster ({_size_mib(self.template / 'data')} MiB) does not fit in the run's "
+                    f"disk limit beside the work directory: raise Limits.disk"
+                ) from exc
             finally:
-                os.close(pg_fd)
+                os.close(data_fd)
         finally:
-            os.close(services_fd)
+            os.close(pg_fd)
 
     def remove(self, work_fd: int) -> None:
         """Remove the service's files from /work (every process of the run is dead by now)."""
         _remove(work_fd, SERVICES_DIR)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Redis:
+    """A fresh, empty Redis server beside the command (Debian's ``redis-server``).
+
+    The app finds it through ``REDIS_URL`` (``unix:///work/.services/redis/redis.sock``, the form
+    redis-py's ``Redis.from_url`` reads) and ``REDIS_SOCKET`` (the bare path, for clients whose URL
+    parser knows only ``redis://``, such as node-redis: ``createClient({socket: {path}})``).
+    Nothing is saved (no RDB, no AOF); the dataset is capped at ``maxmemory`` bytes and, by
+    default, a write past it fails with Redis's OOM error rather than silently evicting keys
+    (``maxmemory_policy``: any of Redis's policies). If the server does not start (a process or
+    memory limit too small for it), the command is not run: the run exits 125 and its stderr starts
+    with ``redis:`` and the server's last log lines.
+    """
+
+    maxmemory: int = 64 * MiB
+    maxmemory_policy: str = "noeviction"
+    bindir: str = REDIS_BINDIR
+
+    def __post_init__(self) -> None:
+        # 0 would mean "no cap" to Redis.
+        if not (isinstance(self.maxmemory, int) and not isinstance(self.maxmemory, bool) and self.maxmemory >= MiB):
+            raise ValueError(f"Redis.maxmemory must be a number of bytes of at least 1 MiB, not {self.maxmemory!r}")
+        if self.maxmemory_policy not in _REDIS_POLICIES:
+            raise ValueError(
+                f"Redis.maxmemory_policy must be one of {', '.join(sorted(_REDIS_POLICIES))}, "
+                f"not {self.maxmemory_policy!r}"
+            )
+
+    def env(self) -> dict[str, str]:
+        return {"REDIS_URL": f"unix://{REDIS_SOCKET}", "REDIS_SOCKET": REDIS_SOCKET}
+
+    def wrap(self, argv: list[str]) -> list[str]:
+        """The command line that starts the server, waits for PING, then execs ``argv``."""
+        settings = [str(self.maxmemory), self.maxmemory_policy, str(_REDIS_MAXCLIENTS)]
+        return ["/bin/sh", "-c", _REDIS_LAUNCHER, "launch-redis", self.bindir, *settings, *argv]
+
+    def install(self, work_fd: int, *, uid: int, gid: int) -> None:
+        """An empty /work/.services/redis (mode 0700, the slot uid's) for the socket and the log.
+
+        Whatever the work directory brought there (a dump to load, a symlink, a file) is removed
+        first, so the server starts empty whatever the checkout holds.
+        """
+        os.close(_service_directory(work_fd, REDIS_NAME, uid=uid, gid=gid))
+
+    def remove(self, work_fd: int) -> None:
+        """Remove the service's files from /work (every process of the run is dead by now).
+
+        All of /work/.services goes, as for PostgreSQL: with both services the first ``remove``
+        takes the other's files too, which is right since nothing runs any more, and the second
+        finds nothing. What a checkout brought under .services is never copied back either.
+        """
+        _remove(work_fd, SERVICES_DIR)
+
+
+def _service_directory(work_fd: int, name: str, *, uid: int, gid: int) -> int:
+    """A new, empty /work/.services/``name`` (mode 0700, made by the slot uid), opened.
+
+    Whatever the work directory brought at ``.services`` (unless a directory of the slot uid) or
+    at ``.services/name`` is replaced: a checkout cannot pre-seed a service. Nothing runs in the
+    sandbox yet, so nothing can race this.
+    """
+    services_fd = _subdirectory(work_fd, SERVICES_DIR, uid=uid, gid=gid)
+    try:
+        _remove(services_fd, name)
+        with fs_identity(uid, gid):
+            os.mkdir(name, 0o700, dir_fd=services_fd)
+        return os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=services_fd)
+    finally:
+        os.close(services_fd)
 
 
 def _subdirectory(parent_fd: int, name: str, *, uid: int, gid: int) -> int:
