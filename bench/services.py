@@ -1,14 +1,14 @@
-"""What a PostgreSQL server beside the app costs a run: the same sandboxed command with and without it.
+"""What a PostgreSQL or Redis server beside the app costs a run: the same sandboxed command with and without it.
 
     .venv/bin/python bench/services.py [--runs 20]
 
-Three commands, alternating round by round so drifting load on the host hits all alike: `/bin/true`
-in a bare sandbox (the baseline), `/bin/true` with the service (the server starts, then the command
-ends), and `psql -c 'select 1'` with the service (also the first connection). For each: p50/p95 of
-the whole run() call (slot, cgroups, copy in of the cluster, start, teardown), of the part inside
-the sandbox (Result.wall_time) and the run's CPU seconds, then the overhead against the baseline
-(goal: at most about 1 s at p50). The template cluster is built first if needed (not timed). Needs
-root, like the sandbox itself.
+Five commands, alternating round by round so drifting load on the host hits all alike: `/bin/true`
+in a bare sandbox (the baseline); for each service `/bin/true` with it (the server starts, then the
+command ends) and a client's first request (`psql -c 'select 1'`, `redis-cli ping`). For each:
+p50/p95 of the whole run() call (slot, cgroups, copy in of the cluster, start, teardown), of the
+part inside the sandbox (Result.wall_time) and the run's CPU seconds, then the overhead against the
+baseline (goal: at most about 1 s at p50). The template cluster is built first if needed (not
+timed). Needs root, like the sandbox itself.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from sandbox import Limits, MiB, PostgreSQL, Result, SandboxConfig, postgres_template, run  # noqa: E402
+from sandbox import Limits, MiB, PostgreSQL, Redis, Result, SandboxConfig, postgres_template, run  # noqa: E402
 
 GOAL = 1.0  # seconds the service may add to a run (p50)
 
@@ -58,6 +58,8 @@ def main() -> int:
         "/bin/true, no service (baseline)": (["/bin/true"], []),
         "/bin/true, with PostgreSQL": (["/bin/true"], [postgresql]),
         "psql 'select 1', with PostgreSQL": (["psql", "-XAtc", "select 1"], [postgresql]),
+        "/bin/true, with Redis": (["/bin/true"], [Redis()]),
+        "redis-cli ping, with Redis": (["sh", "-c", 'exec redis-cli -s "$REDIS_SOCKET" ping'], [Redis()]),
     }
     calls: dict[str, list[float]] = {name: [] for name in cases}
     inside: dict[str, list[float]] = {name: [] for name in cases}
