@@ -19,8 +19,9 @@
 from .junit import TestOutcome, parse_junit
 from .local import AppStartError, LocalRunner, wait_until_ready
 from .manifest import DEFAULT_ASSESSMENT_DIR, AppSpec, Manifest, ManifestError, Ticket, load_manifest
+from .play import Runner
 from .run import GraderError, HiddenRun, VisibleRun, grade, run_hidden_tests
-from .validate import Check, Runner, ValidationReport, validate
+from .validate import Check, ValidationReport, validate
 from .verdicts import TicketVerdict, ticket_verdicts
 
 __all__ = [

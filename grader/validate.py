@@ -47,10 +47,8 @@ import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
 
 import gitplumbing
 from gitplumbing import identity_env
@@ -59,8 +57,9 @@ from .clock import Usage
 from .concurrency import PROPERTY as CONCURRENCY
 from .concurrency import repeated_test_id
 from .junit import TestOutcome
-from .local import AppStartError, LocalRunner
+from .local import AppStartError, BuildError, LocalRunner
 from .manifest import DEFAULT_ASSESSMENT_DIR, Decoy, Manifest, ManifestError, load_manifest
+from .play import VISIBLE_BEFORE, App, Runner, play, served
 from .run import SEED_RANGE, HiddenRun, OutOfTime, VisibleRun, check_seed, new_seed, run_hidden_tests
 
 # Files that must never be shipped to candidates.
@@ -75,26 +74,6 @@ STARVED_TRIES = 3
 # The search for flaky tests runs the suite this many times on one app, then starts a fresh one: the
 # app's database and life stay the size of a few scoring runs.
 FLAKE_BATCH = 10
-
-
-class Runner(Protocol):
-    """Runs candidate code: the portal's sandbox in production, LocalRunner for authoring."""
-
-    def build(self, workdir: Path) -> None:
-        """The runtime's build step in workdir, once per tree before the app and tests; raises BuildError."""
-        ...
-
-    def start_app(self, workdir: Path) -> AbstractContextManager[str]:
-        """Start the manifest's app in workdir; the context yields its unix socket path and stops it on exit."""
-        ...
-
-    def run_visible_tests(self, workdir: Path) -> VisibleRun:
-        """Run the manifest's visible test command in workdir."""
-        ...
-
-    def app_usage(self, socket_path: str) -> Usage | None:
-        """What the app start_app serves on socket_path has used so far (None if not measured)."""
-        ...
 
 
 @dataclass(frozen=True)
@@ -128,6 +107,7 @@ class Scenario:
     flakes: list[HiddenRun] = field(default_factory=list)
     flake_error: str = ""
     plays: int = 0
+    built: bool = False  # the runtime's build step ran in the tree (once per state)
     duration: float = 0.0
 
     @property
@@ -296,9 +276,8 @@ def _play(
             scenario.error = f"the host was too busy to judge this state in {scenario.plays} tries: {starved}"
             break
         first_line = starved.partition("\n")[0]
+        # Each app serves a copy of the tree (grader.play): the next play starts from the same tree.
         progress(f"{scenario.name}: the host was too busy ({first_line}); playing it again")
-        if scenario.tree is not None:
-            _git(scenario.tree, "clean", "-q", "-f", "-d", "-x")  # what an app left in its tree (a database)
     scenario.duration = time.monotonic() - started
     visible = scenario.visible
     parts = [f"visible tests {_summary(visible.outcomes)} in {visible.duration:.2f} s"] if visible else []
@@ -327,23 +306,33 @@ def _play_once(
     try:
         if scenario.tree is None:
             raise RuntimeError("no tree")
-        if scenario.decoy is None and scenario.visible is None:
-            scenario.visible = runner.run_visible_tests(scenario.tree)
-        app_started = time.monotonic()
-        with runner.start_app(scenario.tree) as socket_path:
-            scenario.app_start = time.monotonic() - app_started
-            scenario.app_start_usage = runner.app_usage(socket_path)
 
-            def app_usage() -> Usage | None:
-                return runner.app_usage(socket_path)
+        def hidden(app: App, seed: int) -> HiddenRun:
+            return run_hidden_tests(app.socket, manifest=manifest, python=grader_python, seed=seed, app_usage=app.usage)
 
-            for seed in seeds:
-                run = run_hidden_tests(
-                    socket_path, manifest=manifest, python=grader_python, seed=seed, app_usage=app_usage
-                )
-                scenario.hidden.append(run)
-                if run.starved:
-                    return f"the hidden tests' last requests were not sent in time ({_usage(run)})"
+        played = play(
+            runner,
+            scenario.tree,
+            seeds=seeds,
+            hidden=hidden,
+            # A decoy's visible tests are not judged; a state played again keeps its first run of them.
+            visible=VISIBLE_BEFORE if scenario.decoy is None and scenario.visible is None else None,
+            build=not scenario.built,
+        )
+        scenario.built = scenario.built or not isinstance(played.failure, BuildError)
+        scenario.visible = played.visible or scenario.visible
+        scenario.hidden = played.hidden
+        if played.app_start is not None:
+            scenario.app_start, scenario.app_start_usage = played.app_start, played.app_start_usage
+        failure = played.failure
+        if scenario.hidden and scenario.hidden[-1].starved:
+            return f"the hidden tests' last requests were not sent in time ({_usage(scenario.hidden[-1])})"
+        if isinstance(failure, (AppStartError, OutOfTime)) and failure.starved:
+            return str(failure)
+        if failure is not None:
+            scenario.start_failed = isinstance(failure, AppStartError) and failure.usage is not None
+            scenario.error = f"{type(failure).__name__}: {failure}"
+            return ""
         judged = _judged_concurrency(scenario)
         if judged and manifest.concurrency_repeats:
             starved = _repeat_concurrency(scenario, judged, manifest, runner, grader_python, seed=seeds[0])
@@ -351,11 +340,6 @@ def _play_once(
                 return starved
         if scenario.flake_runs and any(not o.properties.get(CONCURRENCY) for o in scenario.hidden[0].outcomes):
             return _repeat_for_flakes(scenario, manifest, runner, grader_python, seed=seeds[0])
-    except (AppStartError, OutOfTime) as exc:
-        if exc.starved:
-            return str(exc)
-        scenario.start_failed = isinstance(exc, AppStartError) and exc.usage is not None
-        scenario.error = f"{type(exc).__name__}: {exc}"
     except Exception as exc:  # reported as a failed check
         scenario.error = f"{type(exc).__name__}: {exc}"
     return ""
@@ -373,14 +357,14 @@ def _repeat_concurrency(
     """Run the state's judged concurrency tests concurrency_repeats times, on a fresh app: the first
     one's may be broken by then (a test that loads it runs last for that reason). Why, if starved."""
     try:
-        with runner.start_app(scenario.tree) as socket_path:
+        with served(runner, scenario.tree) as app:
             scenario.repeats = run_hidden_tests(
-                socket_path,
+                app.socket,
                 sorted({o.ticket for o in judged if o.ticket is not None}),
                 manifest=manifest,
                 python=grader_python,
                 seed=(seed + 2) % SEED_RANGE,
-                app_usage=lambda: runner.app_usage(socket_path),
+                app_usage=app.usage,
                 repeat_concurrency=manifest.concurrency_repeats,
             )
     except (AppStartError, OutOfTime) as exc:
@@ -399,15 +383,15 @@ def _repeat_for_flakes(scenario: Scenario, manifest: Manifest, runner: Runner, g
     try:
         while left > 0:
             runs = min(left, FLAKE_BATCH)
-            with runner.start_app(scenario.tree) as socket_path:
+            with served(runner, scenario.tree) as app:
                 run = run_hidden_tests(
-                    socket_path,
+                    app.socket,
                     manifest=manifest,
                     python=grader_python,
                     seed=(seed + 3 + batch) % SEED_RANGE,
                     # One run's limit per run in the batch: what stops a hung app, not a budget.
                     timeout=manifest.hidden_timeout * runs,
-                    app_usage=lambda: runner.app_usage(socket_path),
+                    app_usage=app.usage,
                     repeat_others=runs,
                 )
             scenario.flakes.append(run)

@@ -14,12 +14,10 @@ from __future__ import annotations
 import logging
 import os
 import re
-import shutil
 import socket
 import tempfile
 import time
 import tomllib
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -32,8 +30,9 @@ from django.utils import timezone
 import gitplumbing
 from grader.clock import WALL_FACTOR, Usage
 from grader.junit import TestOutcome
-from grader.local import AppStartError
+from grader.local import AppStartError, BuildError
 from grader.manifest import Manifest
+from grader.play import VISIBLE_BESIDE, App, play
 from grader.run import GraderError, HiddenRun, OutOfTime, VisibleRun, new_seed, run_hidden_tests
 from grader.verdicts import ticket_verdicts
 from portal.assessments.runner import SandboxRunner
@@ -451,11 +450,7 @@ def _score(run: Run) -> Run:
             manifest=manifest, runtime=runtime, deadline=time.monotonic() + budget, services=services
         )
 
-        app_tree = Path(scratch) / "app"
-        shutil.copytree(tree, app_tree, symlinks=True)
-        graded = _grade(
-            run, manifest=manifest, runner=runner, budget=budget, tree=tree, app_tree=app_tree, timings=timings
-        )
+        graded = _grade(run, manifest=manifest, runner=runner, budget=budget, tree=tree, timings=timings)
     if graded.starved:
         return _starved(run, why=graded.starved)
 
@@ -511,53 +506,44 @@ def _grade(
     runner: SandboxRunner,
     budget: float,
     tree: Path,
-    app_tree: Path,
     timings: dict[str, float],
 ) -> _Graded:
-    """Serve the app, run the hidden tests against it and the visible tests beside it, within the budget."""
+    """Play the commit's tree (grader.play: build, serve the app, the hidden tests against it and the
+    visible tests beside it, on their own copy: the run takes the longer of the two), within the budget."""
     graded = _Graded()
 
-    def visible_tests():
-        began = time.monotonic()
-        result = runner.run_visible_tests(tree)
-        timings["visible"] = time.monotonic() - began
-        return result
+    def hidden(app: App, seed: int) -> HiddenRun:
+        return run_hidden_tests(
+            app.socket,
+            manifest=manifest,
+            # Judged on CPU and own time; the wall clock, a net, is cut by the budget.
+            timeout=manifest.hidden_timeout,
+            wall_timeout=runner.within(WALL_FACTOR * manifest.hidden_timeout),
+            seed=seed,
+            app_usage=app.usage,
+        )
 
-    # The candidate's own tests run in a sandbox of their own, on their own copy of the
-    # tree, while the app is graded: the run takes the longer of the two. They start once
-    # the app is up, so an app that never starts ends the run at its start-up limit.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="visible-tests") as pool:
-        visible_future = None
-        started = time.monotonic()
-        try:
-            with runner.start_app(app_tree) as socket_path:
-                timings["app_start"] = time.monotonic() - started
-                visible_future = pool.submit(visible_tests)
-                started = time.monotonic()
-                try:
-                    graded.hidden = run_hidden_tests(
-                        socket_path,
-                        manifest=manifest,
-                        # Judged on CPU and own time; the wall clock, a net, is cut by the budget.
-                        timeout=manifest.hidden_timeout,
-                        wall_timeout=runner.within(WALL_FACTOR * manifest.hidden_timeout),
-                        seed=run.seed,
-                        app_usage=lambda: runner.app_usage(socket_path),
-                    )
-                    graded.grader = graded.hidden.grader
-                    if graded.hidden.starved:
-                        graded.starved = "the hidden tests' last requests were not sent in time"
-                except GraderError as exc:
-                    graded.reason = f"the hidden tests could not complete: {exc}"
-                    if isinstance(exc, OutOfTime):
-                        graded.grader = exc.grader
-                        graded.starved = graded.reason if exc.starved else ""
-                timings["hidden"] = time.monotonic() - started
-        except AppStartError as exc:
-            graded.reason = app_start_reason(str(exc), tree=tree, manifest=manifest)
-            graded.starved = graded.reason if exc.starved else ""
-        graded.app_result = runner.app_results[-1] if runner.app_results else None
-        graded.visible = visible_future.result() if visible_future else None
+    played = play(runner, tree, seeds=[run.seed], hidden=hidden, visible=VISIBLE_BESIDE)
+    timings.update(played.timings)
+    graded.visible = played.visible
+    graded.app_result = runner.app_results[-1] if runner.app_results else None
+    if played.hidden:
+        graded.hidden = played.hidden[0]
+        graded.grader = graded.hidden.grader
+        if graded.hidden.starved:
+            graded.starved = "the hidden tests' last requests were not sent in time"
+    failure = played.failure
+    if isinstance(failure, BuildError):
+        graded.reason = f"the build failed: {failure}"
+        graded.starved = graded.reason if getattr(failure, "starved", False) else ""
+    elif isinstance(failure, AppStartError):
+        graded.reason = app_start_reason(str(failure), tree=tree, manifest=manifest)
+        graded.starved = graded.reason if failure.starved else ""
+    elif isinstance(failure, GraderError):
+        graded.reason = f"the hidden tests could not complete: {failure}"
+        if isinstance(failure, OutOfTime):
+            graded.grader = failure.grader
+            graded.starved = graded.reason if failure.starved else ""
     if runner.out_of_time:
         graded.hidden = None
         used = _run_usage(graded.app_result, graded.grader)
