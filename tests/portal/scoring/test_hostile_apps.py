@@ -74,7 +74,7 @@ def test_an_app_that_dies_at_import_has_its_exception_in_the_reason(invite, tmp_
     assert run.status == Run.Status.ERROR
     assert "exited with code 1 before it was ready" in run.reason
     assert "RuntimeError: the catalogue is misconfigured: LIB-4242" in run.reason
-    assert _seconds(run) < STARTUP_LIMIT / 2  # ended by the exit, not at the start-up limit
+    assert "start-up limit" not in run.reason  # ended by the exit, not at the start-up limit
 
 
 def test_the_run_budget_ends_a_run_that_would_take_longer(invite, tmp_path, settings):
