@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from portal.accounts.decorators import staff_required
 from portal.accounts.roles import RECRUITER, REVIEWER
+from portal.assessments.local_run import local_run
 from portal.assessments.services import version_manifest, version_shipped_dir
 from portal.core.markdown import document_html
 from portal.core.selectors import queues_without_worker, worker_status_list
@@ -170,6 +171,7 @@ def invite_page(request, invite: Invite, token: str):
     context = {"invite": invite, "token": token, "feedback": feedback_released(invite=invite), **times}
     if not times["can_start"]:
         shipped = version_shipped_dir(version)
+        manifest = version_manifest(version)
         context |= {
             # In the page itself: no "Loading…" first, and it reads without JavaScript.
             "runs": invite_candidate_runs(invite=invite),
@@ -178,7 +180,8 @@ def invite_page(request, invite: Invite, token: str):
             "git_password": invite_git_token(invite=invite, link_token=token),
             "readme_html": document_html(shipped, "README.md", content_hash=version.content_hash),
             "tickets_html": document_html(shipped, "tickets.md", content_hash=version.content_hash),
-            "tickets": version_manifest(version).tickets,
+            "tickets": manifest.tickets,
+            "local_run": local_run(manifest, shipped=shipped),
         }
     return render(request, "invites/invite_page.html", context)
 

@@ -250,6 +250,7 @@ def test_the_contents_lead_to_every_section_in_order_get_the_code_first_and_subm
     anchors = re.findall(r'<a href="#([a-z-]+)">', contents)
     assert anchors == [
         "code-heading",
+        "local-heading",
         "judging-heading",
         "readme-heading",
         "tickets-heading",
@@ -304,3 +305,12 @@ def test_released_feedback_is_announced_at_the_top_and_the_work_no_longer_with_t
     assert "with the reviewers" not in html
     assert html.index('id="feedback-heading"') < html.index('id="code-heading"')  # first, before the code
     assert "Well &lt;b&gt;argued&lt;/b&gt; pull requests." in html  # escaped
+
+
+def test_it_says_how_to_run_the_project_on_the_candidates_computer(client, created):
+    html = _page(client, created)
+    assert '<h2 id="local-heading">Run it on your computer</h2>' in html
+    assert "You need Python 3.11." in html
+    assert "pip install -r requirements.txt    # installs the pinned dependencies" in html
+    assert "python -m pytest    # runs the tests" in html
+    assert "DATABASE_URL" not in html.split('id="local-heading"')[1].split("</section>")[0]  # no service to find
