@@ -311,6 +311,6 @@ def test_it_says_how_to_run_the_project_on_the_candidates_computer(client, creat
     html = _page(client, created)
     assert '<h2 id="local-heading">Run it on your computer</h2>' in html
     assert "You need Python 3.11." in html
-    assert "pip install -r requirements.txt    # installs the pinned dependencies" in html
-    assert "python -m pytest    # runs the tests" in html
+    assert "# installs the pinned dependencies\npip install -r requirements.txt" in html
+    assert "# runs the tests\npython -m pytest" in html
     assert "DATABASE_URL" not in html.split('id="local-heading"')[1].split("</section>")[0]  # no service to find
