@@ -8,6 +8,7 @@ must be run in the portal's sandbox, which provides the same two operations
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -20,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+
+from sandbox.runtime import go_env
 
 from .clock import WALL, WALL_FACTOR, TaskClock, Usage
 from .manifest import Manifest
@@ -148,13 +151,16 @@ class LocalRunner:
                 "need a fresh server per run, which only the sandbox starts; validate it with "
                 "`python manage.py validate_assessment <package>`"
             )
-        if self.manifest.runtime_kind == "node" and self.python == sys.executable:
+        if self.manifest.runtime_kind in ("node", "go") and self.python == sys.executable:
             self.python = self.manifest.interpreter
 
-    def _env(self, **extra: str) -> dict[str, str]:
-        """trusted_env, with the author's NODE_PATH for a package on Node.js."""
+    def _env(self, workdir: Path, **extra: str) -> dict[str, str]:
+        """trusted_env, with the author's NODE_PATH for a package on Node.js, and go's settings (no
+        download, caches in ``workdir``: sandbox.runtime.go_env) for a package in Go."""
         if self.manifest.runtime_kind == "node" and os.environ.get("NODE_PATH"):
             extra = {"NODE_PATH": os.environ["NODE_PATH"], **extra}
+        if self.manifest.runtime_kind == "go":
+            extra = {**go_env(str(Path(workdir).absolute())), "HOME": str(Path(workdir).absolute()), **extra}
         return trusted_env(**extra)
 
     def app_usage(self, socket_path: str) -> Usage | None:
@@ -166,13 +172,35 @@ class LocalRunner:
         clock.sample()
         return clock.usage(time.monotonic() - started)
 
-    @contextmanager
     def build(self, workdir: Path) -> None:
-        """The runtime's build step in ``workdir``, once per tree before the app and tests run.
+        """The runtime's build step ([runtime] build) in ``workdir``, once per tree before the app and
+        tests run. Raises BuildError with the end of its output. Nothing to do without a build step."""
+        command = self.manifest.build_argv(self.python)
+        if not command:
+            return
+        limit = self.manifest.build_timeout
+        process = subprocess.Popen(
+            command,
+            cwd=workdir,
+            env=self._env(workdir),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # so that stop_process ends the compilers it started too
+        )
+        try:
+            # A safety net only, like the visible tests' (grader.clock).
+            output, _ = process.communicate(timeout=limit * WALL_FACTOR)
+        except subprocess.TimeoutExpired:
+            stop_process(process, grace=1)
+            output, _ = process.communicate()
+            what = f"did not finish within {limit * WALL_FACTOR:.0f} s"
+            raise BuildError(build_failure(what, _text(output))) from None
+        finally:
+            stop_process(process, grace=1)
+        if process.returncode != 0:
+            raise BuildError(build_failure(f"exited with code {process.returncode}", _text(output)))
 
-        Raises BuildError. Nothing to do for a runtime without a build step (python, node).
-        """
-
+    @contextmanager
     def start_app(self, workdir: Path) -> Iterator[str]:
         """Serve the app of the tree in workdir on a fresh unix socket; yields the socket's path."""
         # Unix socket paths are limited to about 100 bytes: keep it short, in a folder of its own.
@@ -180,7 +208,7 @@ class LocalRunner:
         socket_path = str(run_dir / "app.sock")
         app = self.manifest.app
         command = app.command(self.python, socket=socket_path, workdir=str(workdir))
-        env = self._env(**app.environment(socket=socket_path, workdir=str(workdir)))
+        env = self._env(workdir, **app.environment(socket=socket_path, workdir=str(workdir)))
         log_path = run_dir / "app.log"
         with log_path.open("wb") as log:
             process = subprocess.Popen(
@@ -207,7 +235,8 @@ class LocalRunner:
             shutil.rmtree(run_dir, ignore_errors=True)
 
     def run_visible_tests(self, workdir: Path) -> VisibleRun:
-        """Run the project's own tests (the manifest's command: pytest, node --test) in workdir."""
+        """Run the project's own tests (the manifest's command: pytest, node --test, go test -json) in
+        workdir. go test's report is its standard output (grader.gotest)."""
         with tempfile.TemporaryDirectory(prefix="visible-") as tmp:
             junit = Path(tmp) / "visible.xml"
             command = self.manifest.visible_test_command(self.python, junit=str(junit))
@@ -215,17 +244,46 @@ class LocalRunner:
             proc = subprocess.run(
                 command,
                 cwd=workdir,
-                env=self._env(),
+                env=self._env(workdir),
                 capture_output=True,
-                text=True,
                 # A safety net only: a busy host stretches the wall clock (grader.clock).
                 timeout=self.manifest.visible_timeout * WALL_FACTOR,
                 check=False,
             )
+            duration = time.monotonic() - started
+            if self.manifest.runtime_kind == "go":
+                return VisibleRun.from_go_test(
+                    self.manifest, proc.stdout, returncode=proc.returncode, duration=duration, errors=_text(proc.stderr)
+                )
             return VisibleRun.from_junit(
                 self.manifest,
                 junit,
                 returncode=proc.returncode,
-                duration=time.monotonic() - started,
-                output=proc.stdout + proc.stderr,
+                duration=duration,
+                output=_text(proc.stdout) + _text(proc.stderr),
             )
+
+
+def _text(output: bytes | str | None) -> str:
+    return output.decode(errors="replace") if isinstance(output, bytes) else output or ""
+
+
+BUILD_OUTPUT_LINES = 20
+
+
+# go -mod=vendor's words for an import that is neither in the standard library nor vendored.
+_NOT_VENDORED = re.compile(r'cannot find package "[^"]*" in:\s+\S*/vendor/(\S+)')
+
+
+def build_failure(what: str, output: str) -> str:
+    """A BuildError's message: how the build ended, its output's last lines, and what to do about an
+    import that nothing provides (a build downloads nothing)."""
+    tail = output.strip().splitlines()[-BUILD_OUTPUT_LINES:]
+    message = f"the build {what}" + (":\n" + "\n".join(tail) if tail else "; it printed nothing")
+    missing = sorted(set(_NOT_VENDORED.findall(output)))
+    if missing:
+        message += (
+            f"\n{', '.join(missing)}: not in the standard library nor in the module's vendor folder, and a "
+            "build downloads nothing; vendor it (go mod vendor, then commit vendor/) or do without it"
+        )
+    return message

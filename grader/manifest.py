@@ -22,8 +22,12 @@ INTERPRETERS_DIR = Path("/usr/bin")
 PYTHON_VERSION = re.compile(r"3\.[0-9]+")
 # [runtime] kind: what the app and the visible tests run on. A node runtime uses the host's node
 # (INTERPRETERS_DIR/node) and the dependencies of the shipped package.json's lockfile (sandbox.runtime).
-RUNTIME_KINDS = ("python", "node")
+# A go runtime uses the host's go (INTERPRETERS_DIR/go) and the standard library or the modules vendored
+# in the shipped tree, never a download; its app is the binary that [runtime] build compiles.
+RUNTIME_KINDS = ("python", "node", "go")
 NODE_MAJOR = re.compile(r"[1-9][0-9]*")
+GO_VERSION = re.compile(r"1\.[0-9]+")
+GO_MODULE_FILE = "go.mod"
 NODE_LOCKFILES = ("package-lock.json", "npm-shrinkwrap.json")
 # [services]: what may run beside the app in its sandbox, each `name = true`. postgresql: a fresh
 # PostgreSQL 15 server per run (sandbox.services), for the app and for the visible tests.
@@ -38,7 +42,17 @@ KNOWN_KEYS: dict[str, tuple[str, ...] | None] = {
     "": ("assessment", "paths", "runtime", "services", "app", "visible_tests", "hidden_tests", "limits", "tickets"),
     "[assessment]": ("slug", "title", "version", "summary"),
     "[paths]": ("shipped", "hidden_tests", "reference", "decoys", "source"),
-    "[runtime]": ("kind", "python", "requirements", "candidate_requirements", "node", "lockfile"),
+    "[runtime]": (
+        "kind",
+        "python",
+        "requirements",
+        "candidate_requirements",
+        "node",
+        "lockfile",
+        "go",
+        "build",
+        "build_timeout_seconds",
+    ),
     "[app]": ("start", "ready_path", "startup_timeout_seconds", "env"),
     "[app.env]": None,
     "[visible_tests]": ("command", "timeout_seconds"),
@@ -140,14 +154,20 @@ class Manifest:
     # the shipped project, beside its package.json).
     runtime_kind: str = "python"
     node: str = ""
+    # kind = "go": ``go`` is the host's go's "major.minor" ("1.19"), ``requirements`` is "go.mod".
+    go: str = ""
+    # [runtime] build: the command that compiles the tree once before its app and visible tests run
+    # (required for kind = "go"; () for none), and the CPU seconds it may use.
+    build_command: tuple[str, ...] = ()
+    build_timeout: float = 120.0
     # [services]: the services declared (names from SERVICES, in that order); () for none, the default.
     services: tuple[str, ...] = ()
 
     @property
     def interpreter(self) -> str:
         """The host's interpreter of [runtime] python (or node), the one runtimes are built with."""
-        if self.runtime_kind == "node":
-            return str(INTERPRETERS_DIR / "node")
+        if self.runtime_kind in ("node", "go"):
+            return str(INTERPRETERS_DIR / self.runtime_kind)
         return str(INTERPRETERS_DIR / f"python{self.python}")
 
     @property
@@ -214,6 +234,10 @@ class Manifest:
     def visible_test_command(self, python: str, *, junit: str) -> list[str]:
         return [python if arg == self.program else arg.replace("{junit}", junit) for arg in self.visible_command]
 
+    def build_argv(self, interpreter: str) -> list[str]:
+        """[runtime] build with the program ("go") replaced by the runtime's ``interpreter``; [] for none."""
+        return [interpreter if arg == self.program else arg for arg in self.build_command]
+
 
 def _fill(value: str, *, socket: str, workdir: str) -> str:
     return value.replace("{socket}", socket).replace("{workdir}", workdir)
@@ -277,10 +301,12 @@ def _runtime_kind(runtime: dict) -> str:
             f"[runtime] kind = {kind!r}: not a kind of runtime the portal knows; the kinds it knows are "
             f"{', '.join(RUNTIME_KINDS)}"
         )
-    if kind == "python":
-        foreign, hint = ("node", "lockfile"), 'node and lockfile are for kind = "node"'
-    else:
-        foreign, hint = ("python", "requirements", "candidate_requirements"), "a node runtime has node and lockfile"
+    python_keys = ("python", "requirements", "candidate_requirements")
+    foreign, hint = {
+        "python": (("node", "lockfile", "go"), 'node and lockfile are for kind = "node", go for kind = "go"'),
+        "node": ((*python_keys, "go"), "a node runtime has node and lockfile"),
+        "go": ((*python_keys, "node", "lockfile"), "a go runtime has go, build and build_timeout_seconds"),
+    }[kind]
     for key in foreign:
         if key in runtime:
             raise ManifestError(f'[runtime] {key}: not a key of a {kind} runtime (kind = "{kind}"); {hint}')
@@ -307,6 +333,55 @@ def _node(runtime: dict, host: str | None) -> str:
     return version
 
 
+def _go(runtime: dict, host: str | None) -> str:
+    """[runtime] go: the "major.minor" of the host's go ("1.19"), or ManifestError naming the one it has."""
+    version = _get(runtime, "go", str, "[runtime]")
+    if not GO_VERSION.fullmatch(version):
+        raise ManifestError(f"[runtime]: 'go' should be a version such as \"1.19\", not {version!r}")
+    where = INTERPRETERS_DIR / "go"
+    if host is None:
+        raise ManifestError(
+            f'[runtime] go = "{version}": this host has no go to build the app with ({where} not found); '
+            "install Debian's golang-go on every host that validates or scores"
+        )
+    has = ".".join(host.split(".")[:2])
+    if has != version:
+        raise ManifestError(
+            f'[runtime] go = "{version}": this host\'s go is {host} ({where}), not Go {version}; set go = "{has}", '
+            f"or install Go {version} as {where} on every host that validates or scores"
+        )
+    return version
+
+
+def _build(runtime: dict, kind: str) -> tuple[str, ...]:
+    """[runtime] build: an argv list; required for a go runtime, whose app is what it compiles."""
+    if "build" not in runtime:
+        if kind == "go":
+            raise ManifestError(
+                "[runtime] build: a package in Go needs the command that compiles its app, such as "
+                'build = ["go", "build", "-o", ".portal/app", "."] (and [app] start = ["./.portal/app", "{socket}"])'
+            )
+        return ()
+    return _strings(runtime, "build", "[runtime]")
+
+
+@functools.cache
+def host_go(path: Path = INTERPRETERS_DIR / "go") -> str | None:
+    """The version of the host's go ("1.19.8"), None if it has none that runs."""
+    try:
+        out = subprocess.run(
+            [str(path), "env", "GOVERSION"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+            env={"PATH": "/usr/bin:/bin", "HOME": "/nonexistent", "GOENV": "off", "GOTOOLCHAIN": "local"},
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip().removeprefix("go") or None
+
+
 @functools.cache
 def host_node(path: Path = INTERPRETERS_DIR / "node") -> str | None:
     """The version of the host's node ("20.19.2"), None if it has none that runs."""
@@ -327,6 +402,13 @@ def _lockfile(runtime: dict) -> str:
             f"(npm ci installs from those), not {lockfile!r}"
         )
     return path.as_posix()
+
+
+def _requirements(runtime: dict, kind: str) -> str:
+    """What defines the runtime's dependencies: the requirements file, npm's lockfile or go.mod."""
+    if kind == "go":
+        return GO_MODULE_FILE
+    return _get(runtime, "requirements", str, "[runtime]") if kind == "python" else _lockfile(runtime)
 
 
 def host_pythons(directory: Path = INTERPRETERS_DIR) -> list[str]:
@@ -463,8 +545,11 @@ def load_manifest(assessment_dir: str | Path = DEFAULT_ASSESSMENT_DIR) -> Manife
         runtime_kind=kind,
         python=_python(runtime, host_pythons()) if kind == "python" else "",
         node=_node(runtime, host_node()) if kind == "node" else "",
+        go=_go(runtime, host_go()) if kind == "go" else "",
+        build_command=_build(runtime, kind),
+        build_timeout=_number(runtime, "build_timeout_seconds", 120, "[runtime]"),
         services=services,
-        requirements=_get(runtime, "requirements", str, "[runtime]") if kind == "python" else _lockfile(runtime),
+        requirements=_requirements(runtime, kind),
         shipped_dir=root / _get(paths, "shipped", str, "[paths]"),
         hidden_tests_dir=root / _get(paths, "hidden_tests", str, "[paths]"),
         reference_dir=root / _get(paths, "reference", str, "[paths]"),
@@ -505,7 +590,8 @@ def _check(manifest: Manifest) -> None:
         )
     manifest.decoys()  # names and tickets
     if not (manifest.shipped_dir / manifest.requirements).is_file():
-        raise ManifestError(f"{manifest.requirements} not found in {manifest.shipped_dir}")
+        more = ": a package in Go is a module (go mod init)" if manifest.runtime_kind == "go" else ""
+        raise ManifestError(f"{manifest.requirements} not found in {manifest.shipped_dir}{more}")
     package_json = (PurePosixPath(manifest.requirements).parent / "package.json").as_posix()
     if manifest.runtime_kind == "node" and not (manifest.shipped_dir / package_json).is_file():
         raise ManifestError(

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from .clock import WALL, WALL_FACTOR, TaskClock, Usage
 from .concurrency import MARKER, REPEAT_ENV, REPEAT_OTHERS_ENV
+from .gotest import go_module_path, go_test_text, parse_go_test_json
 from .http_caps import STOP_FILE_ENV
 from .junit import TestOutcome, parse_junit, parse_node_junit
 from .manifest import DEFAULT_ASSESSMENT_DIR, Manifest, load_manifest
@@ -87,7 +88,7 @@ class HiddenRun:
 
 @dataclass(frozen=True)
 class VisibleRun:
-    """A run of the candidate's own tests (pytest, or node --test, at the root of the tree), made in the sandbox."""
+    """A run of the candidate's own tests (pytest, node --test or go test, at the root of the tree), in the sandbox."""
 
     returncode: int
     outcomes: list[TestOutcome]
@@ -106,6 +107,18 @@ class VisibleRun:
         parse = parse_node_junit if manifest.runtime_kind == "node" else parse_junit
         outcomes = parse(junit) if Path(junit).is_file() else []
         outcomes = [replace(o, ticket=manifest.ticket_of_visible_test(o.test_id)) for o in outcomes]
+        return cls(returncode, outcomes, duration, output[-OUTPUT_TAIL:])
+
+    @classmethod
+    def from_go_test(
+        cls, manifest: Manifest, report: bytes, *, returncode: int, duration: float, errors: str = ""
+    ) -> VisibleRun:
+        """Build it from ``go test -json``'s standard output (``report``) and its standard error; ids
+        relative to the module of the shipped go.mod (grader.gotest), tickets from the manifest."""
+        module = go_module_path(manifest.shipped_dir / manifest.requirements)
+        outcomes = parse_go_test_json(report, module=module)
+        outcomes = [replace(o, ticket=manifest.ticket_of_visible_test(o.test_id)) for o in outcomes]
+        output = go_test_text(report, limit=OUTPUT_TAIL) + errors[-OUTPUT_TAIL:]
         return cls(returncode, outcomes, duration, output[-OUTPUT_TAIL:])
 
 

@@ -1,5 +1,6 @@
 """Runtimes: an interpreter plus a virtualenv of an assessment's pinned requirements (or, for a
-package whose app runs on Node.js, node plus the node_modules its lockfile pins: node_runtime_build).
+package whose app runs on Node.js, node plus the node_modules its lockfile pins: node_runtime_build;
+for a package in Go, the host's go toolchain plus its standard library compiled once: go_runtime_build).
 
 A runtime is built once per (interpreter, requirements) on the host, with network, outside any
 sandbox, then mounted read-only at /runtime in every sandbox that uses it. Builds of the same
@@ -29,13 +30,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from .bwrap import WORK as IN_SANDBOX_WORK
 from .errors import RuntimeBuildError
 from .locks import exclusive_lock
 
 IN_SANDBOX = "/runtime"
 DEFAULT_PYTHON = "/usr/bin/python3.11"
 DEFAULT_NODE = "/usr/bin/node"
-PYTHON, NODE = "python", "node"
+DEFAULT_GO = "/usr/bin/go"
+PYTHON, NODE, GO = "python", "node", "go"
 _FORMAT = 1
 _META = "runtime.json"
 # Variables of the worker's own Python that would break a different interpreter.
@@ -50,9 +53,11 @@ class Runtime:
     key: str
     python_version: str  # "" for a node runtime
     requirements: tuple[str, ...]  # () for a node runtime: its lockfile is in the folder
-    kind: str = PYTHON  # PYTHON or NODE
+    kind: str = PYTHON  # PYTHON, NODE or GO
     node: str = ""  # a node runtime's node, under /usr (bound into every sandbox as it is)
     node_version: str = ""
+    go: str = ""  # a go runtime's go, under /usr (its GOROOT beside it, bound likewise)
+    go_version: str = ""  # "1.19.8"
 
     @property
     def python(self) -> str:
@@ -61,12 +66,14 @@ class Runtime:
 
     @property
     def interpreter(self) -> str:
-        """The program a package's commands name ("python" or "node"), as the sandbox runs it."""
-        return self.node if self.kind == NODE else self.python
+        """The program a package's commands name ("python", "node" or "go"), as the sandbox runs it."""
+        return {NODE: self.node, GO: self.go}.get(self.kind, self.python)
 
     @property
     def env(self) -> dict[str, str]:
         """What the runtime's programs need in their environment besides the sandbox's defaults."""
+        if self.kind == GO:
+            return go_env(IN_SANDBOX_WORK)
         # CommonJS require() searches NODE_PATH after the tree's own node_modules folders.
         return {"NODE_PATH": f"{IN_SANDBOX}/node_modules"} if self.kind == NODE else {}
 
@@ -89,6 +96,8 @@ class Runtime:
             kind=meta.get("kind", PYTHON),
             node=meta.get("interpreter", {}).get("node", ""),
             node_version=meta.get("interpreter", {}).get("node_version", ""),
+            go=meta.get("interpreter", {}).get("go", ""),
+            go_version=meta.get("interpreter", {}).get("go_version", ""),
         )
 
 
@@ -393,6 +402,111 @@ def node_runtime_build(
             "interpreter": identity,
             "requirements": [],
             "lockfile": lock.name,
+            "built_at": time.time(),
+            "format": _FORMAT,
+        }
+        (build / _META).write_text(json.dumps(meta, indent=2) + "\n")
+
+    return _build_once(root, key, build_into, timeout=timeout)
+
+
+# Go runtimes. The app is a binary the package's build step ([runtime] build) compiles in its tree, in
+# the sandbox, with the host's go (under /usr, which every sandbox binds, GOROOT included). Nothing is
+# ever downloaded: the standard library and the modules vendored in the tree (-mod=vendor) are all a
+# build may use. The runtime's folder holds the standard library compiled once with the runs'
+# settings (CGO_ENABLED=0 makes Debian's precompiled net, os/user... stale): a build copies that cache
+# into its tree's own (GO_CACHE) instead of spending seconds of CPU recompiling net/http every time.
+GO_CACHE = ".cache/go-build"  # the build cache, in the tree: the visible tests' go test reuses it
+GO_PATH = ".cache/go"
+GO_STD_CACHE = "go-build"  # in the runtime's folder
+
+
+def go_env(work: str) -> dict[str, str]:
+    """The environment of every go command of a run whose tree is at ``work``: no network, no module
+    download, no toolchain switch, no cgo; caches in the tree (writable, and copied with it)."""
+    return {
+        "GOPROXY": "off",
+        "GOSUMDB": "off",
+        # At most two packages compiled at once, and two threads running Go code per process: the
+        # run's task limit must not depend on how many cores the host has.
+        "GOFLAGS": "-mod=vendor -p=2",
+        "GOMAXPROCS": "2",
+        "GOTOOLCHAIN": "local",
+        "GOWORK": "off",
+        "GOENV": "off",
+        "CGO_ENABLED": "0",
+        "GOCACHE": f"{work}/{GO_CACHE}",
+        "GOPATH": f"{work}/{GO_PATH}",
+    }
+
+
+def go_build_argv(argv: Sequence[str], runtime: Runtime) -> list[str]:
+    """``argv`` run in the sandbox after the tree's build cache is seeded from the runtime's compiled
+    standard library (if the tree has no cache yet)."""
+    seed = (
+        f'[ -d "$GOCACHE" ] || {{ mkdir -p "${{GOCACHE%/*}}" && cp -R {IN_SANDBOX}/{GO_STD_CACHE} "$GOCACHE"; }} '
+        '&& exec "$@"'
+    )
+    return ["/bin/sh", "-c", seed, "sh", *argv] if runtime.kind == GO else list(argv)
+
+
+def go_identity(go: str = DEFAULT_GO) -> dict[str, str]:
+    """go's real path (under /usr), version ("1.19.8"), GOROOT and machine, read from go itself."""
+    real = os.path.realpath(go)
+    if not real.startswith("/usr/"):
+        raise RuntimeBuildError(
+            f"{go} resolves to {real}, outside /usr: the sandbox binds only /usr from the host, so it could "
+            f"not run there. Use Debian's go ({DEFAULT_GO}; apt-get install golang-go)."
+        )
+    try:
+        out = subprocess.run(
+            [real, "env", "GOVERSION", "GOROOT", "GOARCH"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+            env={**_clean_env(), "GOENV": "off", "GOTOOLCHAIN": "local"},
+        )
+        version, goroot, machine = out.stdout.split()
+    except (OSError, subprocess.SubprocessError, ValueError) as exc:
+        raise RuntimeBuildError(f"cannot run go {go}: {exc}") from exc
+    if not os.path.realpath(goroot).startswith("/usr/"):
+        raise RuntimeBuildError(f"{go}'s GOROOT is {goroot}, outside /usr: the sandbox could not see it")
+    return {"go": real, "go_version": version.removeprefix("go"), "goroot": goroot, "machine": machine}
+
+
+def go_runtime_key(*, go: str = DEFAULT_GO) -> str:
+    """sha256 of go (path, version, GOROOT, machine) and the settings its standard library is built with."""
+    payload = json.dumps(
+        {"format": _FORMAT, "kind": GO, "interpreter": go_identity(go), "env": go_env("")}, sort_keys=True
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def go_runtime_build(*, root: Path, go: str = DEFAULT_GO, timeout: float = 1800.0) -> Runtime:
+    """Return the go runtime of ``go`` under ``root``, building it if needed: ``go build std`` with the
+    runs' settings (go_env) into the folder's build cache, offline. RuntimeBuildError with go's output."""
+    root = Path(root).absolute()
+    identity = go_identity(go)
+    key = go_runtime_key(go=go)
+
+    def build_into(build: Path) -> None:
+        build.mkdir()
+        env = {
+            **go_env(str(build)),
+            "GOCACHE": str(build / GO_STD_CACHE),
+            "GOFLAGS": "",  # outside a module, where -mod=vendor has no meaning
+            "HOME": str(build),
+            "PATH": f"{os.path.dirname(identity['go'])}:/usr/bin:/bin",
+        }
+        _run([identity["go"], "build", "std"], timeout=timeout, what="go build std", cwd=build, env=env)
+        shutil.rmtree(build / GO_PATH.split("/")[0], ignore_errors=True)
+        meta = {
+            "key": key,
+            "kind": GO,
+            "python_version": "",
+            "interpreter": identity,
+            "requirements": [],
             "built_at": time.time(),
             "format": _FORMAT,
         }

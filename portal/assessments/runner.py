@@ -18,11 +18,11 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from grader.clock import WALL_FACTOR, Usage
-from grader.local import AppStartError, start_up_failure, wait_until_ready
+from grader.local import AppStartError, BuildError, build_failure, start_up_failure, wait_until_ready
 from grader.manifest import Manifest
 from grader.run import VisibleRun
 from sandbox import (
@@ -40,7 +40,7 @@ from sandbox import (
     runtime_key,
     serve,
 )
-from sandbox.runtime import node_runtime_build, node_runtime_key
+from sandbox.runtime import go_build_argv, go_runtime_build, go_runtime_key, node_runtime_build, node_runtime_key
 
 IN_SANDBOX_WORK = "/work"
 APP_SOCKET = "app.sock"
@@ -54,8 +54,11 @@ def manifest_runtime(manifest: Manifest, *, runtimes_dir: Path) -> Runtime:
     Always the assessment's own requirements file, never the candidate's copy of it; on the
     interpreter of its [runtime] python (grader.manifest refuses a version this host lacks). For a
     package on Node.js, the host's node with its package.json and lockfile's dependencies (npm ci),
-    built once per lockfile and node.
+    built once per lockfile and node. For a package in Go, the host's go with its standard library
+    compiled once per go (the tree's vendored modules are compiled by its build step).
     """
+    if manifest.runtime_kind == "go":
+        return go_runtime_build(root=runtimes_dir, go=manifest.interpreter)
     if manifest.runtime_kind == "node":
         return node_runtime_build(
             project=manifest.shipped_dir, lockfile=manifest.requirements, root=runtimes_dir, node=manifest.interpreter
@@ -67,6 +70,8 @@ def manifest_runtime(manifest: Manifest, *, runtimes_dir: Path) -> Runtime:
 
 def manifest_runtime_key(manifest: Manifest) -> str:
     """The key (the folder's name under the runtimes folder) of manifest_runtime's runtime."""
+    if manifest.runtime_kind == "go":
+        return go_runtime_key(go=manifest.interpreter)
     if manifest.runtime_kind == "node":
         return node_runtime_key(project=manifest.shipped_dir, lockfile=manifest.requirements, node=manifest.interpreter)
     return runtime_key(requirements=manifest.shipped_dir / manifest.requirements, python=manifest.interpreter)
@@ -221,9 +226,37 @@ class SandboxRunner:
         return server_usage(server) if server is not None else None
 
     def build(self, workdir: Path) -> None:
-        """The runtime's build step, in the sandbox, in ``workdir``: once per tree, before the app
-        and the visible tests (which run on copies of it). Raises BuildError. Nothing to do for a
-        runtime without a build step (python, node)."""
+        """The runtime's build step ([runtime] build), in the sandbox, in ``workdir``, whose files it
+        leaves there (the app's binary, go's build cache): once per tree, before the app and the
+        visible tests (which run on copies of it). Judged on its CPU time ([runtime]
+        build_timeout_seconds; the wall clock is a net). Raises BuildError saying how it ended, with
+        its output's last lines. Nothing to do without a build step (python and node packages)."""
+        command = self.manifest.build_argv(self.runtime.interpreter)
+        if not command:
+            return
+        limit = self.manifest.build_timeout
+        wall_limit = self.within(WALL_FACTOR * limit)
+        result = run(
+            argv=go_build_argv(command, self.runtime),
+            workdir=workdir,
+            runtime=self.runtime,
+            limits=_limits(self.manifest, seconds=limit, wall_time=wall_limit),
+            env=self.runtime.env,
+        )
+        if result.exit_code == 0 and not result.limits_hit:
+            return
+        if result.limit == "cpu_time":
+            what = f"was stopped at its CPU limit of {limit:g} s"
+        elif result.limit == "wall_time":
+            what = f"did not finish within the wall clock's limit of {wall_limit:.0f} s"
+        elif result.signal is not None:
+            what = f"was killed by {result.signal_name}"
+        else:
+            what = f"exited with code {result.exit_code}"
+        if result.limits_hit and result.limit not in ("cpu_time", "wall_time"):
+            hits = ", ".join(str(hit).replace("_", " ") for hit in result.limits_hit)
+            what += f" (the sandbox's {hits} limit fired)"
+        raise BuildError(build_failure(what, (result.stderr + result.stdout).decode(errors="replace")))
 
     @contextlib.contextmanager
     def start_app(self, workdir: Path) -> Iterator[str]:
@@ -286,21 +319,31 @@ class SandboxRunner:
             )
             started = time.monotonic()
             timeout = self.manifest.visible_timeout
+            limits = _limits(self.manifest, seconds=timeout, wall_time=self.within(WALL_FACTOR * timeout))
             result = run(
                 argv=command,
                 workdir=tree,
                 runtime=self.runtime,
-                limits=_limits(self.manifest, seconds=timeout, wall_time=self.within(WALL_FACTOR * timeout)),
+                # go test's report is its standard output (grader.gotest): kept up to a report's cap.
+                limits=replace(limits, output=MAX_JUNIT_BYTES) if self.runtime.kind == "go" else limits,
                 env=self.runtime.env,
                 services=self.services,
             )
             duration = time.monotonic() - started
+            returncode = result.exit_code if result.exit_code is not None else 128 + (result.signal or 0)
+            if self.runtime.kind == "go":
+                return VisibleRun.from_go_test(
+                    self.manifest,
+                    result.stdout,
+                    returncode=returncode,
+                    duration=duration,
+                    errors=result.stderr.decode(errors="replace"),
+                )
             junit = Path(scratch) / "junit.xml"
             # No readable report (none written, or a symlink planted instead): no outcomes recorded.
             with contextlib.suppress(OSError):
                 junit.write_bytes(read_file(tree, JUNIT_NAME, max_bytes=MAX_JUNIT_BYTES))
             output = (result.stdout + result.stderr).decode(errors="replace")
-            returncode = result.exit_code if result.exit_code is not None else 128 + (result.signal or 0)
             return VisibleRun.from_junit(
                 self.manifest, junit, returncode=returncode, duration=duration, output=output[-20000:]
             )
