@@ -16,7 +16,8 @@ VAR := var
 # Node.js node and npm; the deploy test checks the systemd units with systemd-analyze.
 RUN_OS_PACKAGES := git:git bwrap:bubblewrap
 TEST_OS_PACKAGES := $(RUN_OS_PACKAGES) chromium:chromium nginx:nginx openssl:openssl pg_dump:postgresql-client \
-  /usr/lib/postgresql/15/bin/postgres:postgresql-15 node:nodejs npm:npm systemd-analyze:systemd redis-server:redis-server
+  /usr/lib/postgresql/15/bin/postgres:postgresql-15 node:nodejs npm:npm systemd-analyze:systemd redis-server:redis-server \
+  go:golang-go
 
 .PHONY: run test lint format migrations-check bench setup setup-dev lock os-packages os-packages-test clean
 
