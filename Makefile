@@ -11,9 +11,10 @@ VAR := var
 
 # OS packages as command:package pairs. The portal needs git (hosting) and bubblewrap (sandbox);
 # the browser tests also need Debian's chromium, the reverse-proxy test nginx and openssl, and the
-# topology test's backup and restore PostgreSQL's client tools, and the sandbox's per-run database
-# PostgreSQL 15's server (a command may be a path: it is not on PATH), and the example package on
-# Node.js node and npm; the deploy test checks the systemd units with systemd-analyze.
+# topology test's backup and restore PostgreSQL's client tools, the sandbox's per-run services
+# PostgreSQL 15's server (a command may be a path: it is not on PATH) and redis-server, the example
+# package on Node.js node and npm, the one in Go golang-go; the deploy test checks the systemd units
+# with systemd-analyze. A worker host scoring packages of those runtimes or services needs the same.
 RUN_OS_PACKAGES := git:git bwrap:bubblewrap
 TEST_OS_PACKAGES := $(RUN_OS_PACKAGES) chromium:chromium nginx:nginx openssl:openssl pg_dump:postgresql-client \
   /usr/lib/postgresql/15/bin/postgres:postgresql-15 node:nodejs npm:npm systemd-analyze:systemd redis-server:redis-server \

@@ -30,8 +30,9 @@ GO_VERSION = re.compile(r"1\.[0-9]+")
 GO_MODULE_FILE = "go.mod"
 NODE_LOCKFILES = ("package-lock.json", "npm-shrinkwrap.json")
 # [services]: what may run beside the app in its sandbox, each `name = true`. postgresql: a fresh
-# PostgreSQL 15 server per run (sandbox.services), for the app and for the visible tests.
-SERVICES = ("postgresql",)
+# PostgreSQL 15 server per run, redis: a fresh Redis server per run (sandbox.services), for the app
+# and for the visible tests.
+SERVICES = ("postgresql", "redis")
 # [hidden_tests] flake_runs unless the manifest says otherwise: 1 - 0.95 ** 60 = 0.954, so a test
 # that fails one run in twenty is caught 95 times in a hundred.
 FLAKE_RUNS = 60

@@ -513,8 +513,8 @@ def _changed(before: dict[str, TestOutcome], after: dict[str, TestOutcome], ids:
 
 
 def _runner(manifest: Manifest) -> str:
-    """What runs the visible tests, as a check's detail names it: "pytest", "node --test"."""
-    return "node --test" if manifest.runtime_kind == "node" else "pytest"
+    """What runs the visible tests, as a check's detail names it: "pytest", "node --test", "go test"."""
+    return {"node": "node --test", "go": "go test"}.get(manifest.runtime_kind, "pytest")
 
 
 def _state(passed: bool | None) -> str:

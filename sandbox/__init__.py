@@ -6,7 +6,7 @@
 See docs/sandbox.md for the threat model and what each limit is enforced by.
 """
 
-from .api import run
+from .api import Service, run
 from .config import SandboxConfig
 from .errors import RuntimeBuildError, SandboxError, SandboxSetupError, SandboxUnavailable, ServeError
 from .files import read_file
@@ -34,6 +34,7 @@ __all__ = [
     "SandboxUnavailable",
     "ServeError",
     "Server",
+    "Service",
     "ServiceError",
     "postgres_template",
     "read_file",

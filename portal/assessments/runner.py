@@ -29,10 +29,12 @@ from sandbox import (
     Limits,
     MiB,
     PostgreSQL,
+    Redis,
     Result,
     Runtime,
     ServeError,
     Server,
+    Service,
     postgres_template,
     read_file,
     run,
@@ -77,15 +79,18 @@ def manifest_runtime_key(manifest: Manifest) -> str:
     return runtime_key(requirements=manifest.shipped_dir / manifest.requirements, python=manifest.interpreter)
 
 
-def manifest_services(manifest: Manifest, *, services_dir: Path) -> tuple[PostgreSQL, ...]:
+def manifest_services(manifest: Manifest, *, services_dir: Path) -> tuple[Service, ...]:
     """The services the manifest declares ([services]), each started fresh beside every run.
 
     postgresql: a PostgreSQL server made from the template cluster under ``services_dir``
-    (initdb once per host and server version, sandbox.services). () for a package without services.
+    (initdb once per host and server version, sandbox.services); redis: a Redis server (64 MiB,
+    noeviction). () for a package without services.
     """
-    if "postgresql" not in manifest.services:
-        return ()
-    return (PostgreSQL(template=postgres_template(root=services_dir)),)
+    made = {
+        "postgresql": lambda: PostgreSQL(template=postgres_template(root=services_dir)),
+        "redis": Redis,
+    }
+    return tuple(made[name]() for name in manifest.services)
 
 
 START_OUTPUT_LINES = 20
@@ -199,7 +204,7 @@ class SandboxRunner:
     # time.monotonic() past which nothing more runs: every limit below is cut to what is left.
     deadline: float | None = None
     # The services beside every run (manifest_services): required when the manifest declares some.
-    services: tuple[PostgreSQL, ...] = ()
+    services: tuple[Service, ...] = ()
     # The apps serving now, by the host socket path start_app yielded (for app_usage).
     _servers: dict[str, Server] = field(default_factory=dict, repr=False)
 

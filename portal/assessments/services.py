@@ -23,7 +23,7 @@ from portal.assessments.runner import SandboxRunner, manifest_runtime, manifest_
 from portal.core.archives import UnsafeArchive, extract_tar
 from portal.core.datadir import cache_dir, data_dir, has_data_dir
 from portal.core.workers import internal_url, worker_authorization
-from sandbox import PostgreSQL, Runtime
+from sandbox import Runtime, Service
 
 # The assessments that come with the portal: seed_demo loads them all; the first is the demo's.
 BUILT_IN_PACKAGES = (settings.BASE_DIR / "assessment_app", settings.BASE_DIR / "assessment_orders")
@@ -219,7 +219,7 @@ def assessment_runtime(*, manifest: Manifest, progress: Progress | None = None) 
     return runtime
 
 
-def assessment_services(*, manifest: Manifest, progress: Progress | None = None) -> tuple[PostgreSQL, ...]:
+def assessment_services(*, manifest: Manifest, progress: Progress | None = None) -> tuple[Service, ...]:
     """The services the package declares ([services]), their template built once per host in the cache.
 
     progress: told when a template is to be found or built (initdb, once per host: seconds).

@@ -32,15 +32,20 @@ def test_postgresql_false_is_no_service(tmp_path):
     assert load_manifest(package).services == ()
 
 
+def test_redis_is_declared_with_true_and_services_come_in_a_fixed_order(tmp_path):
+    package = _with_services(tiny_package(tmp_path), "[services]\nredis = true\npostgresql = true")
+    assert load_manifest(package).services == ("postgresql", "redis")
+
+
 def test_the_known_services_are_the_known_keys_of_the_table():
-    assert KNOWN_KEYS["[services]"] == SERVICES == ("postgresql",)
+    assert KNOWN_KEYS["[services]"] == SERVICES == ("postgresql", "redis")
     assert "services" in KNOWN_KEYS[""]
 
 
 @pytest.mark.parametrize(
     ("table", "message"),
     [
-        ("[services]\nredis = true", "redis: unknown service in [services]; the services it knows are postgresql"),
+        ("[services]\nmemcached = true", "memcached: unknown service in [services]; the services it knows are "),
         ("[services]\npostgres = true", "postgres: unknown service in [services]; did you mean postgresql?"),
         ("[services]\npostgresql = true\nmysql = true", "mysql: unknown service in [services]; the services it knows"),
         ('[services]\npostgresql = "yes"', "[services]: 'postgresql' should be true or false, not 'yes'"),
