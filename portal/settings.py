@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "portal.invites",
     "portal.hosting",
     "portal.scoring",
+    "portal.integrity",
     "portal.reviews",
     "portal.webhooks",
     "portal.api",

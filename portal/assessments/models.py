@@ -1,3 +1,4 @@
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 
@@ -25,6 +26,15 @@ class Assessment(models.Model):
     blind_review = models.BooleanField(
         default=False,
         help_text="Reviewers see no name, email or commit identity of candidates: an alias instead.",
+    )
+    similarity_flag = models.FloatField(
+        default=0.6,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text=(
+            "Recruiters see a flag on the dashboard for a submission whose closest match with another "
+            "candidate's, or with a known solution, scores at least this (0 to 1). Evidence for "
+            "reviewers only: it never changes a score."
+        ),
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
