@@ -1,5 +1,6 @@
 """The candidate's report for reviewers: score, matrix, why tickets fail, commits, diffs, pull
-requests and the push timeline, all read from what the worker stored; and its runs and rescoring.
+requests, the push timeline and the similar submissions, all read from what the worker stored; and
+its runs and rescoring.
 
 Only reviewers allowed on the invite's assessment reach it, and on a blind assessment every page is
 scrubbed of the candidate's identity on its way out (portal.reviews.blind).
@@ -14,8 +15,9 @@ from django.views.decorators.http import require_GET, require_POST
 
 from portal.accounts.decorators import role_required
 from portal.accounts.roles import REVIEWER
+from portal.integrity.selectors import invite_similarity
 from portal.invites.models import Invite
-from portal.reviews.blind import blind_response
+from portal.reviews.blind import alias, blind_response, is_blind, shown_name
 from portal.reviews.selectors import Aggregate, diff_comments, review_aggregate, reviewer_allowed
 from portal.scoring.selectors import (
     TimelinePush,
@@ -49,8 +51,32 @@ def _invite(request, public_id: str) -> Invite:
 @role_required(REVIEWER)
 def invite_result_page(request, public_id: str):
     invite = _invite(request, public_id)
-    response = render(request, "scoring/invite_result.html", report_context(request, invite))
-    return blind_response(response, [invite])
+    context = report_context(request, invite)
+    context["similarity"] = similarity = invite_similarity(invite=invite, viewer=_Viewer(request.user, invite))
+    response = render(request, "scoring/invite_result.html", context)
+    # The other candidates of the matches are hidden on a blind page like the page's own candidate,
+    # should their identity be in the code beside theirs.
+    return blind_response(response, [invite, *similarity.others])
+
+
+class _Viewer:
+    """A reviewer reading ``invite``'s report, as the similarity section sees them: another
+    candidate is named, with a link to their report, only if the reviewer may review their
+    assessment (asked once per assessment); by alias on a blind assessment or when they may not."""
+
+    def __init__(self, user, invite: Invite):
+        self.user = user
+        self.blind = is_blind(invite)
+        self.allowed: dict[int, bool] = {}
+
+    def name(self, other: Invite) -> str:
+        return shown_name(other) if not self.blind and self.may_open(other) else alias(other)
+
+    def may_open(self, other: Invite) -> bool:
+        assessment = other.assessment_version.assessment
+        if assessment.pk not in self.allowed:
+            self.allowed[assessment.pk] = reviewer_allowed(user=self.user, assessment=assessment)
+        return self.allowed[assessment.pk]
 
 
 @require_GET
