@@ -1,3 +1,4 @@
+from django import forms
 from django.contrib import admin
 
 from portal.assessments.models import Assessment, AssessmentVersion
@@ -12,10 +13,33 @@ class AssessmentVersionInline(admin.TabularInline):
     can_delete = False
 
 
+# No "%" in it: Django formats the message with the limit's value.
+SIMILARITY_FLAG_RANGE = (
+    "Give a share between 0 and 1, for example 0.6 to flag a submission whose closest match scores 0.6 or more."
+)
+
+
+class AssessmentForm(forms.ModelForm):
+    # The model's validators hold too; this says what the number means when it is out of range.
+    similarity_flag = forms.FloatField(
+        min_value=0.0,
+        max_value=1.0,
+        label="Similarity flag",
+        help_text=Assessment._meta.get_field("similarity_flag").help_text,
+        error_messages={"min_value": SIMILARITY_FLAG_RANGE, "max_value": SIMILARITY_FLAG_RANGE},
+        widget=forms.NumberInput(attrs={"step": "0.01"}),
+    )
+
+    class Meta:
+        model = Assessment
+        fields = ("title", "candidate_results", "blind_review", "similarity_flag")
+
+
 @admin.register(Assessment)
 class AssessmentAdmin(admin.ModelAdmin):
-    list_display = ("title", "slug", "candidate_results", "blind_review", "created_at")
-    fields = ("title", "slug", "candidate_results", "blind_review")
+    form = AssessmentForm
+    list_display = ("title", "slug", "candidate_results", "blind_review", "similarity_flag", "created_at")
+    fields = ("title", "slug", "candidate_results", "blind_review", "similarity_flag")
     readonly_fields = ("slug",)
     inlines = [AssessmentVersionInline]
 

@@ -44,6 +44,7 @@ from django.utils import timezone
 
 from portal.assessments.models import Assessment
 from portal.hosting.models import Push
+from portal.integrity.selectors import Flag, similarity_flags
 from portal.invites.models import Email, Event, Invite
 from portal.reviews.models import Review
 from portal.reviews.selectors import invite_recommendations
@@ -86,6 +87,8 @@ class PipelineRow:
     open: bool = False  # the invite is active: its candidate may still open, clone or push
     # The recommendations of submitted reviews, labelled ("Strong yes"); filled for the dashboard's page.
     recommendations: tuple[str, ...] = ()
+    # The closest similar submission, when at or above the assessment's flag; filled for the dashboard's page.
+    similarity: Flag | None = None
 
     @property
     def pending(self) -> bool:
@@ -234,9 +237,14 @@ def pipeline_page(
     page_values = list(current.object_list)
     labels = dict(Review.Recommendation.choices)
     found = invite_recommendations(v["pk"] for v in page_values)
+    flags = similarity_flags(invite_ids=[v["pk"] for v in page_values])
     return PipelinePage(
         rows=[
-            replace(_row(v), recommendations=tuple(labels.get(r, r) for r in found.get(v["pk"], ())))
+            replace(
+                _row(v),
+                recommendations=tuple(labels.get(r, r) for r in found.get(v["pk"], ())),
+                similarity=flags.get(v["pk"]),
+            )
             for v in page_values
         ],
         number=current.number,
