@@ -1,0 +1,355 @@
+"""Similarity between submissions, and with known leaked solutions: computed by a worker, stored for pages.
+
+1. A submitted invite (the ``invites.event_recorded`` hook, kind "submitted") queues
+   ``integrity.compare`` on commit.
+2. The task reads the candidate's changed files (portal.integrity.submissions), fingerprints them
+   with the version's boilerplate left out (the shipped project and the reference fixes' post-images)
+   and stores them (SubmissionPrint, one per invite: a rerun replaces it).
+3. It compares that print with every other print of the same assessment and with every known
+   solution of the assessment's versions, and stores a SimilarityMatch per direction for each score
+   of at least MATCH_FLOOR, replacing what an earlier computation stored for the same pairs.
+
+The print is committed before the others are read: of two submissions compared at the same moment,
+at least one sees the other, and the rows of a pair are the same whichever writes them.
+
+A known solution is added by an author (``manage.py known_solution``); every existing submission of
+its assessment is then compared with it (``integrity.compare_known``). Nothing here changes a score.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+from collections.abc import Iterable
+from functools import lru_cache
+from pathlib import Path
+
+from django.db import transaction
+
+import gitplumbing
+from portal.assessments.models import AssessmentVersion
+from portal.assessments.services import version_manifest, version_package
+from portal.core.dispatch import send_on_commit
+from portal.core.services import AttemptsExhausted, task_attempt_begin, task_attempt_clear
+from portal.hosting.services import repository_path
+from portal.integrity.fingerprints import (
+    MAX_FILE_BYTES,
+    MAX_FILES,
+    Prints,
+    compare,
+    fingerprint,
+    hashes_of,
+    overlap,
+    readable_files,
+)
+from portal.integrity.models import KnownSolution, SimilarityMatch, SubmissionPrint
+from portal.integrity.submissions import submission_read
+from portal.invites.models import Event, Invite
+from portal.scoring.models import InviteAnalysis
+
+logger = logging.getLogger(__name__)
+
+TASK_COMPARE = "integrity.compare"
+TASK_COMPARE_KNOWN = "integrity.compare_known"
+# A submission that stopped the worker this often (killed mid-task) is not tried again.
+MAX_ATTEMPTS = 3
+# Scores below this are not kept: a few shared lines of routine code are no evidence.
+MATCH_FLOOR = 0.05
+# The closest matches kept per submission, with other submissions (known solutions are few).
+MAX_MATCHES = 50
+
+
+class KnownSolutionError(ValueError):
+    """A known solution that cannot be stored, with the sentence that says why; nothing was changed."""
+
+
+def invite_event_recorded(*, event: Event) -> None:
+    """Receiver of invites.event_recorded: a submitted invite is compared with the others, by a worker."""
+    if event.kind == Event.Kind.SUBMITTED:
+        send_on_commit(TASK_COMPARE, invite_id=event.invite_id)
+
+
+# Boilerplate: what every honest submission shares with the shipped project and the reference fixes.
+
+
+@lru_cache(maxsize=16)
+def _boilerplate(content_hash: str, package: str, shipped_subdir: str, patches: tuple[str, ...]) -> frozenset[int]:
+    shipped = Path(package) / shipped_subdir
+    hashes = hashes_of(project_files(shipped))
+    for patch in patches:
+        hashes |= hashes_of(patch_post_image(shipped, Path(patch).read_bytes()))
+    return frozenset(hashes)
+
+
+def version_boilerplate(version: AssessmentVersion) -> frozenset[int]:
+    """The fingerprints of the version's shipped project and of its reference fixes' post-images
+    (computed once per version and process: a version never changes)."""
+    manifest = version_manifest(version)
+    package = version_package(version)
+    patches = tuple(str(manifest.patch_path(ticket.number)) for ticket in manifest.tickets)
+    return _boilerplate(version.content_hash, str(package), version.shipped_subdir, patches)
+
+
+def project_files(folder: Path) -> dict[str, str]:
+    """The text files of a project folder (no links, no .git), within the fingerprint caps."""
+    raw: dict[str, bytes] = {}
+    for path in sorted(folder.rglob("*")):
+        relative = path.relative_to(folder)
+        if ".git" in relative.parts or path.is_symlink() or not path.is_file():
+            continue
+        if len(raw) >= MAX_FILES * 10:
+            break
+        if path.stat().st_size <= MAX_FILE_BYTES:
+            raw[relative.as_posix()] = path.read_bytes()
+    return readable_files(raw)[0]
+
+
+def patch_post_image(shipped: Path, patch: bytes) -> dict[str, str]:
+    """The files ``patch`` adds or changes, as they are once it is applied to ``shipped``.
+
+    Applied by ``git apply`` in a scratch repository holding only the files it touches: paths
+    outside it and writes through links are refused by git; KnownSolutionError if it does not apply.
+    """
+    with tempfile.TemporaryDirectory(prefix="portal-patch-") as scratch:
+        tree = Path(scratch)
+        gitplumbing.run("init", "-q", str(tree))
+        listed = gitplumbing.run("apply", "--numstat", "-z", "-", cwd=tree, input=patch, check=False)
+        if not listed.ok:
+            raise KnownSolutionError(f"the patch cannot be read: {listed.stderr.decode(errors='replace').strip()}")
+        names = [entry.split(b"\t", 2)[2].decode(errors="replace") for entry in listed.stdout.split(b"\0") if entry]
+        for name in names:
+            source = shipped / name
+            if source.is_file() and not source.is_symlink() and source.resolve().is_relative_to(shipped.resolve()):
+                (tree / name).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(source, tree / name)
+        applied = gitplumbing.run("apply", "-", cwd=tree, input=patch, check=False)
+        if not applied.ok:
+            raise KnownSolutionError(
+                f"the patch does not apply to the shipped project: {applied.stderr.decode(errors='replace').strip()}"
+            )
+        raw = {}
+        for name in names:
+            path = tree / name
+            if path.is_file() and not path.is_symlink() and path.stat().st_size <= MAX_FILE_BYTES:
+                raw[name] = path.read_bytes()
+        return readable_files(raw)[0]
+
+
+# A submission's print and its matches.
+
+
+def submission_print_store(*, invite: Invite) -> SubmissionPrint:
+    """Fingerprint the invite's changes as they are now and store them (replacing an earlier print).
+
+    git is read outside any transaction: only the one row is written."""
+    integrated = None
+    analysis = InviteAnalysis.objects.filter(invite=invite).values_list("result", flat=True).first()
+    if analysis:
+        integrated = (analysis.get("integration") or {}).get("commit")
+    submission = submission_read(
+        path=repository_path(invite), base=invite.repository.base_commit, integrated=integrated
+    )
+    files, _ = readable_files(submission.files)
+    prints = fingerprint(files, boilerplate=version_boilerplate(invite.assessment_version))
+    stored, _ = SubmissionPrint.objects.update_or_create(
+        invite=invite,
+        defaults={
+            "assessment_id": invite.assessment_version.assessment_id,
+            "commit": submission.commit,
+            "files": prints.files,
+            "fingerprints": prints.to_json(),
+        },
+    )
+    return stored
+
+
+def invite_compare(*, invite_id: int) -> int:
+    """The task's work: fingerprint the invite, compare it, store the matches; the rows kept.
+
+    Counted (TaskAttempt): a submission that stopped the worker MAX_ATTEMPTS times is given up.
+    """
+    invite = Invite.objects.select_related("assessment_version", "repository").filter(pk=invite_id).first()
+    if invite is None or invite.status != Invite.Status.SUBMITTED:
+        return 0
+    try:
+        task_attempt_begin(task=TASK_COMPARE, key=str(invite_id), max_attempts=MAX_ATTEMPTS)
+    except AttemptsExhausted as exc:
+        logger.error("similarity of invite %s not computed: %s", invite_id, exc)
+        return 0
+    stored = submission_print_store(invite=invite)
+    kept = matches_update(submission=stored)
+    task_attempt_clear(task=TASK_COMPARE, key=str(invite_id))
+    return kept
+
+
+def _prints(submission: SubmissionPrint | KnownSolution) -> Prints:
+    return Prints.from_json(submission.fingerprints, submission.files)
+
+
+def _hashes(fingerprints: Iterable) -> set[int]:
+    return {int(entry[0]) for entry in fingerprints}
+
+
+def matches_update(*, submission: SubmissionPrint) -> int:
+    """Compare one print with every other of its assessment and every known solution; store the
+    matches at or above MATCH_FLOOR both ways and drop this invite's older ones; the rows kept."""
+    mine = _prints(submission)
+    hashes = set(mine.places)
+    scores = []
+    others = (
+        SubmissionPrint.objects.filter(assessment_id=submission.assessment_id)
+        .exclude(invite_id=submission.invite_id)
+        .values_list("pk", "fingerprints")
+    )
+    for pk, fingerprints in others.iterator(chunk_size=200):
+        score, _ = overlap(hashes, _hashes(fingerprints))
+        if score >= MATCH_FLOOR:
+            scores.append((score, pk))
+    closest = [pk for _, pk in sorted(scores, reverse=True)[:MAX_MATCHES]]
+    rows = []
+    for other in SubmissionPrint.objects.filter(pk__in=closest):
+        theirs = _prints(other)
+        ours = compare(mine, theirs)
+        back = compare(theirs, mine)
+        rows.append(_match(submission.invite_id, ours, other_invite_id=other.invite_id))
+        rows.append(_match(other.invite_id, back, other_invite_id=submission.invite_id))
+    known = KnownSolution.objects.filter(assessment_version__assessment_id=submission.assessment_id)
+    known_kept = []
+    for solution in known:
+        ours = compare(mine, _prints(solution))
+        if ours.score >= MATCH_FLOOR:
+            rows.append(_match(submission.invite_id, ours, known_solution_id=solution.pk))
+            known_kept.append(solution.pk)
+    with transaction.atomic():
+        mine_id = submission.invite_id
+        others_kept = [row.other_invite_id for row in rows if row.invite_id == mine_id and row.other_invite_id]
+        SimilarityMatch.objects.filter(invite_id=submission.invite_id, other_invite__isnull=False).exclude(
+            other_invite_id__in=others_kept
+        ).delete()
+        SimilarityMatch.objects.filter(other_invite_id=submission.invite_id).exclude(invite_id__in=others_kept).delete()
+        SimilarityMatch.objects.filter(invite_id=submission.invite_id, known_solution__isnull=False).exclude(
+            known_solution_id__in=known_kept
+        ).delete()
+        _upsert(rows)
+    return len(rows)
+
+
+def _match(invite_id: int, comparison, *, other_invite_id=None, known_solution_id=None) -> SimilarityMatch:
+    return SimilarityMatch(
+        invite_id=invite_id,
+        other_invite_id=other_invite_id,
+        known_solution_id=known_solution_id,
+        score=round(comparison.score, 4),
+        shared=comparison.shared,
+        passages=comparison.passages,
+    )
+
+
+def _upsert(rows: list[SimilarityMatch]) -> None:
+    """Insert, or replace the row of the same pair (whichever computation of the pair came first)."""
+    fields = ["score", "shared", "passages", "computed_at"]
+    pairs = [row for row in rows if row.other_invite_id is not None]
+    known = [row for row in rows if row.known_solution_id is not None]
+    if pairs:
+        SimilarityMatch.objects.bulk_create(
+            pairs, update_conflicts=True, unique_fields=["invite", "other_invite"], update_fields=fields
+        )
+    if known:
+        SimilarityMatch.objects.bulk_create(
+            known, update_conflicts=True, unique_fields=["invite", "known_solution"], update_fields=fields
+        )
+
+
+# Known solutions.
+
+
+def version_find(*, slug: str, version: str) -> AssessmentVersion:
+    """The version of assessment ``slug`` with the label ``version`` (the newest of that label), or
+    whose content hash starts with ``version`` (at least 7 characters, naming one version)."""
+    versions = AssessmentVersion.objects.filter(assessment__slug=slug)
+    if not versions.exists():
+        raise KnownSolutionError(f"no assessment has the slug {slug!r}")
+    labelled = versions.filter(label=version).order_by("-created_at").first()
+    if labelled is not None:
+        return labelled
+    hashed = list(versions.filter(content_hash__startswith=version.lower())) if len(version) >= 7 else []
+    if len(hashed) == 1:
+        return hashed[0]
+    if len(hashed) > 1:
+        raise KnownSolutionError(f"{version!r} starts the hash of {len(hashed)} versions of {slug!r}: give more of it")
+    labels = ", ".join(sorted({f"{v.label} ({v.short_hash})" for v in versions}))
+    raise KnownSolutionError(f"assessment {slug!r} has no version labelled or hashed {version!r}; it has {labels}")
+
+
+def known_solution_files(*, version: AssessmentVersion, source: Path) -> dict[str, str]:
+    """The files a known solution changes, as text: a patch against the shipped project, or a folder
+    holding the solution's project tree (compared with the shipped one)."""
+    shipped = version_package(version) / version.shipped_subdir
+    if not source.exists():
+        raise KnownSolutionError(f"{source} does not exist")
+    if source.is_dir():
+        theirs, ours = project_files(source), project_files(shipped)
+        files = {name: text for name, text in theirs.items() if ours.get(name) != text}
+    else:
+        data = source.read_bytes()
+        if b"\0" in data:
+            raise KnownSolutionError(f"{source} is a binary file, not a patch")
+        files = patch_post_image(shipped, data)
+    if not files:
+        raise KnownSolutionError(f"{source} changes no text file of the shipped project: nothing to compare with")
+    return files
+
+
+@transaction.atomic
+def known_solution_add(
+    *, version: AssessmentVersion, name: str, source: Path, source_url: str = "", by=None
+) -> KnownSolution:
+    """Store a known solution's changed files and fingerprints, then compare every submission of the
+    assessment with it (by a worker)."""
+    if not name.strip():
+        raise KnownSolutionError("a known solution needs a name: where it was found")
+    files = known_solution_files(version=version, source=source)
+    prints = fingerprint(files, boilerplate=version_boilerplate(version))
+    if not prints.places:
+        raise KnownSolutionError(
+            f"{source} holds nothing beyond the shipped project and the reference fixes: nothing to compare with"
+        )
+    solution = KnownSolution.objects.create(
+        assessment_version=version,
+        name=name.strip(),
+        source_url=source_url,
+        files=prints.files,
+        fingerprints=prints.to_json(),
+        added_by=by,
+    )
+    send_on_commit(TASK_COMPARE_KNOWN, known_solution_id=solution.pk)
+    return solution
+
+
+def known_solution_compare(*, known_solution_id: int) -> int:
+    """Compare every submission of the known solution's assessment with it; the matches kept."""
+    solution = KnownSolution.objects.select_related("assessment_version").filter(pk=known_solution_id).first()
+    if solution is None:
+        return 0
+    theirs = _prints(solution)
+    rows = []
+    prints = SubmissionPrint.objects.filter(assessment_id=solution.assessment_version.assessment_id)
+    for submission in prints.iterator(chunk_size=100):
+        comparison = compare(_prints(submission), theirs)
+        if comparison.score >= MATCH_FLOOR:
+            rows.append(_match(submission.invite_id, comparison, known_solution_id=solution.pk))
+    with transaction.atomic():
+        kept = [row.invite_id for row in rows]
+        SimilarityMatch.objects.filter(known_solution=solution).exclude(invite_id__in=kept).delete()
+        _upsert(rows)
+    return len(rows)
+
+
+def known_solution_remove(*, known_solution_id: int) -> KnownSolution:
+    """Delete a known solution and its matches."""
+    solution = KnownSolution.objects.filter(pk=known_solution_id).first()
+    if solution is None:
+        raise KnownSolutionError(f"no known solution has the id {known_solution_id}")
+    solution.delete()
+    return solution
