@@ -27,6 +27,7 @@ from pathlib import Path
 from .errors import SandboxError, SandboxSetupError
 
 _libc = ctypes.CDLL(None, use_errno=True)
+_PR_SET_PDEATHSIG, _PR_GET_PDEATHSIG = 1, 2
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 # O_NONBLOCK: opening a fifo for reading must not hang; O_NOCTTY: a tty must not become ours.
@@ -44,6 +45,9 @@ def fs_identity(uid: int | None, gid: int | None) -> Iterator[None]:
     if uid is None or gid is None or (uid == os.geteuid() and gid == os.getegid()):
         yield
         return
+    death = ctypes.c_int()
+    _libc.prctl(_PR_GET_PDEATHSIG, ctypes.byref(death))
+    parent = os.getppid()
     old_gid = _libc.setfsgid(gid)
     old_uid = _libc.setfsuid(uid)
     try:
@@ -54,6 +58,13 @@ def fs_identity(uid: int | None, gid: int | None) -> Iterator[None]:
     finally:
         _libc.setfsuid(old_uid)
         _libc.setfsgid(old_gid)
+        # The kernel clears a thread's parent-death signal whenever its fsuid or fsgid changes: a
+        # worker's pool process would outlive its killed parent, its runs' sandboxes with it. Set it
+        # back, and go now if the parent died while it was cleared.
+        if death.value:
+            _libc.prctl(_PR_SET_PDEATHSIG, death.value)
+            if os.getppid() != parent:
+                os.kill(os.getpid(), death.value)
 
 
 def _copy_data(src_fd: int, dst_fd: int, size: int) -> None:

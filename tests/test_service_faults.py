@@ -155,13 +155,8 @@ def test_a_worker_killed_while_its_runs_postgresql_is_up_leaves_nothing_and_the_
 # Celery gives each pool process a parent-death SIGKILL (prctl PR_SET_PDEATHSIG), which is all that
 # ends it when the main process alone is killed. The kernel clears that signal on any change of the
 # thread's fsuid or fsgid, which sandbox/files.py fs_identity makes to copy the tree and the
-# PostgreSQL cluster in: from the first run on, the pool process outlives its main process, and its
-# run's sandbox and PostgreSQL with it, until the run's end.
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="fs_identity (sandbox/files.py) clears the pool process's parent-death signal; it must set it back",
-)
+# PostgreSQL cluster in; fs_identity sets it back, so the pool process, its run's sandbox and its
+# PostgreSQL die with the main process.
 @pytest.mark.django_db(transaction=True)
 def test_a_pool_process_and_its_runs_postgresql_die_with_the_workers_main_process(tmp_path):
     invite = make_invite(assessment_version_install(package_dir=EXAMPLE)).invite
