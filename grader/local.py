@@ -27,6 +27,7 @@ from sandbox.runtime import go_env
 from .clock import WALL, WALL_FACTOR, TaskClock, Usage
 from .manifest import Manifest
 from .run import OUTPUT_TAIL, GraderError, VisibleRun, trusted_env
+from .sockets import socket_folder
 
 
 class BuildError(RuntimeError):
@@ -203,8 +204,7 @@ class LocalRunner:
     @contextmanager
     def start_app(self, workdir: Path) -> Iterator[str]:
         """Serve the app of the tree in workdir on a fresh unix socket; yields the socket's path."""
-        # Unix socket paths are limited to about 100 bytes: keep it short, in a folder of its own.
-        run_dir = Path(tempfile.mkdtemp(prefix="app-"))
+        run_dir = Path(socket_folder())
         socket_path = str(run_dir / "app.sock")
         app = self.manifest.app
         command = app.command(self.python, socket=socket_path, workdir=str(workdir))

@@ -29,6 +29,7 @@ from .gotest import go_module_path, go_test_text, parse_go_test_json
 from .http_caps import STOP_FILE_ENV
 from .junit import TestOutcome, parse_junit, parse_node_junit
 from .manifest import DEFAULT_ASSESSMENT_DIR, Manifest, load_manifest
+from .sockets import socket_base
 
 OUTPUT_TAIL = 4000
 # Seeds of the hidden tests' data and order are whole numbers below this.
@@ -180,7 +181,8 @@ def run_hidden_tests(
     limit = timeout or manifest.hidden_timeout
     wall_limit = wall_timeout or WALL_FACTOR * limit
     request_timeout = manifest.request_timeout * WALL_FACTOR
-    with tempfile.TemporaryDirectory(prefix="grader-") as tmp:
+    # The app's CPU is answered on a unix socket in it: a folder with room for its path.
+    with tempfile.TemporaryDirectory(prefix="grader-", dir=socket_base()) as tmp:
         junit = Path(junit_path) if junit_path else Path(tmp) / "hidden.xml"
         stop_file = Path(tmp) / "stop"
         cpu_socket = Path(tmp) / "app-cpu.sock" if app_usage is not None else None

@@ -25,6 +25,7 @@ from grader.clock import WALL_FACTOR, Usage
 from grader.local import AppStartError, BuildError, build_failure, start_up_failure, wait_until_ready
 from grader.manifest import Manifest
 from grader.run import VisibleRun
+from grader.sockets import socket_folder
 from sandbox import (
     Limits,
     MiB,
@@ -294,8 +295,7 @@ class SandboxRunner:
         except ServeError as exc:
             self.app_results.append(exc.result)
             raise _start_failure(exc, limit=startup, wall_limit=wall_limit) from exc
-        # Unix socket paths are limited to about 100 bytes: a short folder of its own.
-        host_dir = tempfile.mkdtemp(prefix="app-")
+        host_dir = socket_folder()
         forwarder = _Forwarder(str(Path(host_dir) / "app.sock"), server.connect)
         self._servers[forwarder.path] = server
         try:
