@@ -15,7 +15,13 @@ import threading
 from datetime import UTC, datetime
 
 from celery import Celery, bootsteps
-from celery.signals import celeryd_after_setup, task_postrun, task_prerun, worker_process_init
+from celery.signals import (
+    celeryd_after_setup,
+    task_postrun,
+    task_prerun,
+    worker_process_init,
+    worker_process_shutdown,
+)
 
 from portal.core import logcontext
 from portal.env import ConfigError, load_env_file
@@ -81,6 +87,21 @@ def _leave_the_process_group(**_kwargs) -> None:
     a stuck pool process's whole group, including what its task started.
     """
     os.setpgid(0, 0)
+
+
+@worker_process_init.connect
+def _scratch_of_its_own(**_kwargs) -> None:
+    """Temporary files in a folder of this pool process's own; a killed one's are removed by the next."""
+    from portal.core.scratch import scratch_begin
+
+    scratch_begin()
+
+
+@worker_process_shutdown.connect
+def _scratch_removed(**_kwargs) -> None:
+    from portal.core.scratch import scratch_end
+
+    scratch_end()
 
 
 # Every record a task writes names the task, its id, and the run or invite its keyword arguments

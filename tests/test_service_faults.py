@@ -147,7 +147,7 @@ def test_a_worker_killed_while_its_runs_postgresql_is_up_leaves_nothing_and_the_
     running.refresh_from_db()
     assert running.worker.startswith(rescuer.node_prefix)
     assert Event.objects.filter(invite=invite, kind=Event.Kind.SCORED, data__run=running.pk).count() == 1
-    assert dict(running.verdicts.values_list("ticket", "passed")) == {1: True, 2: False}
+    assert dict(running.verdicts.values_list("ticket", "passed")) == {1: True, 2: False}, running.reason
     assert _gone() == {}
     assert _server_files(tmp_path) == []
 

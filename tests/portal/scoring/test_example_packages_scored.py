@@ -14,6 +14,7 @@ import pytest
 
 from grader.manifest import load_manifest
 from portal.assessments.services import assessment_version_install
+from portal.core.scratch import PREFIX
 from portal.scoring.models import InviteAnalysis, Run
 from sandbox.slots import processes_of_uid
 from tests.conftest import ROOT
@@ -118,6 +119,15 @@ def _assert_nothing_left(scratch: Path) -> None:
     while any(processes_of_uid(uid) for uid in uids) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert {uid: processes_of_uid(uid) for uid in uids if processes_of_uid(uid)} == {}
-    # The scratch folders of the runs are gone; what is left is the pool's own (multiprocessing's
-    # pymp-*), which lives as long as the worker.
-    assert sorted(path.name for path in scratch.iterdir() if not path.name.startswith("pymp-")) == []
+    # The scratch folders of the runs are gone; what is left is the pool process's own folder
+    # (portal/core/scratch.py) and multiprocessing's pymp-*, which live as long as the worker.
+    assert _run_folders(scratch) == []
+
+
+def _run_folders(scratch: Path) -> list[str]:
+    """What is in the worker's temporary folder but its pool processes' folders, and pymp-* in either."""
+    found = []
+    for path in scratch.iterdir():
+        inside = path.iterdir() if path.name.startswith(PREFIX) and path.is_dir() else [path]
+        found += [entry.name for entry in inside if not entry.name.startswith("pymp-")]
+    return sorted(found)
