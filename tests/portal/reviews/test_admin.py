@@ -19,6 +19,7 @@ def test_the_assessment_admin_page_lists_and_adds_its_reviewers(client, admin_us
         {
             "title": assessment.title,
             "candidate_results": assessment.candidate_results,
+            "similarity_flag": "0.6",
             f"{versions}-TOTAL_FORMS": "1",
             f"{versions}-INITIAL_FORMS": "1",
             f"{versions}-0-id": str(assessment_version.pk),
