@@ -425,6 +425,8 @@ PORTAL_WEBHOOKS_RETRY_SECONDS = [
     for step in envlist("PORTAL_WEBHOOKS_RETRY_SECONDS", ["5", "300", "1800", "7200", "18000", "36000", "36000"])
 ]
 CELERY_BEAT_SCHEDULE["webhooks-sweep"] = {"task": "webhooks.sweep", "schedule": 30.0}
+# Similarity checks of submissions the broker never took (portal/integrity, RESEND_AFTER).
+CELERY_BEAT_SCHEDULE["integrity-sweep"] = {"task": "integrity.sweep", "schedule": 300.0}
 
 # --- Single sign-on -----------------------------------------------------------
 # OpenID Connect (portal/accounts/sso.py, docs/api.md "Single sign-on"): on when a client id is

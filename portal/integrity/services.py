@@ -12,6 +12,10 @@
 The print is committed before the others are read: of two submissions compared at the same moment,
 at least one sees the other, and the rows of a pair are the same whichever writes them.
 
+The broker never loses one: a submission whose check was never sent (the broker was down) or whose
+task was lost is sent again by the sweep (``integrity.sweep``, every RESEND_AFTER), at most once per
+RESEND_AFTER while no print is stored and its attempts are not exhausted.
+
 A known solution is added by an author (``manage.py known_solution``); every existing submission of
 its assessment is then compared with it (``integrity.compare_known``). Nothing here changes a score.
 """
@@ -22,15 +26,20 @@ import logging
 import shutil
 import tempfile
 from collections.abc import Iterable
+from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 
 from django.db import transaction
+from django.db.models import CharField, Exists, OuterRef, Q
+from django.db.models.functions import Cast
+from django.utils import timezone
 
 import gitplumbing
 from portal.assessments.models import AssessmentVersion
 from portal.assessments.services import version_manifest, version_package
 from portal.core.dispatch import send_on_commit
+from portal.core.models import TaskAttempt
 from portal.core.services import AttemptsExhausted, task_attempt_begin, task_attempt_clear
 from portal.hosting.services import repository_path
 from portal.integrity.fingerprints import (
@@ -58,6 +67,10 @@ MAX_ATTEMPTS = 3
 MATCH_FLOOR = 0.05
 # The closest matches kept per submission, with other submissions (known solutions are few).
 MAX_MATCHES = 50
+# A submission with no print this long after it was submitted (or after its last attempt) is sent
+# again by the sweep, which beat sends this often; at most SWEEP_BATCH at a time.
+RESEND_AFTER = timedelta(minutes=5)
+SWEEP_BATCH = 100
 
 
 class KnownSolutionError(ValueError):
@@ -68,6 +81,24 @@ def invite_event_recorded(*, event: Event) -> None:
     """Receiver of invites.event_recorded: a submitted invite is compared with the others, by a worker."""
     if event.kind == Event.Kind.SUBMITTED:
         send_on_commit(TASK_COMPARE, invite_id=event.invite_id)
+
+
+def integrity_sweep(*, now=None) -> int:
+    """Send the check again for submissions with no print: never sent, or its task lost; how many."""
+    now = now or timezone.now()
+    cutoff = now - RESEND_AFTER
+    attempts = TaskAttempt.objects.filter(task=TASK_COMPARE, key=Cast(OuterRef("pk"), CharField()))
+    due = list(
+        Invite.objects.filter(status=Invite.Status.SUBMITTED, submitted_at__lt=cutoff, similarity_print__isnull=True)
+        .exclude(Exists(attempts.filter(Q(attempts__gte=MAX_ATTEMPTS) | Q(last_started_at__gte=cutoff))))
+        .order_by("submitted_at")
+        .values_list("pk", flat=True)[:SWEEP_BATCH]
+    )
+    for invite_id in due:
+        send_on_commit(TASK_COMPARE, invite_id=invite_id)
+    if due:
+        logger.warning("similarity of %d submitted invites sent again: no print after %s", len(due), RESEND_AFTER)
+    return len(due)
 
 
 # Boilerplate: what every honest submission shares with the shipped project and the reference fixes.

@@ -1,6 +1,12 @@
 from celery import shared_task
 
-from portal.integrity.services import TASK_COMPARE, TASK_COMPARE_KNOWN, invite_compare, known_solution_compare
+from portal.integrity.services import (
+    TASK_COMPARE,
+    TASK_COMPARE_KNOWN,
+    integrity_sweep,
+    invite_compare,
+    known_solution_compare,
+)
 
 
 # On the default queue (not "scoring.*"): it reads the repositories, beside the data.
@@ -15,3 +21,9 @@ def compare_invite(*, invite_id: int) -> int:
 def compare_known(*, known_solution_id: int) -> int:
     """Sent when a known solution is added: compare every submission of its assessment with it."""
     return known_solution_compare(known_solution_id=known_solution_id)
+
+
+@shared_task(name="integrity.sweep")
+def sweep() -> int:
+    """Sent by beat every RESEND_AFTER: the checks of submissions the broker never took, or lost."""
+    return integrity_sweep()
