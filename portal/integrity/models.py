@@ -53,6 +53,9 @@ class SimilarityMatch(models.Model):
     invite = models.ForeignKey(Invite, on_delete=models.CASCADE, related_name="similarity_matches")
     other_invite = models.ForeignKey(Invite, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
     known_solution = models.ForeignKey(KnownSolution, on_delete=models.CASCADE, null=True, blank=True)
+    # What was compared: "" the whole submissions, else one ticket's branch on both sides
+    # ("refs/heads/issue-3"), or that branch with a known solution.
+    ref = models.CharField(max_length=100, blank=True, default="")
     score = models.FloatField(help_text="0 to 1: the share of the smaller side's fingerprints found in the other.")
     shared = models.PositiveIntegerField(help_text="Fingerprints the two have in common.")
     # The matching passages side by side: [{"path", "lines": [first, last], "other_path", "other_lines", ...}].
@@ -66,11 +69,12 @@ class SimilarityMatch(models.Model):
                 | Q(other_invite__isnull=True, known_solution__isnull=False),
                 name="integrity_match_one_other",
             ),
-            models.UniqueConstraint(fields=["invite", "other_invite"], name="integrity_match_invite_pair"),
-            models.UniqueConstraint(fields=["invite", "known_solution"], name="integrity_match_known"),
+            models.UniqueConstraint(fields=["invite", "other_invite", "ref"], name="integrity_match_invite_pair_ref"),
+            models.UniqueConstraint(fields=["invite", "known_solution", "ref"], name="integrity_match_known_ref"),
         ]
         indexes = [models.Index(fields=["invite", "-score"])]
 
     def __str__(self) -> str:
         other = self.other_invite or self.known_solution
-        return f"{self.invite} ~ {other}: {self.score:.2f}"
+        on = f" on {self.ref}" if self.ref else ""
+        return f"{self.invite} ~ {other}{on}: {self.score:.2f}"

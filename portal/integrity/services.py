@@ -284,11 +284,11 @@ def _upsert(rows: list[SimilarityMatch]) -> None:
     known = [row for row in rows if row.known_solution_id is not None]
     if pairs:
         SimilarityMatch.objects.bulk_create(
-            pairs, update_conflicts=True, unique_fields=["invite", "other_invite"], update_fields=fields
+            pairs, update_conflicts=True, unique_fields=["invite", "other_invite", "ref"], update_fields=fields
         )
     if known:
         SimilarityMatch.objects.bulk_create(
-            known, update_conflicts=True, unique_fields=["invite", "known_solution"], update_fields=fields
+            known, update_conflicts=True, unique_fields=["invite", "known_solution", "ref"], update_fields=fields
         )
 
 
