@@ -26,6 +26,7 @@ from django.db.models import F, OuterRef, Subquery
 from portal.assessments.models import Assessment
 from portal.integrity.models import SimilarityMatch, SubmissionPrint
 from portal.invites.models import Invite
+from portal.scoring.selectors import ref_label
 
 # The report shows this many matches, closest first, and says how many more there are.
 MATCHES_SHOWN = 5
@@ -79,6 +80,9 @@ class Match:
     source_url: str  # a known solution's http(s) address, or ""
     passages: list[Passage]
     passages_left_out: int
+    # Where this submission's side was compared when it was compared branch by branch ("on branch
+    # issue-2"), or "" for the whole submission.
+    where: str = ""
 
 
 @dataclass(frozen=True)
@@ -147,7 +151,17 @@ def _match(row: SimilarityMatch, *, viewer: Viewer, threshold: float) -> Match:
         source_url=url,
         passages=shown,
         passages_left_out=max(0, len(passages) - len(shown)),
+        where=_where(getattr(row, "ref", "")),
     )
+
+
+def _where(ref) -> str:
+    """A match's ref in words: "on branch issue-2"; "" for the whole submission. The branch name is
+    the candidate's: bounded and its controls made visible like their code."""
+    if not isinstance(ref, str) or not ref:
+        return ""
+    words = f"on branch {ref_label(ref)}" if ref.startswith("refs/heads/") else f"on {ref_label(ref)}"
+    return _bounded_line(words, NAME_CHARS)
 
 
 def _passage(raw: dict) -> Passage:

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from portal.accounts.decorators import role_required
 from portal.accounts.roles import REVIEWER
-from portal.integrity.selectors import invite_similarity
+from portal.integrity.selectors import MATCHES_SHOWN, Similarity, invite_similarity
 from portal.invites.models import Invite
 from portal.reviews.blind import alias, blind_response, is_blind, shown_name
 from portal.reviews.selectors import Aggregate, diff_comments, review_aggregate, reviewer_allowed
@@ -52,11 +52,18 @@ def _invite(request, public_id: str) -> Invite:
 def invite_result_page(request, public_id: str):
     invite = _invite(request, public_id)
     context = report_context(request, invite)
-    context["similarity"] = similarity = invite_similarity(invite=invite, viewer=_Viewer(request.user, invite))
+    context["similarity"] = similarity = report_similarity(request, invite)
     response = render(request, "scoring/invite_result.html", context)
     # The other candidates of the matches are hidden on a blind page like the page's own candidate,
     # should their identity be in the code beside theirs.
     return blind_response(response, [invite, *similarity.others])
+
+
+def report_similarity(request, invite: Invite, *, limit: int = MATCHES_SHOWN) -> Similarity:
+    """The similar submissions of ``invite`` as the signed-in reviewer may see them, for every page
+    that shows them (the report, the printable report, the review page). The page that shows them
+    passes ``similarity.others`` to blind_response with its own invite."""
+    return invite_similarity(invite=invite, viewer=_Viewer(request.user, invite), limit=limit)
 
 
 class _Viewer:
@@ -95,12 +102,14 @@ def invite_result_live(request, public_id: str):
 @require_GET
 @role_required(REVIEWER)
 def invite_report_print(request, public_id: str):
-    """The report on one page made for paper or PDF, with the submitted reviews the viewer may see."""
+    """The report on one page made for paper or PDF, with the submitted reviews the viewer may see
+    and the similar submissions."""
     invite = _invite(request, public_id)
     context = report_context(request, invite)
     context["printed_reviews"] = _printed_reviews(review_aggregate(invite=invite, for_user=request.user))
+    context["similarity"] = similarity = report_similarity(request, invite)
     response = render(request, "reviews/report_print.html", context)
-    return blind_response(response, [invite])
+    return blind_response(response, [invite, *similarity.others])
 
 
 def _printed_reviews(aggregate: Aggregate) -> list[dict] | None:

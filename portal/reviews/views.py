@@ -16,7 +16,7 @@ from portal.assessments.models import Assessment
 from portal.invites.models import Invite
 from portal.reviews.blind import blind_response, shown_name
 from portal.reviews.models import Review, ReviewComment, Rubric
-from portal.reviews.report import report_context
+from portal.reviews.report import report_context, report_similarity
 from portal.reviews.selectors import (
     QUEUE_ORDERS,
     QUEUE_VIEWS,
@@ -143,10 +143,14 @@ def _review_page(request, invite: Invite, *, release: dict | None = None, status
         # The evidence beside the rubric, for those who may read the report.
         "evidence_shown": may_review,
     }
+    others = []
     if may_review:
         context |= report_context(request, invite)
+        # The closest match only, in a line beside the rubric: the passages are on the report.
+        context["similarity"] = similarity = report_similarity(request, invite, limit=1)
+        others = similarity.others
     response = render(request, "reviews/review_form.html", context, status=status)
-    return blind_response(response, [invite])
+    return blind_response(response, [invite, *others])
 
 
 def _criteria_rows(rubric, review, suggestions) -> list[dict]:
