@@ -9,7 +9,7 @@ shown read-only here: rescoring belongs to administrators on the reviewer's page
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -27,6 +27,7 @@ from django.views.decorators.http import require_GET, require_POST
 from portal.accounts.decorators import role_required
 from portal.accounts.roles import RECRUITER
 from portal.core.spreadsheets import csv_lines, csv_when
+from portal.integrity.selectors import similarity_flags
 from portal.invites.emails import EmailRefused, email_retry, invitation_queue
 from portal.invites.models import Event, Invite
 from portal.invites.services import (
@@ -50,6 +51,7 @@ from portal.pipeline.selectors import (
     pipeline_stage_counts,
     ticket_verdicts,
 )
+from portal.reviews.selectors import reviewer_allowed
 from portal.scoring.models import Run
 from portal.scoring.selectors import invite_result, ref_label, run_summaries, tickets_contested, tickets_score
 from portal.web.charts import bar_chart_svg, column_chart_svg
@@ -268,16 +270,21 @@ def _emails(invite: Invite) -> list:
     return list(invite.emails.order_by("created_at", "pk"))
 
 
-def _detail_context(invite: Invite, **extra) -> dict:
+def _detail_context(invite: Invite, *, user, **extra) -> dict:
     now = timezone.now()
     events = list(invite.events.order_by("at", "pk"))
     closes_at = invite.closes_at
     active = invite.status == Invite.Status.ACTIVE
-    # The stage, score and whether anything is pending: the dashboard's row of this invite, so the two agree.
+    # The stage, score and whether anything is pending: the dashboard's row of this invite, so the two agree;
+    # with the dashboard's similarity flag (its closest match at or above the assessment's similarity_flag).
     row = pipeline_row(public_id=invite.public_id, now=now)
+    if row is not None:
+        row = replace(row, similarity=similarity_flags(invite_ids=[invite.pk]).get(invite.pk))
     return {
         "invite": invite,
         "row": row,
+        # The flag links to the report's section for those who may open the report.
+        "can_review": reviewer_allowed(user=user, assessment=invite.assessment_version.assessment),
         "live_url": reverse("recruiter_invite_detail", args=[invite.public_id]),
         "live_every": LIVE_EVERY,
         "opened_at": next((e.at for e in events if e.kind == Event.Kind.OPENED), None),
@@ -304,7 +311,7 @@ def _detail_context(invite: Invite, **extra) -> dict:
 def recruiter_invite_detail(request, public_id: str):
     """The invite's page; while something of it is pending (it is open, being scored, or an email
     waits), its stage, times, result, emails and timeline poll this address and are replaced in place."""
-    context = _detail_context(_invite(public_id))
+    context = _detail_context(_invite(public_id), user=request.user)
     template = "recruiter/_invite_live.html" if live_fragment(request) else "recruiter/invite_detail.html"
     response = render(request, template, context | {"oob": live_fragment(request)})
     patch_vary_headers(response, ["HX-Request"])
@@ -355,7 +362,9 @@ def _new_link(request, invite: Invite):
     messages.success(request, "New link made. Copy it now: it is shown only this once.")
     # Rendered in this response, never stored: the link exists in clear only here.
     response = render(
-        request, "recruiter/invite_detail.html", _detail_context(_invite(invite.public_id), new_link=link)
+        request,
+        "recruiter/invite_detail.html",
+        _detail_context(_invite(invite.public_id), user=request.user, new_link=link),
     )
     add_never_cache_headers(response)
     return response
