@@ -160,7 +160,12 @@ def test_compared_with_nothing_close_says_so(signed_in, own):
 
 @pytest.fixture
 def blind(assessment_version, tmp_path):
-    """A blind assessment: the page's candidate, and another whose commits name them (and a committer)."""
+    return blind_pair(assessment_version, tmp_path)
+
+
+def blind_pair(assessment_version, tmp_path) -> tuple[Invite, Invite]:
+    """A blind assessment: the page's candidate, and another whose commits name them (and a committer),
+    whose code beside the match names them too."""
     Assessment.objects.filter(pk=assessment_version.assessment_id).update(blind_review=True)
     own = _printed(make_invite(assessment_version, name=OWN_NAME, email=OWN_EMAIL).invite)
     other = make_invite(assessment_version, name=OTHER_NAME, email=OTHER_EMAIL).invite
@@ -205,6 +210,10 @@ def test_a_match_with_an_invite_the_reviewer_may_not_open_shows_the_alias_withou
 
 @pytest.fixture
 def second_reviewer_only_assessment(db, assessment_version, django_user_model):
+    return reviewer_only_version(assessment_version, django_user_model)
+
+
+def reviewer_only_version(assessment_version, django_user_model) -> AssessmentVersion:
     """Another assessment that names its only reviewer: not the ``reviewer`` persona."""
     assessment = Assessment.objects.create(slug="restricted", title="Restricted")
     version = AssessmentVersion.objects.create(
