@@ -169,10 +169,14 @@ def readable_path(path: str) -> str:
     return text if len(text) <= MAX_PATH_CHARS else text[: MAX_PATH_CHARS - 1] + "\u2026"
 
 
-def fingerprint(files: Mapping[str, str], *, boilerplate: set[int] | frozenset[int] = frozenset()) -> Prints:
+def fingerprint(
+    files: Mapping[str, str], *, boilerplate: set[int] | frozenset[int] = frozenset(), memo: dict | None = None
+) -> Prints:
     """The winnowed fingerprints of ``files`` (path -> text), less those in ``boilerplate``.
 
-    Files past the caps are left out (see readable_files, which callers use on bytes first).
+    Files past the caps are left out (see readable_files, which callers use on bytes first). ``memo``,
+    shared by the calls for one submission, keeps each file's prints by path and text: a branch's
+    files are mostly the whole submission's, lexed once.
     """
     prints = Prints()
     total = 0
@@ -182,7 +186,11 @@ def fingerprint(files: Mapping[str, str], *, boilerplate: set[int] | frozenset[i
             continue
         total += len(text)
         prints.files[path] = text
-        for h, first, last in _file_prints(path, text):
+        if memo is None:
+            found = _file_prints(path, text)
+        elif (found := memo.get((path, text))) is None:
+            found = memo[path, text] = _file_prints(path, text)
+        for h, first, last in found:
             if h in boilerplate:
                 continue
             places = prints.places.setdefault(h, [])

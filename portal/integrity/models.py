@@ -30,18 +30,29 @@ class KnownSolution(models.Model):
 
 
 class SubmissionPrint(models.Model):
-    """One candidate's changes, fingerprinted once they submitted: what every later one is compared with."""
+    """One candidate's changes, fingerprinted once they submitted: what every later one is compared with.
 
-    invite = models.OneToOneField(Invite, on_delete=models.CASCADE, related_name="similarity_print")
+    One per invite for the whole submission (ref ""), and one per ticket's branch
+    ("refs/heads/issue-3"): a ticket's fix copied alone shows on its branch, where the rest of the
+    submission does not dilute it.
+    """
+
+    invite = models.ForeignKey(Invite, on_delete=models.CASCADE, related_name="similarity_prints")
     assessment = models.ForeignKey(Assessment, on_delete=models.CASCADE, related_name="+")
+    ref = models.CharField(max_length=100, blank=True, default="", help_text='"" for the whole submission.')
     commit = models.CharField(max_length=40, help_text="The commit whose changes were fingerprinted.")
     # The candidate's changed files as text, by path (capped): shown beside a match.
     files = models.JSONField(default=dict)
     fingerprints = models.JSONField(default=list)
     computed_at = models.DateTimeField(auto_now=True)
 
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["invite", "ref"], name="integrity_print_invite_ref")]
+        indexes = [models.Index(fields=["assessment", "ref"])]
+
     def __str__(self) -> str:
-        return f"fingerprints of {self.invite} at {self.commit[:7]}"
+        on = f" {self.ref}" if self.ref else ""
+        return f"fingerprints of {self.invite}{on} at {self.commit[:7]}"
 
 
 class SimilarityMatch(models.Model):

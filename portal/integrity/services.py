@@ -4,13 +4,17 @@
    ``integrity.compare`` on commit.
 2. The task reads the candidate's changed files (portal.integrity.submissions), fingerprints them
    with the version's boilerplate left out (the shipped project and the reference fixes' post-images)
-   and stores them (SubmissionPrint, one per invite: a rerun replaces it).
-3. It compares that print with every other print of the same assessment and with every known
-   solution of the assessment's versions, and stores a SimilarityMatch per direction for each score
-   of at least MATCH_FLOOR, replacing what an earlier computation stored for the same pairs.
+   and stores them (SubmissionPrint ref "": a rerun replaces it); and the same for each issue-<n>
+   branch of one of the version's tickets on its own (ref "refs/heads/issue-<n>").
+3. It compares the whole print with every other whole print of the same assessment, each branch's
+   print with the same ticket's branch of every other submission (other tickets change other code),
+   and each print with every known solution of the assessment's versions; it stores a
+   SimilarityMatch per direction and ref for each score of at least MATCH_FLOOR, replacing what an
+   earlier computation stored for the same pairs. A ticket's fix copied alone scores low in a large
+   whole submission (the smaller side's share is what scores) and high on its branch.
 
-The print is committed before the others are read: of two submissions compared at the same moment,
-at least one sees the other, and the rows of a pair are the same whichever writes them.
+The prints are committed before the others are read: of two submissions compared at the same
+moment, at least one sees the other, and the rows of a pair are the same whichever writes them.
 
 The broker never loses one: a submission whose check was never sent (the broker was down) or whose
 task was lost is sent again by the sweep (``integrity.sweep``, every RESEND_AFTER), at most once per
@@ -53,7 +57,7 @@ from portal.integrity.fingerprints import (
     readable_files,
 )
 from portal.integrity.models import KnownSolution, SimilarityMatch, SubmissionPrint
-from portal.integrity.submissions import submission_read
+from portal.integrity.submissions import branch_heads, changes_read, submission_read
 from portal.invites.models import Event, Invite
 from portal.scoring.models import InviteAnalysis
 
@@ -89,7 +93,7 @@ def integrity_sweep(*, now=None) -> int:
     cutoff = now - RESEND_AFTER
     attempts = TaskAttempt.objects.filter(task=TASK_COMPARE, key=Cast(OuterRef("pk"), CharField()))
     due = list(
-        Invite.objects.filter(status=Invite.Status.SUBMITTED, submitted_at__lt=cutoff, similarity_print__isnull=True)
+        Invite.objects.filter(status=Invite.Status.SUBMITTED, submitted_at__lt=cutoff, similarity_prints__isnull=True)
         .exclude(Exists(attempts.filter(Q(attempts__gte=MAX_ATTEMPTS) | Q(last_started_at__gte=cutoff))))
         .order_by("submitted_at")
         .values_list("pk", flat=True)[:SWEEP_BATCH]
@@ -167,31 +171,43 @@ def patch_post_image(shipped: Path, patch: bytes) -> dict[str, str]:
         return readable_files(raw)[0]
 
 
-# A submission's print and its matches.
+# A submission's prints and their matches.
 
 
-def submission_print_store(*, invite: Invite) -> SubmissionPrint:
-    """Fingerprint the invite's changes as they are now and store them (replacing an earlier print).
+def submission_prints_store(*, invite: Invite) -> list[SubmissionPrint]:
+    """Fingerprint the invite's changes as they are now, whole and per ticket's branch, and store
+    them (replacing earlier prints, deleting those of branches gone); the whole one first.
 
-    git is read outside any transaction: only the one row is written."""
+    git is read outside any transaction: only the invite's print rows are written, in one."""
     integrated = None
     analysis = InviteAnalysis.objects.filter(invite=invite).values_list("result", flat=True).first()
     if analysis:
         integrated = (analysis.get("integration") or {}).get("commit")
-    submission = submission_read(
-        path=repository_path(invite), base=invite.repository.base_commit, integrated=integrated
-    )
-    files, _ = readable_files(submission.files)
-    prints = fingerprint(files, boilerplate=version_boilerplate(invite.assessment_version))
-    stored, _ = SubmissionPrint.objects.update_or_create(
-        invite=invite,
-        defaults={
-            "assessment_id": invite.assessment_version.assessment_id,
-            "commit": submission.commit,
-            "files": prints.files,
-            "fingerprints": prints.to_json(),
-        },
-    )
+    path, base = repository_path(invite), invite.repository.base_commit
+    boilerplate = version_boilerplate(invite.assessment_version)
+    tickets = {ticket.number for ticket in version_manifest(invite.assessment_version).tickets}
+    memo: dict = {}  # the files a branch shares with the whole submission are lexed once
+
+    def prints_of(ref: str, submission) -> dict:
+        files, _ = readable_files(submission.files)
+        prints = fingerprint(files, boilerplate=boilerplate, memo=memo)
+        return {"ref": ref, "commit": submission.commit, "files": prints.files, "fingerprints": prints.to_json()}
+
+    made = [prints_of("", submission_read(path=path, base=base, integrated=integrated))]
+    # Only the version's tickets: a branch named for no ticket has nothing of the same ticket to meet.
+    for ticket, (ref, head) in branch_heads(path=path).items():
+        if ticket in tickets and head != base:
+            made.append(prints_of(ref, changes_read(path=path, base=base, commits=[head])))
+    stored = []
+    with transaction.atomic():
+        for values in made:
+            row, _ = SubmissionPrint.objects.update_or_create(
+                invite=invite,
+                ref=values.pop("ref"),
+                defaults={"assessment_id": invite.assessment_version.assessment_id, **values},
+            )
+            stored.append(row)
+        SubmissionPrint.objects.filter(invite=invite).exclude(pk__in=[row.pk for row in stored]).delete()
     return stored
 
 
@@ -208,8 +224,8 @@ def invite_compare(*, invite_id: int) -> int:
     except AttemptsExhausted as exc:
         logger.error("similarity of invite %s not computed: %s", invite_id, exc)
         return 0
-    stored = submission_print_store(invite=invite)
-    kept = matches_update(submission=stored)
+    stored = submission_prints_store(invite=invite)
+    kept = matches_update(prints=stored)
     task_attempt_clear(task=TASK_COMPARE, key=str(invite_id))
     return kept
 
@@ -222,14 +238,44 @@ def _hashes(fingerprints: Iterable) -> set[int]:
     return {int(entry[0]) for entry in fingerprints}
 
 
-def matches_update(*, submission: SubmissionPrint) -> int:
-    """Compare one print with every other of its assessment and every known solution; store the
-    matches at or above MATCH_FLOOR both ways and drop this invite's older ones; the rows kept."""
-    mine = _prints(submission)
+def matches_update(*, prints: list[SubmissionPrint]) -> int:
+    """Compare one invite's prints (whole and per branch) with the other submissions' prints of the
+    same ref and with every known solution; store the matches at or above MATCH_FLOOR both ways and
+    drop this invite's older ones; the rows kept."""
+    if not prints:
+        return 0
+    invite_id, assessment_id = prints[0].invite_id, prints[0].assessment_id
+    known = list(KnownSolution.objects.filter(assessment_version__assessment_id=assessment_id))
+    rows = []
+    for submission in prints:
+        mine = _prints(submission)
+        rows += _pair_rows(submission, mine)
+        for solution in known:
+            ours = compare(mine, _prints(solution))
+            if ours.score >= MATCH_FLOOR:
+                rows.append(_match(invite_id, ours, known_solution_id=solution.pk, ref=submission.ref))
+    kept = {(row.invite_id, row.other_invite_id, row.known_solution_id, row.ref) for row in rows}
+    with transaction.atomic():
+        existing = SimilarityMatch.objects.filter(Q(invite_id=invite_id) | Q(other_invite_id=invite_id))
+        stale = [
+            pk
+            for pk, *key in existing.values_list("pk", "invite_id", "other_invite_id", "known_solution_id", "ref")
+            if tuple(key) not in kept
+        ]
+        SimilarityMatch.objects.filter(pk__in=stale).delete()
+        _upsert(rows)
+    return len(rows)
+
+
+def _pair_rows(submission: SubmissionPrint, mine: Prints) -> list[SimilarityMatch]:
+    """Both directions' rows of ``submission`` with the closest other prints of its assessment and ref
+    (set intersection over all of them, passages for the MAX_MATCHES closest only)."""
     hashes = set(mine.places)
+    if not hashes:
+        return []
     scores = []
     others = (
-        SubmissionPrint.objects.filter(assessment_id=submission.assessment_id)
+        SubmissionPrint.objects.filter(assessment_id=submission.assessment_id, ref=submission.ref)
         .exclude(invite_id=submission.invite_id)
         .values_list("pk", "fingerprints")
     )
@@ -241,36 +287,18 @@ def matches_update(*, submission: SubmissionPrint) -> int:
     rows = []
     for other in SubmissionPrint.objects.filter(pk__in=closest):
         theirs = _prints(other)
-        ours = compare(mine, theirs)
-        back = compare(theirs, mine)
-        rows.append(_match(submission.invite_id, ours, other_invite_id=other.invite_id))
-        rows.append(_match(other.invite_id, back, other_invite_id=submission.invite_id))
-    known = KnownSolution.objects.filter(assessment_version__assessment_id=submission.assessment_id)
-    known_kept = []
-    for solution in known:
-        ours = compare(mine, _prints(solution))
-        if ours.score >= MATCH_FLOOR:
-            rows.append(_match(submission.invite_id, ours, known_solution_id=solution.pk))
-            known_kept.append(solution.pk)
-    with transaction.atomic():
-        mine_id = submission.invite_id
-        others_kept = [row.other_invite_id for row in rows if row.invite_id == mine_id and row.other_invite_id]
-        SimilarityMatch.objects.filter(invite_id=submission.invite_id, other_invite__isnull=False).exclude(
-            other_invite_id__in=others_kept
-        ).delete()
-        SimilarityMatch.objects.filter(other_invite_id=submission.invite_id).exclude(invite_id__in=others_kept).delete()
-        SimilarityMatch.objects.filter(invite_id=submission.invite_id, known_solution__isnull=False).exclude(
-            known_solution_id__in=known_kept
-        ).delete()
-        _upsert(rows)
-    return len(rows)
+        ref = submission.ref
+        rows.append(_match(submission.invite_id, compare(mine, theirs), other_invite_id=other.invite_id, ref=ref))
+        rows.append(_match(other.invite_id, compare(theirs, mine), other_invite_id=submission.invite_id, ref=ref))
+    return rows
 
 
-def _match(invite_id: int, comparison, *, other_invite_id=None, known_solution_id=None) -> SimilarityMatch:
+def _match(invite_id: int, comparison, *, other_invite_id=None, known_solution_id=None, ref="") -> SimilarityMatch:
     return SimilarityMatch(
         invite_id=invite_id,
         other_invite_id=other_invite_id,
         known_solution_id=known_solution_id,
+        ref=ref,
         score=round(comparison.score, 4),
         shared=comparison.shared,
         passages=comparison.passages,
@@ -278,7 +306,7 @@ def _match(invite_id: int, comparison, *, other_invite_id=None, known_solution_i
 
 
 def _upsert(rows: list[SimilarityMatch]) -> None:
-    """Insert, or replace the row of the same pair (whichever computation of the pair came first)."""
+    """Insert, or replace the row of the same pair and ref (whichever computation of the pair came first)."""
     fields = ["score", "shared", "passages", "computed_at"]
     pairs = [row for row in rows if row.other_invite_id is not None]
     known = [row for row in rows if row.known_solution_id is not None]
@@ -359,20 +387,22 @@ def known_solution_add(
 
 
 def known_solution_compare(*, known_solution_id: int) -> int:
-    """Compare every submission of the known solution's assessment with it; the matches kept."""
+    """Compare every submission of the known solution's assessment with it, whole and per branch (a
+    leaked fix of one ticket); the matches kept."""
     solution = KnownSolution.objects.select_related("assessment_version").filter(pk=known_solution_id).first()
     if solution is None:
         return 0
     theirs = _prints(solution)
     rows = []
     prints = SubmissionPrint.objects.filter(assessment_id=solution.assessment_version.assessment_id)
-    for submission in prints.iterator(chunk_size=100):
+    for submission in prints.iterator(chunk_size=100):  # whole submissions and each ticket's branch
         comparison = compare(_prints(submission), theirs)
         if comparison.score >= MATCH_FLOOR:
-            rows.append(_match(submission.invite_id, comparison, known_solution_id=solution.pk))
+            rows.append(_match(submission.invite_id, comparison, known_solution_id=solution.pk, ref=submission.ref))
+    kept = {(row.invite_id, row.ref) for row in rows}
     with transaction.atomic():
-        kept = [row.invite_id for row in rows]
-        SimilarityMatch.objects.filter(known_solution=solution).exclude(invite_id__in=kept).delete()
+        existing = SimilarityMatch.objects.filter(known_solution=solution).values_list("pk", "invite_id", "ref")
+        SimilarityMatch.objects.filter(pk__in=[pk for pk, *key in existing if tuple(key) not in kept]).delete()
         _upsert(rows)
     return len(rows)
 

@@ -10,7 +10,9 @@ The head of their work is, in this order of preference:
 2. else every issue-<n> head, in ticket order;
 3. else main's head.
 
-A file changed by several of these is taken from the first. Everything here was pushed by a
+A file changed by several of these is taken from the first. Each issue-<n> branch is also read on
+its own (``branch_heads``, ``changes_read``): a ticket's changes compared with the same ticket's of
+other candidates. Everything here was pushed by a
 candidate: names are read NUL-separated and never used as paths on disk, sizes are asked of git
 before any content is read, and at most MAX_FILES files of at most MAX_FILE_BYTES (MAX_TOTAL_BYTES in
 all) are read, in one ``git cat-file --batch``.
@@ -37,11 +39,20 @@ class Submission:
     left_out: int = 0  # changed files not read: too large, past the caps, links
 
 
+def branch_heads(*, path: Path) -> dict[int, tuple[str, str]]:
+    """{ticket: (ref, head)} of every issue-<n> branch, in ticket order (one branch per ticket: the
+    name allows no leading zero)."""
+    found = {}
+    for name, sha in gitplumbing.heads(path).items():
+        ticket = branch_ticket(name)
+        if ticket is not None:
+            found[ticket] = (f"refs/heads/{name}", sha)
+    return dict(sorted(found.items()))
+
+
 def work_heads(*, path: Path, base: str, integrated: str | None) -> list[str]:
     """The commits whose changes make the submission, first one first (see the module docstring)."""
-    heads = gitplumbing.heads(path)
-    tickets = sorted((branch_ticket(name), sha) for name, sha in heads.items() if branch_ticket(name) is not None)
-    ticket_heads = list(dict.fromkeys(sha for _, sha in tickets))
+    ticket_heads = list(dict.fromkeys(sha for _, sha in branch_heads(path=path).values()))
     if integrated and not _is_commit(path, integrated):
         integrated = None
     if integrated:
@@ -49,13 +60,18 @@ def work_heads(*, path: Path, base: str, integrated: str | None) -> list[str]:
         return [integrated, *missing]
     if ticket_heads:
         return ticket_heads
-    main = heads.get("main")
+    main = gitplumbing.heads(path).get("main")
     return [main] if main and main != base else []
 
 
 def submission_read(*, path: Path, base: str, integrated: str | None = None) -> Submission:
     """The changed files of the candidate's work against ``base``, as bytes, within the caps."""
-    commits = work_heads(path=path, base=base, integrated=integrated)
+    return changes_read(path=path, base=base, commits=work_heads(path=path, base=base, integrated=integrated))
+
+
+def changes_read(*, path: Path, base: str, commits: list[str]) -> Submission:
+    """The files ``commits`` changed against ``base`` (a path changed by several: the first's), as
+    bytes, within the caps; one commit is one branch's changes."""
     submission = Submission(commit=commits[0] if commits else base)
     blobs: dict[str, str] = {}  # path -> blob, the first commit that changed a path wins
     for commit in commits:
