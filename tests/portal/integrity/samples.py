@@ -2,6 +2,7 @@
 independently for the same feature. Each adds a report of overdue loans (a new route file) and the
 query behind it (at the end of app/crud.py)."""
 
+import importlib
 from pathlib import Path
 
 from tests.conftest import ROOT
@@ -221,6 +222,12 @@ COPIED = submission(COPIED_ROUTE, COPIED_CRUD)
 OWN = submission(OWN_ROUTE, OWN_CRUD)
 
 
+def own_module(name: str) -> str:
+    """A sizeable module a candidate wrote on their own, for work on another ticket: a standard
+    library module's text (written by other people, stable for a Python version)."""
+    return Path(importlib.import_module(name).__file__).read_text()
+
+
 def shipped_files() -> dict[str, str]:
     return {str(p.relative_to(SHIPPED)): p.read_text() for p in sorted(SHIPPED.rglob("*")) if p.is_file()}
 
@@ -230,7 +237,31 @@ def line_of(text: str, needle: str) -> int:
     return next(n for n, line in enumerate(text.splitlines(), 1) if needle in line)
 
 
-__all__ = ["COPIED", "LEAKED", "OWN", "SHIPPED", "Path", "line_of", "run_integrity", "shipped_files", "submit"]
+__all__ = [
+    "COPIED",
+    "LEAKED",
+    "OWN",
+    "SHIPPED",
+    "Path",
+    "candidate",
+    "line_of",
+    "own_module",
+    "run_integrity",
+    "shipped_files",
+    "submit",
+]
+
+
+def candidate(version, name, tmp_path, **branches):
+    """An invite whose candidate committed ``branches`` (branch -> changes or a patch path)."""
+    from tests.support.candidates import candidate_commit
+    from tests.support.factories import make_invite
+
+    invite = make_invite(version, name=name).invite
+    for branch, change in branches.items():
+        kwargs = {"patch": change} if not isinstance(change, dict) else {"changes": change}
+        candidate_commit(invite, tmp_path / invite.public_id, branch=branch, message=f"{name} on {branch}", **kwargs)
+    return invite
 
 
 def run_integrity(broker) -> list[str]:

@@ -158,3 +158,14 @@ def test_the_worst_token_stream_costs_a_bounded_multiple_of_ordinary_code():
         return time.process_time() - start
 
     assert cpu(worst) <= 10 * cpu(ordinary) + 0.5
+
+
+def test_a_branch_sharing_files_with_the_whole_submission_reuses_their_prints(boilerplate):
+    memo: dict = {}
+    whole = fp.fingerprint(LEAKED | {"app/own.py": OWN[ROUTE]}, boilerplate=boilerplate, memo=memo)
+    lexed = dict(memo)
+    branch = fp.fingerprint({ROUTE: LEAKED[ROUTE]}, boilerplate=boilerplate, memo=memo)
+
+    assert memo == lexed  # nothing new was lexed for the branch
+    assert branch.to_json() == fp.fingerprint({ROUTE: LEAKED[ROUTE]}, boilerplate=boilerplate).to_json()
+    assert branch.hashes <= whole.hashes

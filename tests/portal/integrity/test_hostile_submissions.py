@@ -54,7 +54,7 @@ def test_a_hostile_submission_is_read_within_the_caps_and_still_compared(assessm
 
     assert submit(eve, broker) == ["integrity.compare"]
 
-    stored = SubmissionPrint.objects.get(invite=eve)
+    stored = SubmissionPrint.objects.get(invite=eve, ref="")
     assert stored.commit == commit
     assert len(stored.files) <= MAX_FILES
     assert sum(len(text.encode()) for text in stored.files.values()) <= MAX_TOTAL_BYTES
@@ -64,7 +64,7 @@ def test_a_hostile_submission_is_read_within_the_caps_and_still_compared(assessm
     assert "app/api/routes/reports.py" in stored.files
     assert all(name.isprintable() for name in stored.files)
     assert "\n" not in "".join(name for entry in stored.fingerprints for name in [entry[1]])
-    match = SimilarityMatch.objects.get(invite=eve, other_invite=honest)
+    match = SimilarityMatch.objects.get(invite=eve, other_invite=honest, ref="")
     assert match.score > 0 and match.passages
 
 
@@ -82,4 +82,4 @@ def test_links_and_submodules_are_not_followed(assessment_version, broker, tmp_p
 
     submit(eve, broker)
 
-    assert SubmissionPrint.objects.get(invite=eve).files == {}
+    assert {p.ref: p.files for p in SubmissionPrint.objects.filter(invite=eve)} == {"": {}, "refs/heads/issue-1": {}}

@@ -10,7 +10,7 @@ from django.core.management import CommandError, call_command
 
 from portal.integrity.models import KnownSolution, SimilarityMatch
 from tests.conftest import ROOT
-from tests.portal.integrity.samples import LEAKED, OWN, SHIPPED, run_integrity, submit
+from tests.portal.integrity.samples import COPIED, LEAKED, OWN, SHIPPED, own_module, run_integrity, submit
 from tests.support.candidates import candidate_commit
 from tests.support.factories import make_invite
 
@@ -62,8 +62,10 @@ def test_a_submission_equal_to_a_known_solution_added_later_is_matched(assessmen
     solution = KnownSolution.objects.get()
     assert "Added known solution" in said and set(solution.files) == set(LEAKED)
     assert (solution.name, solution.source_url) == ("public gist", "https://gist.example/1")
-    match = SimilarityMatch.objects.get(known_solution=solution)
-    assert match.invite == invite and match.score == 1.0 and match.passages
+    # The whole submission and its issue-1 branch (the same changes) are each the known solution.
+    matches = {row.ref: row for row in SimilarityMatch.objects.filter(known_solution=solution)}
+    assert set(matches) == {"", "refs/heads/issue-1"}
+    assert all(m.invite == invite and m.score == 1.0 and m.passages for m in matches.values())
     assert not SimilarityMatch.objects.filter(invite=honest).exists()
 
 
@@ -76,8 +78,22 @@ def test_a_submission_is_compared_with_the_known_solutions_when_submitted(assess
 
     submit(invite, broker)
 
-    match = SimilarityMatch.objects.get(invite=invite)
+    match = SimilarityMatch.objects.get(invite=invite, ref="")
     assert match.known_solution.name == "a repository on the web" and match.score == 1.0
+
+
+def test_a_leaked_fix_of_one_ticket_is_matched_on_that_tickets_branch(assessment_version, broker, tmp_path):
+    with broker.commit():
+        _add(assessment_version, _patch(tmp_path, LEAKED), name="ticket 3, leaked")
+    run_integrity(broker)
+    invite = make_invite(assessment_version).invite
+    candidate_commit(invite, tmp_path / "work", branch="issue-1", changes={"app/wrap.py": own_module("textwrap")})
+    candidate_commit(invite, tmp_path / "work", branch="issue-3", changes=COPIED)
+
+    submit(invite, broker)
+
+    matches = {row.ref: row.score for row in SimilarityMatch.objects.filter(invite=invite)}
+    assert set(matches) == {"", "refs/heads/issue-3"} and matches["refs/heads/issue-3"] >= 0.7
 
 
 def test_list_and_remove(assessment_version, broker, tmp_path):
