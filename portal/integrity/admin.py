@@ -32,13 +32,13 @@ class KnownSolutionAdmin(admin.ModelAdmin):
 
 @admin.register(SubmissionPrint)
 class SubmissionPrintAdmin(ReadOnlyAdmin):
-    list_display = ("invite", "assessment", "commit", "computed_at")
+    list_display = ("invite", "ref", "assessment", "commit", "computed_at")
     list_filter = ("assessment",)
     search_fields = ("invite__public_id", "commit")
 
 
 @admin.register(SimilarityMatch)
 class SimilarityMatchAdmin(ReadOnlyAdmin):
-    list_display = ("invite", "other_invite", "known_solution", "score", "shared", "computed_at")
+    list_display = ("invite", "other_invite", "known_solution", "ref", "score", "shared", "computed_at")
     search_fields = ("invite__public_id", "other_invite__public_id", "known_solution__name")
     ordering = ("-score",)
