@@ -1,17 +1,22 @@
 """Comparing one new submission with 1,000 earlier ones of the same assessment, as the worker does.
 
 Submissions are synthetic but shaped like real ones: the built-in assessment's shipped project with
-some of its reference fixes applied, and a new module of generated functions (random structure,
-names and numbers); every 50th is a copy of an earlier one with its names changed. They are
-fingerprinted with the version's boilerplate left out and kept as the stored JSON text (as the
-database hands it back). Timed, on one core (CPU seconds of this process):
+some of its reference fixes applied (2 to 4 tickets), and a new module of generated functions
+(random structure, names and numbers) on one of those tickets; every 50th is a copy of an earlier
+one with its names changed. Each has its whole print and one print per ticket's branch (that
+ticket's fix, and the module on its ticket's branch), fingerprinted with the version's boilerplate
+left out and kept as the stored JSON text (as the database hands it back). Timed, on one core (CPU
+seconds of this process):
 
-* the baseline: fingerprinting the new submission alone (what every comparison starts with);
-* comparing it with 1 earlier submission (decode, overlap, passages), and
-* with all 1,000: decode every stored print, overlap with each, passages for those above the floor.
+* the baseline: fingerprinting the new submission alone, whole (what every comparison starts with);
+* fingerprinting it whole and per branch (the branches' files lexed once, as the worker does);
+* comparing it with 1 earlier submission, whole only (decode, overlap, passages);
+* with all 1,000, whole only (the comparison before branches were compared), and
+* with all 1,000 whole and per branch: each branch's print against the earlier prints of the same
+  ticket's branch, as the worker selects them by ref.
 
 Prints the CPU seconds, the ratio to the baseline, the peak RSS added by the comparison with 1,000,
-and whether the goal (≤ 5 s of CPU for the comparison with 1,000) is met.
+and whether the goal (≤ 5 s of CPU for the comparison with 1,000, branches included) is met.
 """
 
 from __future__ import annotations
@@ -41,10 +46,11 @@ def shipped_files() -> dict[str, str]:
     return {p.relative_to(SHIPPED).as_posix(): p.read_text() for p in sorted(SHIPPED.rglob("*")) if p.is_file()}
 
 
-def post_images() -> list[dict[str, str]]:
-    """Each reference fix applied to the shipped project: the files it changes, after."""
-    images = []
+def post_images() -> dict[int, dict[str, str]]:
+    """Each reference fix applied to the shipped project, by ticket: the files it changes, after."""
+    images = {}
     for patch in sorted((PACKAGE / "reference").glob("ticket-*.patch")):
+        ticket = int(patch.stem.removeprefix("ticket-"))
         with tempfile.TemporaryDirectory() as scratch:
             subprocess.run(["git", "init", "-q", scratch], check=True)
             names = subprocess.run(
@@ -55,7 +61,7 @@ def post_images() -> list[dict[str, str]]:
                 (Path(scratch) / name).parent.mkdir(parents=True, exist_ok=True)
                 (Path(scratch) / name).write_text((SHIPPED / name).read_text())
             subprocess.run(["git", "apply", str(patch)], cwd=scratch, check=True)
-            images.append({name: (Path(scratch) / name).read_text() for name in names})
+            images[ticket] = {name: (Path(scratch) / name).read_text() for name in names}
     return images
 
 
@@ -100,17 +106,29 @@ def renamed(text: str, rng: random.Random) -> str:
     return re.sub(r"([a-z])(\d+)", lambda m: f"{m.group(1)}{(int(m.group(2)) + shift) % 1000}", text)
 
 
-def submission(rng: random.Random, images: list[dict[str, str]], earlier: list[dict[str, str]]) -> dict[str, str]:
+Branches = dict[str, dict[str, str]]  # "refs/heads/issue-<n>" -> the files that branch changed
+
+
+def submission(rng: random.Random, images: dict[int, dict[str, str]], earlier: list[Branches]) -> Branches:
     if earlier and rng.random() < 0.02:
         source = rng.choice(earlier)
         return {
-            name: renamed(text, rng) if name.startswith("app/api/routes/extra") else text
-            for name, text in source.items()
+            ref: {name: renamed(text, rng) if "routes/extra" in name else text for name, text in files.items()}
+            for ref, files in source.items()
         }
+    tickets = sorted(rng.sample(sorted(images), rng.randrange(2, 5)))
+    branches = {f"refs/heads/issue-{ticket}": dict(images[ticket]) for ticket in tickets}
+    branches[f"refs/heads/issue-{rng.choice(tickets)}"][f"app/api/routes/extra_{rng.randrange(3)}.py"] = (
+        generated_module(rng)
+    )
+    return branches
+
+
+def whole(branches: Branches) -> dict[str, str]:
+    """The whole submission's files: every branch's (a file changed by several: the last's)."""
     files: dict[str, str] = {}
-    for image in rng.sample(images, rng.randrange(1, len(images) + 1)):
-        files.update(image)
-    files[f"app/api/routes/extra_{rng.randrange(3)}.py"] = generated_module(rng)
+    for changed in branches.values():
+        files.update(changed)
     return files
 
 
@@ -132,34 +150,51 @@ def prepare(out: Path) -> None:
     rng = random.Random(20261207)
     images = post_images()
     boilerplate = fp.hashes_of(shipped_files())
-    for image in images:
+    for image in images.values():
         boilerplate |= fp.hashes_of(image)
     started = time.perf_counter()
-    earlier_files: list[dict[str, str]] = []
-    stored: list[tuple[str, str]] = []  # (fingerprints JSON, files JSON), as the rows hold them
+    earlier: list[Branches] = []
+    stored: list[tuple[str, str]] = []  # whole prints: (fingerprints JSON, files JSON), as the rows hold them
+    by_ref: dict[str, list[tuple[str, str]]] = {}  # branch prints, by ref (the worker's query by ref)
     for _ in range(EARLIER):
-        files = submission(rng, images, earlier_files)
-        earlier_files.append(files)
-        prints = fp.fingerprint(files, boilerplate=boilerplate)
+        branches = submission(rng, images, earlier)
+        earlier.append(branches)
+        memo: dict = {}
+        prints = fp.fingerprint(whole(branches), boilerplate=boilerplate, memo=memo)
         stored.append((json.dumps(prints.to_json()), json.dumps(prints.files)))
+        for ref, files in branches.items():
+            prints = fp.fingerprint(files, boilerplate=boilerplate, memo=memo)
+            by_ref.setdefault(ref, []).append((json.dumps(prints.to_json()), json.dumps(prints.files)))
     print(f"{EARLIER} earlier submissions made and fingerprinted in {time.perf_counter() - started:.1f} s (not timed)")
-    new_files = submission(random.Random(7), images, [])
-    # The new one also copies an earlier one's module, names changed: one match to find among them.
-    new_files |= {name: renamed(text, rng) for name, text in earlier_files[123].items() if "routes/extra" in name}
-    out.write_text(json.dumps({"stored": stored, "new": new_files, "boilerplate": sorted(boilerplate)}))
+    new = submission(random.Random(7), images, [])
+    # The new one also copies an earlier one's module, names changed, on the same ticket's branch:
+    # one match to find among them, whole and on that branch.
+    for ref, files in earlier[123].items():
+        copied = {name: renamed(text, rng) for name, text in files.items() if "routes/extra" in name}
+        if copied:
+            new.setdefault(ref, dict(images[int(ref.rsplit("-", 1)[1])])).update(copied)
+    out.write_text(json.dumps({"stored": stored, "by_ref": by_ref, "new": new, "boilerplate": sorted(boilerplate)}))
 
 
 def measure(source: Path) -> None:
     """In a fresh process, so that the peak RSS it reports is the comparison's own."""
     data = json.loads(source.read_text())
-    stored, new_files, boilerplate = data["stored"], data["new"], frozenset(data["boilerplate"])
+    stored, by_ref, new = data["stored"], data["by_ref"], data["new"]
+    boilerplate = frozenset(data["boilerplate"])
     del data
+    new_files = whole(new)
 
     def fingerprint_new():
         return fp.fingerprint(new_files, boilerplate=boilerplate)
 
-    def compare_with(rows):
-        mine = fingerprint_new()
+    def fingerprint_new_with_branches():
+        memo: dict = {}
+        prints = {"": fp.fingerprint(new_files, boilerplate=boilerplate, memo=memo)}
+        for ref, files in new.items():
+            prints[ref] = fp.fingerprint(files, boilerplate=boilerplate, memo=memo)
+        return prints
+
+    def against(mine, rows) -> list[float]:
         hashes, scores = set(mine.places), []
         for fingerprints, files in rows:
             prints = json.loads(fingerprints)
@@ -169,6 +204,13 @@ def measure(source: Path) -> None:
                 fp.compare(mine, theirs), fp.compare(theirs, mine)
                 scores.append(score)
         return scores
+
+    def compare_whole(rows):
+        return {"": against(fingerprint_new(), rows)}
+
+    def compare_with_branches():
+        mine = fingerprint_new_with_branches()
+        return {ref: against(prints, stored if ref == "" else by_ref.get(ref, [])) for ref, prints in mine.items()}
 
     def cpu(call, repeat: int = 3) -> tuple[float, object]:
         call()  # warm: imports, caches
@@ -180,20 +222,36 @@ def measure(source: Path) -> None:
         return best, result
 
     base, prints = cpu(fingerprint_new)
-    one, _ = cpu(lambda: compare_with(stored[:1]))
+    with_branches, _ = cpu(fingerprint_new_with_branches)
+    one, _ = cpu(lambda: compare_whole(stored[:1]))
+    whole_only, _ = cpu(lambda: compare_whole(stored))
     before = peak_reset()
-    full, scores = cpu(lambda: compare_with(stored))
+    full, scores = cpu(compare_with_branches)
     rss = rss_kib("VmHWM") - before
     sizes = sorted(len(json.loads(f)) for f, _ in stored)
-    flagged = sum(score >= 0.6 for score in scores)
-    print(f"new submission: {len(new_files)} changed files, {len(prints.places)} fingerprints beyond boilerplate")
-    print(f"earlier prints: median {sizes[len(sizes) // 2]} places, max {sizes[-1]}")
+    branch_prints = sum(len(rows) for rows in by_ref.values())
+    scanned = len(stored) + sum(len(by_ref.get(ref, [])) for ref in new)
+    print(f"new submission: {len(new_files)} changed files on {len(new)} branches, {len(prints.places)} fingerprints")
+    print(f"earlier prints: {len(stored)} whole (median {sizes[len(sizes) // 2]} places, max {sizes[-1]})")
+    print(f"  and {branch_prints} of branches ({branch_prints / len(stored):.1f} a submission), {len(by_ref)} tickets")
     print(f"baseline, fingerprint the new submission alone: {base:.3f} s CPU")
-    print(f"compare with 1 earlier:     {one:.3f} s CPU  ({one / base:.1f}x the baseline)")
-    print(f"compare with {EARLIER} earlier: {full:.3f} s CPU  ({full / base:.1f}x the baseline)")
-    print(f"  {len(scores)} earlier ones at or above the floor {FLOOR} (passages computed), {flagged} at 0.6 or more")
+    print(
+        f"fingerprint it whole and per branch:  {with_branches:.3f} s CPU  ({with_branches / base:.1f}x the baseline)"
+    )
+    print(f"compare with 1 earlier, whole:        {one:.3f} s CPU  ({one / base:.1f}x the baseline)")
+    print(
+        f"compare with {EARLIER} earlier, whole only: {whole_only:.3f} s CPU  ({whole_only / base:.1f}x the baseline)"
+    )
+    print(
+        f"compare with {EARLIER} earlier, whole and per branch ({scanned} prints read): "
+        f"{full:.3f} s CPU  ({full / base:.1f}x the baseline, {full / whole_only:.1f}x whole only)"
+    )
+    for ref, found in sorted(scores.items()):
+        flagged = sum(score >= 0.6 for score in found)
+        print(f"  {ref or 'whole'}: {len(found)} at or above the floor {FLOOR} (passages computed), {flagged} at 0.6+")
     print(f"peak RSS added by the comparison with {EARLIER}: {rss / 1024:.1f} MiB")
-    print(f"goal (≤ {GOAL_SECONDS:g} s CPU with {EARLIER}): {'met' if full <= GOAL_SECONDS else 'NOT met'}")
+    met = "met" if full <= GOAL_SECONDS else "NOT met"
+    print(f"goal (≤ {GOAL_SECONDS:g} s CPU with {EARLIER}, branches included): {met}")
 
 
 def main() -> None:
