@@ -2,6 +2,8 @@
 to the report's section, and the report with its matching passages (long lines, many lines, markup
 and bidirectional controls in the candidates' code) fits 1280 and 390 px without sideways scrolling
 and passes axe-core. The two sides of a passage sit side by side on a wide screen, stacked on a phone.
+The recruiter's page for the invite flags it too, the printable report shows every passage unfolded,
+and the review page the closest match beside the rubric: each fits both widths and passes axe-core.
 
 Matches are stored rows, as the worker leaves them. Screenshots at both widths are saved under
 var/screenshots/similarity-pages/ (CI keeps them): look at them.
@@ -33,6 +35,7 @@ CODE = """def cart_total(items, discount=None):
 """
 LONG = "    raise ValueError('" + "quantity must be a positive whole number; " * 30 + "')\n"
 RTL = "access = 'user\u202e \u2066// admin only\u2069 \u2066'\n"
+A4 = {"width": 794, "height": 1123}  # CSS pixels of an A4 page at 96 dpi
 
 
 def _submitted(version, name: str, email: str):
@@ -128,3 +131,54 @@ def test_the_flag_leads_to_a_report_section_that_fits_a_phone_and_passes_axe(
     section.scroll_into_view_if_needed()
     shots.take(page, "report")
     assert shots.saved() == 4
+
+
+def test_the_invite_page_flag_the_printable_report_and_the_review_page_fit_a_phone_and_pass_axe(
+    page, live_server, matched, recruiter_and_reviewer
+):
+    own, _peer = matched
+    shots = Screenshots("similarity-more-pages")
+    dialogs = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    sign_in(page, live_server.url, recruiter_and_reviewer.username)
+
+    page.goto(live_server.url + reverse("recruiter_invite_detail", args=[own.public_id]))
+    flag = page.locator("#invite-status .similarity-flag")
+    expect(flag).to_have_text("⚠ Similar to another submission (82\u00a0%)")
+    _fits_and_passes(page, "the recruiter's invite page with a flag")
+    shots.take(page, "invite-page")
+    flag.get_by_role("link").click()
+    expect(page.locator("#similarity")).to_be_in_viewport()
+
+    page.goto(live_server.url + reverse("invite_report_print", args=[own.public_id]))
+    section = page.locator("#similarity")
+    expect(section.get_by_role("heading", level=2)).to_have_text("Similar submissions")
+    # Nothing folded: both passages of the first match are on the page, readable.
+    expect(section.locator("details")).to_have_count(0)
+    expect(section.locator(".similarity-pair")).to_have_count(2)
+    expect(section.locator(".similarity-pair").nth(1)).to_be_visible()
+    expect(section).to_contain_text("found at https://gist.example.com/x")
+    expect(section).to_contain_text("<script>alert('x')</script>")
+    assert dialogs == []
+    _fits_and_passes(page, "the printable report with similar submissions")
+    section.scroll_into_view_if_needed()
+    shots.take(page, "printable-report")
+    # On paper (an A4 page's width) the code wraps inside its box and no box scrolls: nothing is cut off.
+    page.emulate_media(media="print")
+    page.set_viewport_size(A4)
+    for box in section.locator(".similarity-code").all():
+        assert box.evaluate("el => el.scrollWidth <= el.clientWidth && el.scrollHeight <= el.clientHeight")
+    assert overflow(page) == 0
+    section.screenshot(path=shots.folder / "02-printable-report-paper.png")
+    page.emulate_media(media="screen")
+    page.set_viewport_size(DESKTOP)
+
+    page.goto(live_server.url + reverse("review_form", args=[own.public_id]))
+    summary = page.locator("#similarity-summary")
+    expect(summary).to_contain_text("the closest, 82\u00a0%, is shared with Bea Alike-With-A-Long-Name")
+    _fits_and_passes(page, "the review page with the closest match")
+    summary.scroll_into_view_if_needed()
+    shots.take(page, "review-page")
+    summary.get_by_role("link", name="The passages on the report").click()
+    expect(page.locator("#similarity")).to_be_in_viewport()
+    assert shots.saved() == 7

@@ -189,7 +189,7 @@ def test_the_review_page_shows_the_closest_match_linked_to_the_reports_section(
     html = _review(as_reviewer, own)
     summary = _summary(html)
     assert '<strong class="similarity-score">82&nbsp;%</strong>' in summary
-    assert f"shared with {OTHER_NAME}" in summary
+    assert f"is shared with {OTHER_NAME}" in summary
     assert "at or above this assessment's flag" in summary
     assert "1 more match." in summary
     assert f'<a href="{_section_link(own)}">The passages on the report</a>' in summary
@@ -211,8 +211,8 @@ def test_the_review_page_names_a_known_solution_and_says_nothing_of_a_flag_below
 @pytest.mark.parametrize(
     ("state", "words"),
     [
-        ("computing", "Nothing compared yet: the submission is being compared with the others."),
-        ("compared", "Nothing close among the other submissions and known solutions."),
+        ("computing", "nothing compared yet, the submission is being compared with the others."),
+        ("compared", "nothing close among the other submissions and known solutions."),
     ],
 )
 def test_the_review_page_says_when_nothing_was_compared_or_nothing_is_close(
@@ -231,7 +231,7 @@ def test_on_a_blind_assessment_the_review_page_names_no_other_candidate(as_revie
     html = _review(as_reviewer, own)
     for secret in SECRETS:
         assert secret.lower() not in html.lower(), secret
-    assert f"shared with {alias(other)}" in _summary(html)
+    assert f"is shared with {alias(other)}" in _summary(html)
 
 
 def test_a_recruiter_who_does_not_review_sees_no_similarity_on_the_review_page(client, recruiter, own, other):
