@@ -53,8 +53,9 @@ def _review(client, invite) -> str:
 
 
 def _summary(html: str) -> str:
+    """The review page's line on similar submissions, its white space as a browser shows it."""
     found = re.search(r'<section class="similarity-summary".*?</section>', html, re.S)
-    return found.group(0) if found else ""
+    return " ".join(found.group(0).split()) if found else ""
 
 
 def _recruiter(client, invite, **headers) -> str:
@@ -107,11 +108,13 @@ def second_reviewer_only_assessment(db, assessment_version, django_user_model):
 
 
 def test_the_printable_report_shows_every_passage_of_every_match_as_a_plain_block(as_reviewer, own, other, leak):
-    _match(own, other=other, score=0.82, passages=[_passage("mine = 1\n", other_text="theirs = 1\n")])
+    passages = [_passage("mine = 1\n", other_text="theirs = 1\n")]
+    _match(own, other=other, score=0.82, passages=passages, ref="refs/heads/issue-2")
     _match(own, known=leak, score=0.5, passages=[_passage("leaked = 2\n")])
     section = _section(_print(as_reviewer, own))
     assert DISCLAIMER in section
     assert re.findall(r'class="similarity-score">(\d+)&nbsp;%', section) == ["82", "50"]
+    assert '82&nbsp;%</span> <span class="similarity-where">on branch issue-2</span>' in section
     # Nothing folded away: paper cannot open a <details>, so the second match's passages are there too.
     assert "<details" not in section
     assert section.count('class="similarity-pair"') == 2
@@ -202,9 +205,9 @@ def test_the_review_page_shows_the_closest_match_linked_to_the_reports_section(
 
 
 def test_the_review_page_names_a_known_solution_and_says_nothing_of_a_flag_below_it(as_reviewer, own, leak):
-    _match(own, known=leak, score=0.45)
+    _match(own, known=leak, score=0.45, ref="refs/heads/issue-3")
     summary = _summary(_review(as_reviewer, own))
-    assert "45&nbsp;%" in summary and "matches known solution “public gist”" in summary
+    assert "45&nbsp;%</strong> on branch issue-3, matches known solution “public gist”" in summary
     assert "flag" not in summary and "more match" not in summary
 
 

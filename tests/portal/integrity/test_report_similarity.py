@@ -49,11 +49,12 @@ def _passage(text="def total(cart):\n    return sum(cart)\n", other_text=None, *
     }
 
 
-def _match(invite, *, other=None, known=None, score=0.8, shared=40, passages=None) -> SimilarityMatch:
+def _match(invite, *, other=None, known=None, score=0.8, shared=40, passages=None, ref="") -> SimilarityMatch:
     return SimilarityMatch.objects.create(
         invite=invite,
         other_invite=other,
         known_solution=known,
+        ref=ref,
         score=score,
         shared=shared,
         passages=[_passage()] if passages is None else passages,
@@ -276,3 +277,21 @@ def test_the_number_of_queries_does_not_grow_with_the_number_of_matches(
         html = signed_in.get(url).content.decode()
     assert len(at_fourteen.captured_queries) == len(at_six.captured_queries)
     assert "9 more matches with a lower score not shown" in html
+
+
+def test_a_match_on_one_branch_says_which_beside_its_score(signed_in, own, other):
+    _match(own, other=other, score=0.9, ref="refs/heads/issue-2")
+    _match(own, other=other, score=0.4)  # the whole submissions: no branch named
+    section = _section(_report(signed_in, own))
+    first, second = re.findall(r"<h3>.*?</h3>", section, re.S)
+    assert '90&nbsp;%</span> <span class="similarity-where">on branch issue-2</span>' in first
+    assert "on branch" not in second and "similarity-where" not in second
+
+
+def test_a_hostile_branch_name_is_escaped_and_bounded(signed_in, own, other):
+    ref = "refs/heads/<img src=x onerror=alert(1)>\u202e" + "b" * 500
+    _match(own, other=other, ref=ref, passages=[])
+    where = re.search(r'<span class="similarity-where">(.*?)</span>', _section(_report(signed_in, own)), re.S).group(1)
+    assert where.startswith("on branch &lt;img src=x onerror=alert(1)&gt;&lt;U+202E&gt;bbb")
+    assert "<img" not in where and "\u202e" not in where
+    assert len(where) < 300 and where.endswith("…")
