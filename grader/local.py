@@ -33,8 +33,15 @@ from .sockets import socket_folder
 class BuildError(RuntimeError):
     """The project's build step ([runtime] build) failed: it did not compile, or ran out of its limits.
 
-    The message says how it ended, then the build's last output lines.
+    The message says how it ended, then the build's last output lines. ``starved``: only the wall
+    clock's net stopped it while its own work stayed well below its CPU limit (grader.clock): the
+    host was too busy, the build was not too slow.
     """
+
+    def __init__(self, message: str, *, usage: Usage | None = None, starved: bool = False) -> None:
+        super().__init__(message)
+        self.usage = usage
+        self.starved = starved
 
 
 class AppStartError(RuntimeError):

@@ -108,7 +108,7 @@ class Played:
         """The host's other work, not the code, stopped it: an app start or a hidden run held back."""
         if self.hidden and self.hidden[-1].starved:
             return True
-        return bool(getattr(self.failure, "starved", False))
+        return bool(getattr(self.failure, "starved", False))  # GraderError has none; OutOfTime has
 
 
 def play(

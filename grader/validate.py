@@ -327,7 +327,7 @@ def _play_once(
         failure = played.failure
         if scenario.hidden and scenario.hidden[-1].starved:
             return f"the hidden tests' last requests were not sent in time ({_usage(scenario.hidden[-1])})"
-        if isinstance(failure, (AppStartError, OutOfTime)) and failure.starved:
+        if isinstance(failure, (AppStartError, BuildError, OutOfTime)) and failure.starved:
             return str(failure)
         if failure is not None:
             scenario.start_failed = isinstance(failure, AppStartError) and failure.usage is not None

@@ -262,7 +262,10 @@ class SandboxRunner:
         if result.limits_hit and result.limit not in ("cpu_time", "wall_time"):
             hits = ", ".join(str(hit).replace("_", " ") for hit in result.limits_hit)
             what += f" (the sandbox's {hits} limit fired)"
-        raise BuildError(build_failure(what, (result.stderr + result.stdout).decode(errors="replace")))
+        usage = _result_usage(result)
+        starved = result.limit == "wall_time" and usage is not None and usage.starved_at(limit, wall_limit=wall_limit)
+        output = (result.stderr + result.stdout).decode(errors="replace")
+        raise BuildError(build_failure(what, output), usage=usage, starved=starved)
 
     @contextlib.contextmanager
     def start_app(self, workdir: Path) -> Iterator[str]:

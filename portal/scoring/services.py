@@ -535,7 +535,7 @@ def _grade(
     failure = played.failure
     if isinstance(failure, BuildError):
         graded.reason = f"the build failed: {failure}"
-        graded.starved = graded.reason if getattr(failure, "starved", False) else ""
+        graded.starved = graded.reason if failure.starved else ""
     elif isinstance(failure, AppStartError):
         graded.reason = app_start_reason(str(failure), tree=tree, manifest=manifest)
         graded.starved = graded.reason if failure.starved else ""

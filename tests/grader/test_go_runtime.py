@@ -236,8 +236,14 @@ def test_a_build_that_loops_forever_is_stopped_at_its_cpu_limit(go_runtime, tmp_
     (package / "project" / "gen.go").write_text('package main\n\n//go:generate sh -c "while :; do :; done"\n')
     manifest = load_manifest(package)
     tree = shutil.copytree(manifest.shipped_dir, tmp_path / "tree")
-    with pytest.raises(BuildError, match=r"^the build was stopped at its CPU limit of 2 s"):
-        SandboxRunner(manifest=manifest, runtime=go_runtime).build(tree)
+    runner = SandboxRunner(manifest=manifest, runtime=go_runtime)
+    for _ in range(5):  # a build the busy host starved (the wall clock's net, not its CPU) is tried again
+        with pytest.raises(BuildError) as failed:
+            runner.build(tree)
+        if not failed.value.starved:
+            break
+    assert str(failed.value).startswith("the build was stopped at its CPU limit of 2 s"), str(failed.value)
+    assert failed.value.usage.cpu >= 1.5  # its own CPU, not the wall clock, ended it
 
 
 def test_python_and_node_packages_have_no_build_step(tmp_path):
