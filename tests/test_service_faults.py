@@ -231,8 +231,10 @@ def test_a_run_cut_by_its_budget_while_a_detached_process_holds_the_database_lea
         scoring.clear()
         watcher.join(timeout=10)
 
-    assert run.status == Run.Status.ERROR
-    assert run.reason.startswith("the run took longer than its budget of 8 s (PORTAL_RUN_BUDGET_SECONDS)")
+    # The app sleeps: on a quiet host its own time used the budget (an error); on a busy one it mostly
+    # waited for a CPU, so the run is queued again as starved. Either way the budget ended it.
+    assert run.status in (Run.Status.ERROR, Run.Status.QUEUED)
+    assert "the run took longer than its budget of 8 s (PORTAL_RUN_BUDGET_SECONDS)" in run.reason
     assert "postgres" in seen  # the server was up, serving the detached processes, when the budget ended
     assert _gone() == {}
     assert _server_files(scratch) == []
