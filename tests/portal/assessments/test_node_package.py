@@ -1,6 +1,6 @@
-"""A package whose app runs on Node.js goes the portal's way: its runtime is node with its lockfile's
-dependencies (npm ci, once per lockfile and node), its app and visible tests run in the sandbox, and a
-pushed fix is scored by the trusted grader over HTTP like a Python package's.
+"""A package whose app runs on Node.js: its runtime is node with its lockfile's dependencies (npm ci,
+once per lockfile and node), found by the app in the sandbox. Validating and scoring the example
+package: test_example_packages.py.
 """
 
 import shutil
@@ -8,13 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from portal.assessments.services import assessment_validate, assessment_version_install
-from portal.scoring.models import Run
 from sandbox import Limits, MiB, run
 from sandbox.runtime import node_runtime_build
 from tests.conftest import ROOT
-from tests.support.candidates import candidate_commit
-from tests.support.factories import make_invite, score_commit
 
 pytestmark = [
     pytest.mark.integration,
@@ -23,23 +19,6 @@ pytestmark = [
 # Debian's node and npm are test packages (Makefile TEST_OS_PACKAGES): missing, these tests fail, never skip.
 
 EXAMPLE = ROOT / "examples" / "node-notes"
-
-
-def test_the_example_validates_in_the_sandbox(db):
-    report = assessment_validate(package_dir=EXAMPLE, flake_runs=3)
-    assert report.ok, report.table(verbose=True)
-    assert len(report.checks) == 31
-
-
-@pytest.mark.parametrize("number", [1, 2])
-def test_a_pushed_reference_fix_earns_exactly_its_ticket(db, tmp_path, number):
-    invite = make_invite(assessment_version_install(package_dir=EXAMPLE)).invite
-    patch = EXAMPLE / "reference" / f"ticket-{number}.patch"
-    sha = candidate_commit(invite, tmp_path / "work", branch=f"issue-{number}", patch=patch)
-    scored = score_commit(invite, sha)
-    assert scored.status == Run.Status.FAILED, scored.reason  # the other ticket still fails
-    assert {verdict.ticket for verdict in scored.verdicts.filter(passed=True)} == {number}
-    assert scored.verdicts.count() == 2
 
 
 def test_the_sandboxed_app_finds_the_modules_of_its_runtime(tmp_path):
