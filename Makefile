@@ -116,9 +116,11 @@ run: setup
 # fixtures (a Celery worker, gunicorn) start once. Most tests wait on git, the sandbox, a browser or
 # a worker rather than compute, so there are more processes than cores.
 TEST_WORKERS ?= 4
+# The slowest tests are printed at the end of every run: where the suite's time goes, measured.
+TEST_DURATIONS ?= 30
 
 test: setup-dev
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=$(TEST_DURATIONS) $(PYTEST_ARGS)
 
 lint: setup-dev
 	$(BIN)/ruff check .
