@@ -66,6 +66,15 @@ def _celery_tasks_imported():
     tasks_import()
 
 
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Each test starts with an empty default cache (the API's rate buckets, keyed by token id): ids
+    repeat between tests, so a bucket another test filled would refuse this one's first request."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def recruiter(db) -> User:
     return _user("rita", RECRUITER)
