@@ -16,13 +16,44 @@ from gitplumbing.ownership import owned_mkdir
 HIDDEN_PREFIX = "refs/portal/"
 # Every commit ever pushed gets a ref here, so a force-push or a deleted branch loses nothing.
 KEEP_PREFIX = "refs/portal/keep/"
+# post-receive for every push; a push that moves main from an existing commit gets this folder's
+# pre-receive too (main-guard), which checks main is not rewound once git has the pushed objects.
 HOOKS_DIR = Path(__file__).resolve().parent / "githooks"
+MAIN_GUARD_HOOKS_DIR = HOOKS_DIR / "main-guard"
 
 
 @dataclass(frozen=True)
 class RepoPolicy:
     max_input_bytes: int
     max_objects: int
+
+
+def repository_policy(path: Path, *, default: RepoPolicy) -> RepoPolicy:
+    """The limits written into the repository's config when it was created (receive.maxInputSize,
+    portal.maxObjects); ``default``'s for any that is missing.
+
+    Read from the config file itself: the git view asks on every push, and starting
+    `git config` costs more than the rest of the check. repository_init writes plain
+    "key = <integer>" lines; anything else is left to the default.
+    """
+    found: dict[str, int] = {}
+    section = ""
+    try:
+        text = (path / "config").read_text(errors="replace")
+    except OSError:
+        return default
+    for raw in text.splitlines():
+        line = raw.strip()
+        if line.startswith("["):
+            section = line.strip("[]").strip().lower()
+            continue
+        key, equals, value = line.partition("=")
+        if equals and value.strip().isdigit():
+            found[f"{section}.{key.strip().lower()}"] = int(value.strip())
+    return RepoPolicy(
+        max_input_bytes=found.get("receive.maxinputsize", default.max_input_bytes),
+        max_objects=found.get("portal.maxobjects", default.max_objects),
+    )
 
 
 def repository_init(path: Path, *, shipped_dir: Path, policy: RepoPolicy, author: tuple[str, str], message: str) -> str:

@@ -119,8 +119,8 @@ def push_record(
     """Record an accepted push, its ref updates and a timeline event.
 
     The first push starts the clock like a first clone: a candidate who got the code another way
-    and never fetched has still started work. Ref names always fit RefUpdate.ref: the pre-receive
-    hook refused, before anything moved, every name that would not (githooks/policy.py).
+    and never fetched has still started work. Ref names always fit RefUpdate.ref: the git
+    view refused, before git ran, every name that would not (refpolicy.py).
 
     Scoring is not this app's business: the git view hands the returned push to the callback
     the URLconf gave it (portal.scoring.services.push_score), in the same transaction.

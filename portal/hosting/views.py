@@ -1,10 +1,11 @@
 """Git smart HTTP for invite repositories: authenticate, authorize, then hand over to
 `git http-backend` and stream both ways (see backend.py for the mechanics)."""
 
+import contextlib
 import logging
 import os
 import re
-import sys
+import socket
 import tempfile
 import time
 from contextlib import ExitStack
@@ -20,8 +21,10 @@ from portal.core import logcontext
 from portal.core.database import database_retry
 from portal.core.workers import basic_credentials, is_worker
 from portal.hosting.backend import BackendError, BackendRequest, run_backend
-from portal.hosting.gitrepo import HOOKS_DIR
+from portal.hosting.gitrepo import HOOKS_DIR, MAIN_GUARD_HOOKS_DIR, RepoPolicy, repository_policy
 from portal.hosting.hooks import push_recorded
+from portal.hosting.receive import ProtocolError, PushRequest, Replay, drain, read_push, refusal
+from portal.hosting.refpolicy import moves_main, object_limit_problem, push_problems
 from portal.hosting.services import (
     auth_failure_record,
     auth_failures_clear,
@@ -156,10 +159,23 @@ def _serve(request, *, invite: Invite, service: str, service_path: str, is_worke
     # only when they come without it (upload_pack_record), as a hand-made request may.
     is_fetch_start = service_path == "info/refs" and service == "git-upload-pack"
     is_fetch_body = service_path == "git-upload-pack"
-    extra_env = {"PORTAL_PYTHON": sys.executable}
+    content_length = request.META.get("CONTENT_LENGTH") or None
+    content_length = int(content_length) if content_length else None
+    body = request.META["wsgi.input"]  # the raw WSGI stream: Django's request.body would be empty for chunked bodies
+    hooks_dir = HOOKS_DIR
+    if is_push_body:
+        # The push's commands are judged here, before git runs (no hook process per push).
+        checked = _push_checked(request, invite, repo, body=body, content_length=content_length)
+        if isinstance(checked, HttpResponse):
+            return checked
+        body = Replay(checked.head, body)
+        if moves_main(checked.commands):
+            # Whether main is rewound needs the pushed objects: a pre-receive hook for these pushes only.
+            hooks_dir = MAIN_GUARD_HOOKS_DIR
+    extra_env = {}
     # The hooks of this installation, whatever path the repository was created with: the code
     # and the data directory may each move (an upgrade, a restore) without touching every repository.
-    config = [("core.hooksPath", str(HOOKS_DIR))]
+    config = [("core.hooksPath", str(hooks_dir))]
     if is_worker:
         # Workers fetch commits by id, including ones only hidden refs keep.
         config.append(("uploadpack.allowAnySHA1InWant", "true"))
@@ -169,23 +185,19 @@ def _serve(request, *, invite: Invite, service: str, service_path: str, is_worke
         extra_env[f"GIT_CONFIG_VALUE_{index}"] = value
     log_path = None
     if is_push_body:
-        extra_env["PORTAL_PUSH_REFUSED"] = push_refusal(invite=invite) or ""
-        extra_env["PORTAL_MAX_REFS"] = str(settings.PORTAL_GIT_MAX_REFS_PER_PUSH)
         handle, log_name = tempfile.mkstemp(prefix="push-", suffix=".log", dir=repo)
         os.close(handle)
         log_path = Path(log_name)
         extra_env["PORTAL_PUSH_LOG"] = str(log_path)
 
-    content_length = request.META.get("CONTENT_LENGTH") or None
     backend_request = BackendRequest(
         method=request.method,
         git_dir=str(repo),
         service_path=service_path,
         query_string=request.META.get("QUERY_STRING", ""),
         content_type=request.META.get("CONTENT_TYPE", ""),
-        content_length=int(content_length) if content_length else None,
-        # The raw WSGI stream: Django's request.body would be empty for chunked bodies.
-        body=request.META["wsgi.input"],
+        content_length=content_length,
+        body=body,
         remote_user=invite.public_id,
         remote_addr=request.META.get("REMOTE_ADDR", ""),
         content_encoding=request.META.get("HTTP_CONTENT_ENCODING", ""),
@@ -253,6 +265,61 @@ def _serve(request, *, invite: Invite, service: str, service_path: str, is_worke
     for name, value in backend.headers:
         if name.lower() not in DROPPED_HEADERS:
             response[name] = value
+    add_never_cache_headers(response)
+    return response
+
+
+def _push_checked(
+    request, invite: Invite, repo: Path, *, body, content_length: int | None
+) -> PushRequest | HttpResponse:
+    """Read a push's commands and pack header and judge them (refpolicy.py); the request read so
+    far to hand git, or the answer to a push refused (in receive-pack's own format) or malformed."""
+    if request.META.get("HTTP_CONTENT_ENCODING", "").strip().lower() not in ("", "identity"):
+        return _plain(
+            "A push body cannot have a Content-Encoding (git never compresses one); nothing was changed.", 415
+        )
+    max_refs = settings.PORTAL_GIT_MAX_REFS_PER_PUSH
+    try:
+        push = read_push(body, content_length=content_length, max_refs=max_refs)
+    except ProtocolError as exc:
+        logger.warning("push to %s refused: malformed request: %s", invite.public_id, exc)
+        return _plain(f"Not a valid push request: {exc} Nothing was changed.", 400)
+    except OSError as exc:
+        # The client stopped sending (gunicorn's NoMoreData is an OSError, so is the idle timeout).
+        logger.warning("push to %s: the request body stopped arriving: %s", invite.public_id, exc)
+        return _plain("The push request ended early; nothing was changed.", 400)
+    if not push.commands:
+        # git's probe before a large push ("0000"), or nothing to do: git answers it.
+        return push
+    policy = repository_policy(
+        repo,
+        default=RepoPolicy(
+            max_input_bytes=settings.PORTAL_GIT_MAX_PUSH_MB * 1024 * 1024, max_objects=settings.PORTAL_GIT_MAX_OBJECTS
+        ),
+    )
+    problems = push_problems(
+        push.commands,
+        refused=push_refusal(invite=invite),
+        max_refs=max_refs,
+        count=push.count,
+        counted_all=push.counted_all,
+    )
+    if not problems and push.objects is not None:
+        # The pack's own count: what git would store, reachable or not.
+        problem = object_limit_problem(push.objects, policy.max_objects)
+        problems = [problem] if problem else []
+    if not problems:
+        return push
+    logger.info("push to %s refused before git ran: %s", invite.public_id, "; ".join(problems))
+    # The client reads the answer once it has sent its body: the rest is read (up to the size git
+    # would accept) so that it prints the reasons rather than a broken transfer.
+    ended = drain(body, content_length=content_length, already=len(push.head), limit=policy.max_input_bytes + 65536)
+    if not ended:
+        connection = request.META.get("gunicorn.socket")
+        if connection is not None:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RD)
+    response = HttpResponse(refusal(push, problems), content_type="application/x-git-receive-pack-result")
     add_never_cache_headers(response)
     return response
 

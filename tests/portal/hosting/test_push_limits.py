@@ -6,8 +6,9 @@ import base64
 
 import pytest
 
-from portal.hosting.githooks.policy import pre_receive
 from portal.hosting.models import Push
+from portal.hosting.receive import pkt
+from portal.hosting.refpolicy import push_problems
 from portal.scoring.models import Run
 from tests.portal.hosting.conftest import repository_refs
 
@@ -51,38 +52,34 @@ def test_a_push_of_exactly_the_limit_is_accepted_and_scored_as_one_commit(work, 
     assert Run.objects.filter(invite=created.invite).count() == 2
 
 
-def test_the_limit_counts_tags_and_deletions_too(monkeypatch):
-    monkeypatch.setenv("PORTAL_MAX_REFS", "3")
+def test_the_limit_counts_tags_and_deletions_too():
     updates = [
         (ZERO, SHA, "refs/heads/a"),
         (ZERO, SHA, "refs/tags/v1"),
         (SHA, ZERO, "refs/heads/b"),
         (ZERO, SHA, "refs/tags/v2"),
     ]
-    assert pre_receive(updates) == [
+    assert push_problems(updates, max_refs=3) == [
         "this push updates 4 refs; at most 3 can be pushed at once. "
         "Push fewer branches at a time, for example: git push origin issue-1 issue-2"
     ]
 
 
-def test_the_limit_is_read_from_the_portals_setting_for_every_push(client, created, settings, monkeypatch):
-    """The git view hands the hook the setting at each push, so a change applies to existing repositories."""
-    from portal.hosting import views
-
-    seen = {}
-
-    def backend_that_notes_its_environment(request, timeout):
-        seen.update(request.extra_env)
-        raise views.BackendError("stopped once the environment was read")
-
+@pytest.mark.django_db
+def test_the_limit_is_read_from_the_portals_setting_for_every_push(client, created, settings):
+    """The git view reads the setting at each push, so a change applies to existing repositories."""
     settings.PORTAL_GIT_MAX_REFS_PER_PUSH = 7
-    monkeypatch.setattr(views, "run_backend", backend_that_notes_its_environment)
+    commands = [f"{ZERO} {SHA} refs/heads/topic-{n}".encode() for n in range(8)]
+    commands[0] += b"\0report-status side-band-64k"
     credentials = base64.b64encode(f"{created.invite.public_id}:{created.git_token}".encode()).decode()
     response = client.post(
         f"/git/{created.invite.public_id}.git/git-receive-pack",
-        data=b"",
+        data=b"".join(pkt(command + b"\n") for command in commands) + b"0000",
         content_type="application/x-git-receive-pack-request",
         HTTP_AUTHORIZATION=f"Basic {credentials}",
     )
-    assert response.status_code == 400
-    assert seen["PORTAL_MAX_REFS"] == "7"
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/x-git-receive-pack-result"
+    assert b"refused: this push updates 8 refs; at most 7 can be pushed at once." in response.content
+    assert b"ng refs/heads/topic-7 pre-receive hook declined" in response.content
+    assert not Push.objects.filter(invite=created.invite).exists()
