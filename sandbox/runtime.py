@@ -19,14 +19,16 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import hashlib
 import json
 import os
 import secrets
 import shutil
 import subprocess
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -125,6 +127,41 @@ def read_requirements(requirements: Path | Sequence[str]) -> list[str]:
     return sorted(set(out))
 
 
+_identities: dict[tuple[object, ...], dict[str, str]] = {}
+_identities_lock = threading.Lock()
+
+
+def _once_per_binary(read: Callable[[str], dict[str, str]]) -> Callable[[str], dict[str, str]]:
+    """``read(program)``, run once per program file in this process rather than once per run.
+
+    What a program says of itself (path, version, machine) changes only with the file: the cache is
+    keyed by the path asked for, the file it resolves to and that file's identity and times, so a
+    program upgraded in place is asked again. The Go toolchain's answers also depend on the GO*
+    variables of the worker's environment: they are part of the key.
+    """
+
+    @functools.wraps(read)
+    def cached(program: str) -> dict[str, str]:
+        real = os.path.realpath(program)
+        try:
+            st = os.stat(real)
+        except OSError:
+            return read(program)  # says why in its own words
+        go_env_now = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("GO")))
+        file = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+        key = (read.__name__, program, real, file, go_env_now)
+        with _identities_lock:
+            known = _identities.get(key)
+        if known is None:
+            known = read(program)
+            with _identities_lock:
+                _identities[key] = known
+        return dict(known)
+
+    return cached
+
+
+@_once_per_binary
 def interpreter_identity(python: str) -> dict[str, str]:
     real = os.path.realpath(python)
     if not real.startswith("/usr/"):
@@ -309,6 +346,7 @@ def runtime_build(
 NODE_LOCKFILES = ("package-lock.json", "npm-shrinkwrap.json")  # the lockfiles `npm ci` installs from
 
 
+@_once_per_binary
 def node_identity(node: str = DEFAULT_NODE) -> dict[str, str]:
     """node's real path (under /usr), version ("20.19.2") and machine, read from node itself."""
     real = os.path.realpath(node)
@@ -450,6 +488,7 @@ def go_build_argv(argv: Sequence[str], runtime: Runtime) -> list[str]:
     return ["/bin/sh", "-c", seed, "sh", *argv] if runtime.kind == GO else list(argv)
 
 
+@_once_per_binary
 def go_identity(go: str = DEFAULT_GO) -> dict[str, str]:
     """go's real path (under /usr), version ("1.19.8"), GOROOT and machine, read from go itself."""
     real = os.path.realpath(go)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import resource
 import threading
 from pathlib import Path
 
 import pytest
 
 from sandbox import Runtime, RuntimeBuildError, runtime_build, runtime_key
+from sandbox.runtime import interpreter_identity
 
 from .conftest import Host, Sandboxed
 
@@ -87,3 +89,17 @@ def test_the_runtime_key_ignores_order_comments_and_blank_lines(tmp_path: Path) 
     assert key == runtime_key(requirements=["pytest==9.2.0", "requests==2.32.3"])
     assert key != runtime_key(requirements=["pytest==9.2.0"])
     assert len(key) == 64
+
+
+def test_an_interpreter_is_asked_who_it_is_once_per_process_not_once_per_run() -> None:
+    first = interpreter_identity("/usr/bin/python3")
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+
+    again = [interpreter_identity("/usr/bin/python3") for _ in range(5)]
+
+    # No interpreter was started (and reaped) for the five lookups: their CPU would show here.
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    assert (after.ru_utime, after.ru_stime) == (children.ru_utime, children.ru_stime)
+    assert again == [first] * 5 and first["python"].startswith("/usr/")
+    again[0]["version"] = "changed by a caller"  # each caller gets its own copy
+    assert interpreter_identity("/usr/bin/python3") == first
