@@ -51,6 +51,8 @@ BWRAP_TASKS = 1
 _TICK = 0.05  # how often CPU time and the clock are checked, seconds
 # How often the run's tasks' waits for a CPU are read (each reading costs a file per task).
 _WAIT_SAMPLE = 0.1
+# The selector's tag of the descriptor that wakes supervise() when it is told to stop.
+_WAKE = object()
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 _host_lock = threading.Lock()
@@ -610,11 +612,12 @@ class SandboxRun:
                 tids.update(int(tid) for tid in os.listdir(f"/proc/{pid}/task"))
         return tids
 
-    def supervise(self, *, stop: threading.Event | None = None) -> None:
+    def supervise(self, *, stop: threading.Event | None = None, wake_fd: int | None = None) -> None:
         """Read output and enforce the clock and CPU time until the command ends or is killed.
 
         Once ``stop`` is set, the command gets SIGTERM and, ``stop_grace`` seconds later, the run
-        is killed."""
+        is killed (at once with a grace of 0). ``wake_fd``, readable when ``stop`` is set, has the
+        stop seen at once rather than at the next tick."""
         popen = _set(self.popen, "popen")
         stdout, stderr = _set(popen.stdout, "stdout"), _set(popen.stderr, "stderr")
         deadline = _set(self.t_started, "start time") + self.limits.wall_time
@@ -625,6 +628,8 @@ class SandboxRun:
             sel.register(stdout.fileno(), selectors.EVENT_READ, self.stdout)
             sel.register(stderr.fileno(), selectors.EVENT_READ, self.stderr)
             sel.register(pidfd, selectors.EVENT_READ, None)
+            if wake_fd is not None:
+                sel.register(wake_fd, selectors.EVENT_READ, _WAKE)
             try:
                 exited = False
                 while not exited:
@@ -634,15 +639,23 @@ class SandboxRun:
                         self.kill()
                         break
                     if stop is not None and stop.is_set():
+                        if self.stop_grace <= 0:
+                            self.kill()
+                            break
                         if stop_deadline is None:
                             stop_deadline = now + self.stop_grace
                             self._terminate_command()
                         elif now >= stop_deadline:
                             self.kill()
                             break
-                    for key, _ in sel.select(timeout=min(_TICK, deadline - now)):
+                    timeout = min(_TICK, deadline - now)
+                    if stop_deadline is not None:
+                        timeout = max(0.0, min(timeout, stop_deadline - now))
+                    for key, _ in sel.select(timeout=timeout):
                         if key.data is None:
                             exited = True
+                        elif key.data is _WAKE:
+                            sel.unregister(key.fd)  # stop is set now: the loop's top sees it
                         else:
                             self._read_into(sel, key.fd, key.data)
                     if time.monotonic() >= next_sample:
@@ -657,6 +670,8 @@ class SandboxRun:
                 # Every writer is dead once bwrap's pid namespace is gone; read to EOF, bounded.
                 drain_until = time.monotonic() + 2
                 sel.unregister(pidfd)
+                if wake_fd is not None and wake_fd in sel.get_map():
+                    sel.unregister(wake_fd)
                 while sel.get_map() and time.monotonic() < drain_until:
                     for key, _ in sel.select(timeout=0.1):
                         self._read_into(sel, key.fd, key.data)
@@ -682,11 +697,15 @@ class SandboxRun:
                 signal.pidfd_send_signal(self.pid1_fd, signal.SIGTERM)
 
     def kill(self) -> None:
-        """Kill every process of the run, however it detached itself."""
+        """Kill every process of the run, however it detached itself.
+
+        Where cgroup v2's cgroup.kill reached the run, the sweep of the slot uid (kill(-1) from a
+        forked helper, a fork of the whole worker) is left to the teardown, which makes it only if
+        a process of the uid is still there (``_finish``, ``_abort``).
+        """
         self.killed = True
-        if self.cgroups is not None:
-            self.cgroups.kill()
-        if self.slot is not None:
+        by_cgroup = self.cgroups.kill() if self.cgroups is not None else False
+        if self.slot is not None and not by_cgroup:
             signal_uid(self.slot.uid, self.slot.gid, signal.SIGKILL)
         if self.popen is not None and self.popen.returncode is None:
             # Only while bwrap is unreaped: afterwards its number may belong to someone else.
@@ -711,6 +730,8 @@ class SandboxRun:
     def _finish(self, t_teardown: float) -> Result:
         slot, cg = _set(self.slot, "slot"), _set(self.cgroups, "cgroups")
         status = _set(self.status, "exit status")
+        # The command's end (or the kill) takes the rest of the run with it; they take a moment to go.
+        cg.wait_empty(timeout=1.0)
         left = self._leftovers()
         if left:
             self.kill()

@@ -17,6 +17,7 @@ import contextlib
 import errno
 import os
 import re
+import select
 import signal
 import time
 from dataclasses import dataclass, field
@@ -252,13 +253,45 @@ class RunCgroups:
             found.update(int(p) for p in text.split())
         return found
 
-    def kill(self) -> None:
+    def kill(self) -> bool:
+        """SIGKILL every process of the run's cgroups; True when cgroup v2's cgroup.kill did it (it
+        reaches every process of the cgroup at once, forks in flight included)."""
+        killed = False
         if self.v2_dir is not None:
             with contextlib.suppress(OSError):
                 _write(self.v2_dir / "cgroup.kill", "1")
+                killed = True
         for pid in self.pids():
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signal.SIGKILL)
+        return killed
+
+    def wait_empty(self, *, timeout: float) -> bool:
+        """Until no process is left in the run's cgroups (killed processes take a moment to go), at
+        most ``timeout`` seconds; True when empty. Woken by cgroup v2's cgroup.events, without sleeps."""
+        if self.v2_dir is None:
+            return not self.pids()
+        try:
+            fd = os.open(self.v2_dir / "cgroup.events", os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            return not self.pids()
+        end = time.monotonic() + timeout
+        try:
+            poller = select.poll()
+            # A change of cgroup.events ("populated 0") wakes a poll for POLLPRI.
+            poller.register(fd, select.POLLPRI)
+            while True:
+                os.lseek(fd, 0, os.SEEK_SET)
+                if "populated 0" in os.read(fd, 4096).decode(errors="replace").splitlines():
+                    return not self.pids()  # the v1 hierarchies of a hybrid host too
+                left = end - time.monotonic()
+                if left <= 0:
+                    return False
+                poller.poll(min(left, 0.05) * 1000)  # bounded, should a notification be missed
+        except OSError:
+            return not self.pids()
+        finally:
+            os.close(fd)
 
     def remove(self, *, timeout: float = 2.0) -> list[Path]:
         """rmdir every run cgroup; returns those that would not go (still busy after ``timeout``)."""

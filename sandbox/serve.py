@@ -13,10 +13,14 @@ it: call ``serve()`` from a thread that outlives the server (e.g. the worker's m
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import errno
 import http.client
 import os
+import select
 import socket
 import stat
+import struct
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -30,6 +34,79 @@ from .errors import SandboxError, ServeError
 from .limits import Limits
 from .result import Result
 from .runtime import Runtime
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_IN_ATTRIB, _IN_MOVED_TO, _IN_CREATE, _IN_Q_OVERFLOW, _IN_ONLYDIR = 0x4, 0x80, 0x100, 0x4000, 0x01000000
+_EVENT = struct.Struct("iIII")  # struct inotify_event: wd, mask, cookie, len; then len bytes of name
+# How often the start is checked without a word from inotify (the app's exit, its CPU, the clock).
+_READY_POLL = 0.02
+# A wake-up is followed by the next one no sooner than this: an app creating files in /work in a
+# loop makes the host check its socket at most this often, not once per file.
+_MIN_WAKE = 0.002
+
+
+class _SocketWatch:
+    """Wakes the wait for an app's socket when an entry of that name appears in its work directory.
+
+    inotify on the sandbox's /work, reached through the host's directory descriptor (the tmpfs
+    exists only in the sandbox's mount namespace): uvicorn, like most servers, creates its socket
+    once it is ready, and chmods it right after listen(). Without inotify it is a plain sleep.
+    """
+
+    def __init__(self, dir_fd: int, name: str) -> None:
+        self.name = name.encode()
+        self.fd: int | None = None
+        self._woken = 0.0
+        fd = _libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
+        if fd < 0:
+            return
+        mask = _IN_CREATE | _IN_MOVED_TO | _IN_ATTRIB | _IN_ONLYDIR
+        if _libc.inotify_add_watch(fd, f"/proc/self/fd/{dir_fd}".encode(), mask) < 0:
+            os.close(fd)
+            return
+        self.fd = fd
+
+    def wait(self, timeout: float) -> bool:
+        """Until the socket's name shows up (or the queue overflowed), at most ``timeout`` seconds;
+        True when it did."""
+        if self.fd is None:
+            time.sleep(timeout)
+            return False
+        end = time.monotonic() + timeout
+        while True:
+            pause = self._woken + _MIN_WAKE - time.monotonic()
+            if pause > 0:
+                time.sleep(pause)
+            left = end - time.monotonic()
+            if left <= 0:
+                return False
+            readable, _, _ = select.select([self.fd], [], [], left)
+            if not readable:
+                return False
+            self._woken = time.monotonic()
+            if self._seen():
+                return True
+
+    def _seen(self) -> bool:
+        try:
+            data = os.read(self.fd, 65536)  # type: ignore[arg-type]
+        except OSError as exc:
+            if exc.errno == errno.EAGAIN:
+                return False
+            raise
+        offset = 0
+        while offset + _EVENT.size <= len(data):
+            _, mask, _, length = _EVENT.unpack_from(data, offset)
+            name = data[offset + _EVENT.size : offset + _EVENT.size + length].rstrip(b"\0")
+            offset += _EVENT.size + length
+            if mask & _IN_Q_OVERFLOW or name == self.name:
+                return True
+        return False
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
 
 
 @dataclass(frozen=True)
@@ -58,11 +135,13 @@ class Server:
         self._error: BaseException | None = None
         self._result: Result | None = None
         self._lock = threading.Lock()
+        # Written once by stop(): the supervisor sees the stop at once, not at its next tick.
+        self._wake_r, self._wake_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
         self._thread = threading.Thread(target=self._supervise, name="sandbox-serve", daemon=True)
 
     def _supervise(self) -> None:
         try:
-            self._sandbox.supervise(stop=self._stop)
+            self._sandbox.supervise(stop=self._stop, wake_fd=self._wake_r)
         except BaseException as exc:  # reported by stop()
             self._error = exc
 
@@ -139,16 +218,27 @@ class Server:
 
     def stop(self, *, grace: float = 1.0) -> Result:
         """SIGTERM the app, SIGKILL everything of the run after ``grace`` seconds, tear down and
-        return the Result. Idempotent."""
+        return the Result. Idempotent.
+
+        ``grace=0`` kills at once, without a SIGTERM: for an app whose work is over and whose
+        copy of the tree is thrown away, a graceful shutdown only costs time and CPU.
+        """
         with self._lock:
             if self._result is not None:
                 return self._result
             self._sandbox.stop_grace = grace
             self._stop.set()
-            self._thread.join(timeout=grace + 30)
-            if self._thread.is_alive():
-                self._sandbox.kill()
-                self._thread.join(timeout=10)
+            with contextlib.suppress(OSError):
+                os.write(self._wake_w, b"1")
+            try:
+                self._thread.join(timeout=grace + 30)
+                if self._thread.is_alive():
+                    self._sandbox.kill()
+                    self._thread.join(timeout=10)
+            finally:
+                if not self._thread.is_alive():
+                    for fd in (self._wake_r, self._wake_w):
+                        os.close(fd)
             if self._error is not None or self._thread.is_alive():
                 self._sandbox._abort()
                 raise SandboxError(f"supervising the served app failed: {self._error!r}") from self._error
@@ -200,21 +290,33 @@ def serve(
         services=services,
     )
     sandbox.start()
-    server = Server(sandbox, socket)
+    try:
+        server = Server(sandbox, socket)
+    except BaseException:
+        sandbox._abort()
+        raise
     server._thread.start()
     deadline = time.monotonic() + ready_timeout
-    while True:
-        if not server.alive:
-            result = server.stop()
-            raise ServeError(f"the app ended before it was ready ({result.describe()})", result=result)
-        with contextlib.suppress(OSError):
-            server.connect(timeout=1.0).close()
-            return server
-        if time.monotonic() > deadline:
-            result = server.stop(grace=0.2)
-            raise ServeError(f"the app did not accept connections within {ready_timeout:g}s", result=result)
-        reason = give_up(server) if give_up is not None else None
-        if reason:
-            result = server.stop(grace=0.2)
-            raise ServeError(f"the app did not accept connections: {reason}", result=result)
-        time.sleep(0.02)
+    watch = _SocketWatch(sandbox.work_fd, socket) if sandbox.work_fd is not None else None
+    try:
+        while True:
+            if not server.alive:
+                result = server.stop()
+                raise ServeError(f"the app ended before it was ready ({result.describe()})", result=result)
+            with contextlib.suppress(OSError):
+                server.connect(timeout=1.0).close()
+                return server
+            if time.monotonic() > deadline:
+                result = server.stop(grace=0)
+                raise ServeError(f"the app did not accept connections within {ready_timeout:g}s", result=result)
+            reason = give_up(server) if give_up is not None else None
+            if reason:
+                result = server.stop(grace=0)
+                raise ServeError(f"the app did not accept connections: {reason}", result=result)
+            if watch is not None:
+                watch.wait(_READY_POLL)
+            else:
+                time.sleep(_READY_POLL)
+    finally:
+        if watch is not None:
+            watch.close()

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import errno
 import os
+import resource
+import signal
 import socket
 import textwrap
 import threading
+import time
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from sandbox import ServeError, serve
+from sandbox.serve import _SocketWatch
 
 from .conftest import SMALL, TEST_CONFIG, Host, py
 
@@ -129,4 +133,79 @@ def test_the_served_app_cannot_reach_the_host_network(workdir: Path, host: Host)
         response = server.request("GET", "/")
 
     assert response.body == str(errno.ECONNREFUSED).encode()
+    host.assert_unaffected(server.stop())
+
+
+def test_stop_without_grace_kills_the_app_at_once_and_leaves_nothing(workdir: Path, host: Host) -> None:
+    # An app that would take its time over a SIGTERM (it says so, then lingers for a minute).
+    lingers = """
+        import signal, sys, time
+        def linger(*_):
+            sys.stderr.write("got SIGTERM\\n")
+            time.sleep(60)
+        signal.signal(signal.SIGTERM, linger)
+        os.fork() or time.sleep(600)  # and a child of its own
+    """
+    server = serve(argv=app(lingers), workdir=workdir, limits=SERVE_LIMITS, config=TEST_CONFIG)
+    assert server.request("GET", "/").status == 200
+
+    result = server.stop(grace=0)
+
+    assert result.signal == signal.SIGKILL and result.limit is None
+    assert b"got SIGTERM" not in result.stderr  # never asked to stop: killed
+    assert server.stop() is result  # idempotent
+    host.assert_unaffected(result)
+
+
+def test_the_wait_for_the_socket_wakes_on_its_name_and_not_on_other_files(tmp_path: Path) -> None:
+    fd = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    watch = _SocketWatch(fd, "app.sock")
+    try:
+        assert watch.fd is not None, "inotify is available on every host the portal supports"
+        for name in ("other", "app.sock.tmp", "app.soc"):
+            (tmp_path / name).write_text("x")
+        assert watch.wait(0.2) is False
+
+        def make_socket() -> None:
+            threading.Event().wait(0.3)
+            socket.socket(socket.AF_UNIX).bind(str(tmp_path / "app.sock"))
+
+        maker = threading.Thread(target=make_socket)
+        maker.start()
+        assert watch.wait(60) is True  # woken by the socket's creation, long before the 60 s
+        maker.join()
+    finally:
+        watch.close()
+        os.close(fd)
+
+
+def test_an_app_flooding_its_work_directory_neither_hides_its_socket_nor_keeps_the_host_busy(
+    workdir: Path, host: Host
+) -> None:
+    # Hostile: before serving, one second of creating, renaming and chmodding files in /work,
+    # among them a regular file under the socket's own name.
+    flood = """
+        import time
+        end = time.monotonic() + 1.0
+        n = 0
+        while time.monotonic() < end:
+            for name in (f"f{n % 50}", os.environ["PORTAL_SOCKET"]):
+                open(name, "w").close()
+                os.chmod(name, 0o600)
+            os.replace(f"f{n % 50}", f"g{n % 50}")
+            n += 1
+        os.unlink(os.environ["PORTAL_SOCKET"])
+    """
+    cpu_before = resource.getrusage(resource.RUSAGE_SELF)
+    began = time.monotonic()
+
+    with serve(argv=app(flood), workdir=workdir, limits=SERVE_LIMITS, config=TEST_CONFIG) as server:
+        waited = time.monotonic() - began
+        cpu_after = resource.getrusage(resource.RUSAGE_SELF)
+        assert server.request("GET", "/health").status == 200
+
+    # The host's wait (this process: the readiness loop and the supervisor's thread) used a small
+    # share of one CPU while the app flooded, however many files it made.
+    used = (cpu_after.ru_utime + cpu_after.ru_stime) - (cpu_before.ru_utime + cpu_before.ru_stime)
+    assert used < 0.25 * waited, f"{used:.3f} s of CPU in {waited:.3f} s"
     host.assert_unaffected(server.stop())
