@@ -45,7 +45,12 @@ VISIBLE_BESIDE = "beside"
 
 
 class Runner(Protocol):
-    """Runs candidate code: the portal's sandbox in production, LocalRunner for authoring."""
+    """Runs candidate code: the portal's sandbox in production, LocalRunner for authoring.
+
+    A runner whose ``start_app`` serves a private copy of the directory it is given (the sandbox
+    copies it into its own /work, and nothing is copied back) says so with a true class attribute
+    ``serves_a_copy``: ``served`` then hands it the tree itself rather than copying it first.
+    """
 
     def build(self, workdir: Path) -> None:
         """The runtime's build step in workdir, once per tree before the app and tests; raises BuildError."""
@@ -82,7 +87,14 @@ def served(runner: Runner, tree: Path) -> Iterator[App]:
     """The app of a copy of ``tree``, ready; stopped (with its services) and the copy removed on exit.
 
     Raises AppStartError when it does not start. Must be used from one thread for its whole life.
+    A runner that ``serves_a_copy`` makes the copy itself (the sandbox's, in its /work): the tree
+    is not copied twice.
     """
+    if getattr(runner, "serves_a_copy", False):
+        began = time.monotonic()
+        with runner.start_app(tree) as socket_path:
+            yield App(socket=socket_path, start_seconds=time.monotonic() - began, runner=runner)
+        return
     with tempfile.TemporaryDirectory(prefix="play-") as scratch:
         app_tree = Path(scratch) / "app"
         shutil.copytree(tree, app_tree, symlinks=True)

@@ -20,6 +20,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import ClassVar
 
 from grader.clock import WALL_FACTOR, Usage
 from grader.local import AppStartError, BuildError, build_failure, start_up_failure, wait_until_ready
@@ -43,7 +44,14 @@ from sandbox import (
     runtime_key,
     serve,
 )
-from sandbox.runtime import go_build_argv, go_runtime_build, go_runtime_key, node_runtime_build, node_runtime_key
+from sandbox.runtime import (
+    PYTHON,
+    go_build_argv,
+    go_runtime_build,
+    go_runtime_key,
+    node_runtime_build,
+    node_runtime_key,
+)
 
 IN_SANDBOX_WORK = "/work"
 APP_SOCKET = "app.sock"
@@ -208,6 +216,9 @@ class SandboxRunner:
     services: tuple[Service, ...] = ()
     # The apps serving now, by the host socket path start_app yielded (for app_usage).
     _servers: dict[str, Server] = field(default_factory=dict, repr=False)
+    # start_app serves a copy of the tree in the sandbox's own /work and copies nothing back: what
+    # the app writes never reaches the tree, so grader.play.served need not copy it first.
+    serves_a_copy: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
         if self.manifest.services and not self.services:
@@ -277,7 +288,10 @@ class SandboxRunner:
         app = self.manifest.app
         in_socket = f"{IN_SANDBOX_WORK}/{APP_SOCKET}"
         argv = app.command(self.runtime.interpreter, socket=in_socket, workdir=IN_SANDBOX_WORK)
-        env = {**self.runtime.env, **app.environment(socket=in_socket, workdir=IN_SANDBOX_WORK)}
+        # The app is killed once the hidden tests are done (no graceful stop): unbuffered, what it
+        # printed is in its output rather than lost in a buffer. [app.env] may say otherwise.
+        unbuffered = {"PYTHONUNBUFFERED": "1"} if self.runtime.kind == PYTHON else {}
+        env = {**unbuffered, **self.runtime.env, **app.environment(socket=in_socket, workdir=IN_SANDBOX_WORK)}
         # Judged on the app's CPU and own time; the wall clock is a net (and cut by the deadline).
         startup = app.startup_timeout
         wall_limit = self.within(WALL_FACTOR * startup)
@@ -314,7 +328,9 @@ class SandboxRunner:
         finally:
             self._servers.pop(forwarder.path, None)
             forwarder.close()
-            self.app_results.append(server.stop())
+            # Killed at once: its work is done, its copy of the tree is thrown away, and a graceful
+            # shutdown (uvicorn's, the interpreter's) would only cost time and CPU.
+            self.app_results.append(server.stop(grace=0))
             shutil.rmtree(host_dir, ignore_errors=True)
 
     def run_visible_tests(self, workdir: Path) -> VisibleRun:
