@@ -11,6 +11,7 @@ the response (the client went away) kills and reaps it too.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import signal
@@ -46,6 +47,9 @@ class BackendRequest:
     remote_addr: str
     content_encoding: str = ""
     git_protocol: str = ""
+    # git configuration for this request, after gitplumbing.SAFE_CONFIG (GIT_CONFIG_COUNT: git and
+    # everything it starts, hooks included, see it as given with `git -c`).
+    config: list[tuple[str, str]] = field(default_factory=list)
     extra_env: dict[str, str] = field(default_factory=dict)
 
 
@@ -71,10 +75,31 @@ class BackendResponse:
         self.stderr_reader.join(timeout=5)
 
 
+@functools.cache
+def _command() -> list[str]:
+    """git-http-backend itself, started directly: `git http-backend` would start the git wrapper
+    first, one more process per request for nothing. The wrapper if the program cannot be found."""
+    try:
+        exec_path = subprocess.run(
+            ["git", "--exec-path"], env=gitplumbing.base_env(), capture_output=True, text=True, check=True, timeout=30
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        exec_path = ""
+    program = os.path.join(exec_path, "git-http-backend") if exec_path else ""
+    if program and os.path.isfile(program) and os.access(program, os.X_OK):
+        return [program]
+    return ["git", "http-backend"]
+
+
 def _environment(request: BackendRequest) -> dict[str, str]:
     root, name = os.path.split(request.git_dir.rstrip("/"))
+    config = [*gitplumbing.SAFE_CONFIG, *request.config]
     env = {
         **gitplumbing.base_env(),
+        # What gitplumbing.command gives with `-c`: the same safe configuration, through the environment.
+        "GIT_CONFIG_COUNT": str(len(config)),
+        **{f"GIT_CONFIG_KEY_{index}": key for index, (key, _value) in enumerate(config)},
+        **{f"GIT_CONFIG_VALUE_{index}": value for index, (_key, value) in enumerate(config)},
         "GIT_PROJECT_ROOT": root,
         "GIT_HTTP_EXPORT_ALL": "1",
         "PATH_INFO": f"/{name}/{request.service_path}",
@@ -172,7 +197,7 @@ def run_backend(request: BackendRequest, *, timeout: float) -> BackendResponse:
     # Streamed both ways for the length of a clone or push, so not gitplumbing.run; the same
     # environment and safe configuration all the same.
     process = subprocess.Popen(
-        gitplumbing.command("http-backend"),
+        _command(),
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

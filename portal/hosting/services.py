@@ -275,7 +275,11 @@ def auth_failure_record(*, address: str | None, username: str, now: datetime | N
 def auth_failures_clear(*, address: str | None, username: str) -> None:
     """Forget a pair's failures once it has signed in: a mistyped token, then the right one, leaves
     nothing behind that would make the next typo wait."""
-    AuthFailure.objects.filter(address=address, username=username[:64]).delete()
+    failures = AuthFailure.objects.filter(address=address, username=username[:64])
+    # Read first: nearly every sign-in has nothing to forget, and a delete takes the database's
+    # write lock (on SQLite, the whole file's) on every git request.
+    if failures.exists():
+        failures.delete()
 
 
 def link_failure_record(*, address: str | None) -> None:

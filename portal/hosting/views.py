@@ -168,6 +168,13 @@ def _serve(request, *, invite: Invite, service: str, service_path: str, is_worke
         checked = _push_checked(request, invite, repo, body=body, content_length=content_length)
         if isinstance(checked, HttpResponse):
             return checked
+        if not checked.commands:
+            # git's probe before a large push (a lone flush): receive-pack would read no more and
+            # answer an empty result, so the view does, without starting git or taking the push lock.
+            _request_dropped(request, body, content_length=content_length, already=len(checked.head), limit=65536)
+            response = HttpResponse(b"", content_type="application/x-git-receive-pack-result")
+            add_never_cache_headers(response)
+            return response
         body = Replay(checked.head, body)
         if moves_main(checked.commands):
             # Whether main is rewound needs the pushed objects: a pre-receive hook for these pushes only.
@@ -179,10 +186,9 @@ def _serve(request, *, invite: Invite, service: str, service_path: str, is_worke
     if is_worker:
         # Workers fetch commits by id, including ones only hidden refs keep.
         config.append(("uploadpack.allowAnySHA1InWant", "true"))
-    extra_env["GIT_CONFIG_COUNT"] = str(len(config))
-    for index, (key, value) in enumerate(config):
-        extra_env[f"GIT_CONFIG_KEY_{index}"] = key
-        extra_env[f"GIT_CONFIG_VALUE_{index}"] = value
+    if is_push_body:
+        # gc.auto is 0 (gitplumbing.SAFE_CONFIG): `git gc --auto` after a push would only start and exit.
+        config.append(("receive.autogc", "false"))
     log_path = None
     if is_push_body:
         handle, log_name = tempfile.mkstemp(prefix="push-", suffix=".log", dir=repo)
@@ -202,6 +208,7 @@ def _serve(request, *, invite: Invite, service: str, service_path: str, is_worke
         remote_addr=request.META.get("REMOTE_ADDR", ""),
         content_encoding=request.META.get("HTTP_CONTENT_ENCODING", ""),
         git_protocol=request.META.get("HTTP_GIT_PROTOCOL", ""),
+        config=config,
         extra_env=extra_env,
     )
     cleanup = ExitStack()
@@ -247,20 +254,20 @@ def _serve(request, *, invite: Invite, service: str, service_path: str, is_worke
 
     def body():
         held = None
-        try:
-            for chunk in backend.body:
-                if held is not None:
-                    yield held
-                held = chunk
-            # Recorded before the last bytes go out, so that when `git push` returns
-            # the push is already in the database.
-            finish()
+        for chunk in backend.body:
             if held is not None:
                 yield held
-        finally:
-            cleanup.close()
+            held = chunk
+        # Recorded before the last bytes go out, so that when `git push` returns
+        # the push is already in the database.
+        finish()
+        if held is not None:
+            yield held
 
     response = StreamingHttpResponse(body(), status=backend.status)
+    # The rest (reaping git, the push log, the push lock) is done when the server closes the
+    # response, which it always does, whether the body was sent in full, failed or was cut short;
+    # after the last bytes and the end of the chunked body, so the client does not wait for it.
     response._resource_closers.append(cleanup.close)
     for name, value in backend.headers:
         if name.lower() not in DROPPED_HEADERS:
@@ -289,7 +296,7 @@ def _push_checked(
         logger.warning("push to %s: the request body stopped arriving: %s", invite.public_id, exc)
         return _plain("The push request ended early; nothing was changed.", 400)
     if not push.commands:
-        # git's probe before a large push ("0000"), or nothing to do: git answers it.
+        # git's probe before a large push ("0000"), or nothing to do: answered by _serve.
         return push
     policy = repository_policy(
         repo,
@@ -313,15 +320,22 @@ def _push_checked(
     logger.info("push to %s refused before git ran: %s", invite.public_id, "; ".join(problems))
     # The client reads the answer once it has sent its body: the rest is read (up to the size git
     # would accept) so that it prints the reasons rather than a broken transfer.
-    ended = drain(body, content_length=content_length, already=len(push.head), limit=policy.max_input_bytes + 65536)
-    if not ended:
+    _request_dropped(
+        request, body, content_length=content_length, already=len(push.head), limit=policy.max_input_bytes + 65536
+    )
+    response = HttpResponse(refusal(push, problems), content_type="application/x-git-receive-pack-result")
+    add_never_cache_headers(response)
+    return response
+
+
+def _request_dropped(request, body, *, content_length: int | None, already: int, limit: int) -> None:
+    """Read and drop the rest of a push answered without git, up to ``limit`` bytes in all; past
+    that, stop reading the connection (the server then closes it after the answer)."""
+    if not drain(body, content_length=content_length, already=already, limit=limit):
         connection = request.META.get("gunicorn.socket")
         if connection is not None:
             with contextlib.suppress(OSError):
                 connection.shutdown(socket.SHUT_RD)
-    response = HttpResponse(refusal(push, problems), content_type="application/x-git-receive-pack-result")
-    add_never_cache_headers(response)
-    return response
 
 
 # Where the ref updates of a push that could not be recorded wait, in the repository, for the next push.

@@ -3,12 +3,14 @@
 import base64
 import http.client
 import socket
+import struct
 import time
 from urllib.parse import urlsplit
 
 import pytest
 
 from portal.hosting.models import AuthFailure
+from portal.hosting.receive import pkt
 from tests.support.processes import descendants, name, running
 from tests.support.workers import wait_for
 
@@ -127,8 +129,11 @@ def test_a_client_that_aborts_mid_upload_leaves_no_process_running(portal_server
         "Content-Type: application/x-git-receive-pack-request\r\n"
         "Content-Length: 1000000\r\n\r\n"
     )
+    # A push's start, as git sends it: a command, then the pack, of which only the start arrives.
+    command = f"{'0' * 40} {'1' * 40} refs/heads/aborted\0report-status side-band-64k\n".encode()
+    start = pkt(command) + b"0000" + struct.pack(">4sII", b"PACK", 2, 1) + b"\0" * 4096
     with socket.create_connection((parts.hostname, parts.port)) as sock:
-        sock.sendall(head.encode() + b"0" * 4096)
+        sock.sendall(head.encode() + start)
         # The client goes away with most of its body unsent.
         assert _left_running_after(portal_server, sock) == set()
 

@@ -3,6 +3,7 @@ gunicorn: a refused push prints receive-pack's own lines and leaves nothing behi
 requests that are not pushes git would send are refused whole."""
 
 import base64
+import fcntl
 import gzip
 import http.client
 import os
@@ -18,6 +19,7 @@ from portal.hosting.receive import pkt
 from portal.hosting.services import repository_path
 from portal.invites.services import invite_submit
 from tests.portal.hosting.conftest import repository_refs
+from tests.support.workers import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180), pytest.mark.django_db(transaction=True)]
 
@@ -189,3 +191,38 @@ def test_thousands_of_commands_are_refused_after_the_first_few(portal_server, cr
     assert status == 200
     assert b"refused: this push updates more than " in answer
     assert not Push.objects.filter(invite=created.invite).exists()
+
+
+@pytest.mark.parametrize("body", [b"0000", b"0000" + os.urandom(1000)])
+def test_the_probe_before_a_large_push_is_answered_without_git_or_the_push_lock(portal_server, created, body):
+    before = repository_refs(created.invite)
+    status, answer = _post(portal_server, created, body)
+    # What receive-pack answers a request without commands: an empty result.
+    assert (status, answer) == (200, b"")
+    assert repository_refs(created.invite) == before
+    # A fresh repository's push lock file is made by the first push that takes it.
+    assert not (repository_path(created.invite) / "portal-push.lock").exists()
+    assert not Push.objects.filter(invite=created.invite).exists()
+
+
+def test_after_a_push_its_log_and_lock_are_released_and_the_next_push_goes_through(work, created):
+    git, dest = work
+    git.run("-c", "http.postBuffer=65536", "push", "-q", "origin", "issue-1", cwd=dest)
+    # Recorded before the answer's last bytes; the cleanup follows them.
+    assert RefUpdate.objects.filter(push__invite=created.invite, ref="refs/heads/issue-1").exists()
+    repo = repository_path(created.invite)
+    wait_for(lambda: not list(repo.glob("push-*.log")), timeout=30, what="the push log removed")
+    with open(repo / "portal-push.lock", "a") as lock:
+        wait_for(lambda: _lock_free(lock), timeout=30, what="the push lock released")
+    sha = git.commit_file(dest, "more.txt", "more\n", "more")
+    result = git.run("push", "origin", "issue-1", cwd=dest)
+    assert f"remote: received issue-1 at {sha[:7]}, scoring queued" in result.stderr
+
+
+def _lock_free(lock) -> bool:
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    fcntl.flock(lock, fcntl.LOCK_UN)
+    return True
