@@ -1,7 +1,7 @@
 """Git over HTTP through the portal versus the same `git http-backend` behind lighttpd's CGI.
 
 Prints, for a clone, a small push and a 5 MB push, the median time through the portal
-(gunicorn, authentication, policy hooks, push recording) and through a plain CGI web
+(gunicorn, authentication, the push checks, push recording) and through a plain CGI web
 server serving a copy of the same repository, and their ratio (goal: <= 1.1).
 
 Needs lighttpd (`apt-get install lighttpd`; `make bench` installs it as root).
@@ -162,7 +162,7 @@ def main() -> int:
         ours = statistics.median(portal_times[operation])
         theirs = statistics.median(plain_times[operation])
         print(f"{operation:<12} {ours * 1000:>8.1f}ms {theirs * 1000:>8.1f}ms {ours / theirs:>7.2f}")
-    print("goal: ratio <= 1.1 (the portal also authenticates, runs policy hooks and records each push)")
+    print("goal: ratio <= 1.1 (the portal also authenticates, checks and records each push, and keeps its commits)")
     return 0
 
 

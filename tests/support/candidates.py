@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 from gitplumbing import ZERO_SHA
@@ -29,8 +28,6 @@ def candidate_commit(
     until the test runs the queued work (factories.score_all) or a worker does.
     """
     git = GitClient(work.parent / f"home-{work.name}")
-    # The repository's hooks are the portal's; outside its git view they need the interpreter.
-    git.env["PORTAL_PYTHON"] = sys.executable
     repo = repository_path(invite)
     if not work.exists():
         git.run("clone", "-q", str(repo), str(work))

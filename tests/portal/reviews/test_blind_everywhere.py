@@ -7,7 +7,6 @@ themselves, signs their notes and pull request, and submits.
 """
 
 import re
-import sys
 from email.header import decode_header, make_header
 from urllib.parse import quote
 
@@ -49,7 +48,7 @@ def _commit_as(invite: Invite, work, *, name: str, email: str) -> None:
     """Commit and push a signed note on issue-1 with the candidate's own git identity."""
     git = GitClient(work.parent / f"home-{work.name}")
     identity = {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email, "GIT_COMMITTER_NAME": name}
-    git.env |= {**identity, "GIT_COMMITTER_EMAIL": email, "PORTAL_PYTHON": sys.executable}
+    git.env |= {**identity, "GIT_COMMITTER_EMAIL": email}
     repo = repository_path(invite)
     git.run("clone", "-q", str(repo), str(work))
     git.run("checkout", "-q", "-B", "issue-1", "origin/main", cwd=work)

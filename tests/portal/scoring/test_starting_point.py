@@ -7,8 +7,6 @@ commit would be blamed on the candidate, every ticket would show scope creep, an
 visible test would go unreported.
 """
 
-import sys
-
 import pytest
 
 from gitplumbing import ZERO_SHA
@@ -23,10 +21,7 @@ WEAKENED = "def test_everything():\n    assert True\n"
 
 @pytest.fixture
 def git(tmp_path) -> GitClient:
-    git = GitClient(tmp_path / "home")
-    # The repository's hooks are the portal's; outside its git view they need the interpreter.
-    git.env["PORTAL_PYTHON"] = sys.executable
-    return git
+    return GitClient(tmp_path / "home")
 
 
 def _push(git, work, invite, *refs: str) -> None:
