@@ -150,6 +150,10 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
     }
+    # Kept open between requests, as PostgreSQL's are (env.py): opening one and running the
+    # pragmas costs 1 to 2 ms, a fifth of a small push's time around git.
+    DATABASES["default"].setdefault("CONN_MAX_AGE", 60)
+    DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
     # A file, not :memory:, so that worker processes started by tests see the test database.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-portal.sqlite3")}
 
