@@ -43,7 +43,7 @@ from portal.reviews.blind import invite_identities, scrub, shown_name
 from portal.reviews.models import AssessmentReviewer, Review
 from portal.reviews.selectors import review_aggregate, review_of, reviewer_allowed, sees_all_reviews
 from portal.reviews.services import ReviewRefused, review_save, rubric_current
-from portal.scoring.models import Run, TestResult, TicketVerdict
+from portal.scoring.models import Run, TestResult, TicketVerdict, visible_state
 from portal.scoring.selectors import (
     INTEGRATED_LABEL,
     InviteResult,
@@ -235,9 +235,12 @@ class RunView(APIView):
             **_run_row(run),
             "tests": tests,
             "visible": {
+                "state": visible_state(visible),
                 "passed": visible.get("passed"),
                 "total": visible.get("total"),
                 "failed": list(visible.get("failed", ())),
+                "reused_from": visible.get("reused_from"),
+                "reason": visible.get("reason", ""),
             },
         }
         return Response(_blind(request, invite, RunDetailOut(data).data))

@@ -10,7 +10,7 @@ from rest_framework import serializers
 
 from portal.invites.models import Event
 from portal.reviews.models import Review
-from portal.scoring.models import Run
+from portal.scoring.models import VISIBLE_STATES, Run
 
 STATES = (
     ("scored", "Scored: every run the result depends on is finished and analysed"),
@@ -120,9 +120,20 @@ class TestOut(serializers.Serializer):
 
 
 class VisibleOut(serializers.Serializer):
+    state = serializers.ChoiceField(
+        choices=["", *VISIBLE_STATES],
+        help_text='Whether they ran: "pending" while they run (after the verdict, which never waits for them), '
+        '"done", "failed" when they could not be run (see reason), "" when the run ended before they could.',
+    )
     passed = serializers.IntegerField(allow_null=True)
     total = serializers.IntegerField(allow_null=True)
     failed = serializers.ListField(child=serializers.CharField())
+    reused_from = serializers.IntegerField(
+        allow_null=True,
+        help_text="The run whose play gave these results, when they were reused: the same commit on the same "
+        "assessment version gives the same results.",
+    )
+    reason = serializers.CharField(allow_blank=True, help_text="Why they could not be run (state failed).")
 
 
 class RunDetailOut(RunOut):

@@ -50,8 +50,9 @@ class TestGroup:
 
 @dataclass(frozen=True)
 class CandidateRun:
-    """One run as the candidate sees it. ``own``/``others``/``rest`` are filled once it is scored and
-    the assessment shows visible results; ``status.tickets`` once it shows per-ticket verdicts."""
+    """One run as the candidate sees it. ``own``/``others``/``rest`` are filled once its visible tests
+    ran (after the verdict: ``status.visible_state`` is "pending" until then) and the assessment shows
+    visible results; ``status.tickets`` once it shows per-ticket verdicts."""
 
     status: RunStatus
     ticket: int | None  # the ticket of the branch's name (issue-<n>), if the assessment has it
@@ -95,7 +96,7 @@ class CandidateRuns:
     runs: list[CandidateRun]
     shown: str  # Assessment.candidate_results
     open: bool  # the candidate can still push
-    pending: bool  # a run is queued or running
+    pending: bool  # a run is queued or running, or its visible tests still run
 
     @property
     def live(self) -> bool:
@@ -105,7 +106,10 @@ class CandidateRuns:
     @property
     def state(self) -> str:
         """A short digest of everything the runs list shows: the same digest, nothing to redraw."""
-        seen = [(r.status.ref, r.status.commit, r.status.status, r.status.waiting) for r in self.runs]
+        seen = [
+            (r.status.ref, r.status.commit, r.status.status, r.status.waiting, r.status.visible_state)
+            for r in self.runs
+        ]
         digest = hashlib.sha256(repr((seen, self.shown, self.open)).encode()).hexdigest()
         return digest[:16]
 
@@ -141,7 +145,8 @@ def _candidate_run(status: RunStatus, *, tickets: dict[int, tuple[str, ...]], ba
     ticket = branch_ticket(status.ref)
     ticket = ticket if ticket in tickets else None
     run = CandidateRun(status=status, ticket=ticket, starting_point=status.commit == base and status.ref == "main")
-    if status.status not in (Run.Status.PASSED, Run.Status.FAILED) or not status.visible_total:
+    # An app that did not start (an error) still has its tests run: they say why, in their own words.
+    if status.status not in Run.FINISHED or not status.visible_total:
         return run
     failed = list(status.visible_failed)
     groups = {

@@ -1,6 +1,32 @@
 from django.conf import settings
 from django.db import models
 
+# The candidate's own tests, in ``Run.visible`` (information only: no verdict depends on them). They run
+# after the verdict is recorded, on the same exported tree, so that nothing of the candidate's competes
+# with the hidden tests for the cores (portal.scoring.services). One of:
+#   {}   never run: the run ended before its tree was exported (or was superseded)
+#   {"state": "pending", "worker": node, "since": iso}   to be run by ``worker`` ("": sent to any worker)
+#   {"state": "done", "returncode", "passed", "total", "failed", "output", "version", "tree"[, "reused_from"]}
+#   {"state": "failed", "reason": ...}   they could not be run (their plays stopped the worker, no sandbox)
+# A summary stored before these states has no "state" and counts as done. "version" is the assessment
+# version they ran on, "tree" the commit's tree id; "reused_from" the run whose play gave them, when
+# they were copied (they depend only on the tree and the version's runtime: a rescore, a new grader,
+# the same tree pushed again are never played twice).
+VISIBLE_PENDING = "pending"
+VISIBLE_DONE = "done"
+VISIBLE_FAILED = "failed"
+VISIBLE_STATES = (VISIBLE_PENDING, VISIBLE_DONE, VISIBLE_FAILED)
+
+
+def visible_state(visible: object) -> str:
+    """The state of a run's ``visible`` field: "" (never run), pending, done or failed."""
+    if not isinstance(visible, dict) or not visible:
+        return ""
+    state = visible.get("state")
+    if state in VISIBLE_STATES:
+        return state
+    return VISIBLE_DONE if "total" in visible else ""
+
 
 class Run(models.Model):
     """One scoring of one commit of an invite's repository by one grader version.

@@ -28,7 +28,15 @@ from portal.scoring.analysis import (
 )
 from portal.scoring.highlight import HighlightedFile, highlight_diff
 from portal.scoring.hygiene import Finding, branch_ticket
-from portal.scoring.models import BranchEvidence, InviteAnalysis, Run, TestResult, TicketVerdict
+from portal.scoring.models import (
+    VISIBLE_PENDING,
+    BranchEvidence,
+    InviteAnalysis,
+    Run,
+    TestResult,
+    TicketVerdict,
+    visible_state,
+)
 from portal.scoring.quality import LintFinding, QualitySignals
 from portal.scoring.version import GRADER_VERSION
 
@@ -263,7 +271,7 @@ def invite_result(*, invite: Invite) -> InviteResult:
     """The invite's stored result; before its first analysis, the tickets with nothing earned."""
     analysis = InviteAnalysis.objects.filter(invite=invite).first()
     data = analysis.result if analysis is not None and analysis.computed_at is not None else {}
-    runs_pending = Run.objects.filter(invite=invite, status__in=Run.ACTIVE).exists()
+    runs_pending = Run.objects.filter(invite=invite).filter(_SCORING).exists()
     version = invite.assessment_version
     tickets = [_ticket(t) for t in data.get("tickets", [])] or [
         TicketResult(number=t["number"], title=t["title"], points=t["points"], branch=None, passed=None, earned=0)
@@ -451,6 +459,9 @@ class RunStatus:
     visible_passed: int | None = None
     visible_total: int | None = None
     visible_failed: tuple[str, ...] = ()
+    # Whether the candidate's own tests ran (portal.scoring.services.visible_state): "" (never), "pending"
+    # (the verdict is in, they run now), "done" or "failed" (they could not be run). Always filled.
+    visible_state: str = ""
     tickets: tuple[tuple[int, bool, int | None], ...] = ()  # (ticket, passed, earned)
     hidden_passed: int | None = None
     hidden_total: int | None = None
@@ -484,15 +495,21 @@ class RunStatus:
         return ref_label(self.ref)
 
 
+# Runs still being scored: queued or running, or finished with their visible tests still to run (the
+# analysis reads them: a contested ticket waits for them).
+_SCORING = Q(status__in=Run.ACTIVE) | Q(visible__state=VISIBLE_PENDING)
+
+
 def runs_pending(statuses: list[RunStatus]) -> bool:
-    return any(s.status in Run.ACTIVE for s in statuses)
+    return any(s.status in Run.ACTIVE or s.visible_state == VISIBLE_PENDING for s in statuses)
 
 
 def invite_pending(*, invite: Invite) -> bool:
     """Whether the invite's result may still change by itself: a run it depends on (a branch head,
-    the starting point, the integration) is queued or running, or a newer analysis is on its way."""
+    the starting point, the integration) is queued or running or has its visible tests still to run,
+    or a newer analysis is on its way."""
     analysis_pending = InviteAnalysis.objects.filter(invite=invite, computed__lt=F("requested")).exists()
-    return analysis_pending or Run.objects.filter(invite=invite, status__in=Run.ACTIVE).exists()
+    return analysis_pending or Run.objects.filter(invite=invite).filter(_SCORING).exists()
 
 
 def invite_run_statuses(
@@ -556,6 +573,7 @@ def invite_run_statuses(
                 worker=r.worker,
                 attempt=r.attempt,
                 seconds=(r.timings or {}).get("total"),
+                visible_state=visible_state(r.visible),
                 **shown,
             )
         )

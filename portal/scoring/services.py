@@ -6,11 +6,22 @@ How work reaches here:
                  -> task "analysis.invite" (at most one waiting per invite)
                  (portal.scoring.analysis computes findings, signals and the integrated run once)
 
+A run's play (``run_execute``): claim it, export the commit, build, serve the app and run the hidden
+tests against it with nothing of the candidate's beside them, record the verdict (status, verdicts,
+event, analysis request, the invite's next run handed over), and only then run the candidate's own
+visible tests (information only) on the same tree and record their summary in ``run.visible``
+(pending until then; reused, never played twice, when this run or another has them for the same tree
+on the same assessment version). A worker that dies between the two leaves them pending: the sweep
+sends "scoring.visible".
+``run.timings`` holds each phase (seconds): export, runtime, build, app_start, hidden, teardown,
+total (claimed to verdict recorded), then record (writing the verdict) and visible.
+
 Tasks are sent by name (portal.core.dispatch); this module imports no tasks module.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -19,7 +30,7 @@ import tempfile
 import time
 import tomllib
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -32,7 +43,7 @@ from grader.clock import WALL_FACTOR, Usage
 from grader.junit import TestOutcome
 from grader.local import AppStartError, BuildError
 from grader.manifest import Manifest
-from grader.play import VISIBLE_BESIDE, App, play
+from grader.play import App, play
 from grader.run import GraderError, HiddenRun, OutOfTime, VisibleRun, new_seed, run_hidden_tests
 from grader.verdicts import ticket_verdicts
 from portal.assessments.runner import SandboxRunner
@@ -48,7 +59,16 @@ from portal.invites.emails import emails_unsent_send
 from portal.invites.models import Event, Invite
 from portal.invites.services import event_record
 from portal.scoring.export import TreeTooLarge, commit_fetch, tree_export
-from portal.scoring.models import InviteAnalysis, Run, TestResult, TicketVerdict
+from portal.scoring.models import (
+    VISIBLE_DONE,
+    VISIBLE_FAILED,
+    VISIBLE_PENDING,
+    InviteAnalysis,
+    Run,
+    TestResult,
+    TicketVerdict,
+    visible_state,
+)
 from portal.scoring.requirements import node_dependencies_changed, requirements_policy_note
 from portal.scoring.version import GRADER_VERSION
 from sandbox import Result, SandboxError
@@ -63,6 +83,9 @@ TASK_ANALYSE = "analysis.invite"
 TASK_SWEEP = "scoring.sweep"
 # Counts the plays of a run that the worker host's other work starved (TaskAttempt, key: the run id).
 TASK_STARVED = "scoring.starved"
+# Runs only the visible tests of a finished run whose visible results stayed pending (its worker died
+# between the verdict and them); sent by the sweep. Counts its plays under the same name (TaskAttempt).
+TASK_VISIBLE = "scoring.visible"
 
 LOG_CAP = 20_000
 MESSAGE_CAP = 2_000
@@ -70,6 +93,9 @@ MAX_ATTEMPTS = 3
 # A run starved by the host's other work is played this many times in all before it is an error.
 STARVED_PLAYS = 3
 MAIN_REF = "refs/heads/main"
+# The visible tests of one run are played this many times in all (the run's own play, then the
+# sweep's tasks) before its visible results say that they could not be run.
+VISIBLE_ATTEMPTS = 3
 
 
 def run_queue(*, invite: Invite, commit: str, ref: str) -> tuple[Run, bool]:
@@ -418,6 +444,13 @@ def _repository(run: Run) -> Path:
 
 
 def _score(run: Run) -> Run:
+    """Export the commit, play it with nothing of the candidate's beside the hidden tests, record the
+    verdict, then run the visible tests (information only) on the same tree and record their summary.
+
+    The verdict is recorded as soon as the hidden tests end and the app is gone: until the visible
+    tests are recorded too, ``run.visible`` is pending (``VISIBLE_PENDING``). Visible results already
+    known for the same commit and assessment version (another run of it) are reused instead.
+    """
     if run.seed is None:
         # Drawn once and kept: a retry of this run (rescore) sends the same hidden-test data again.
         run.seed = new_seed()
@@ -431,8 +464,9 @@ def _score(run: Run) -> Run:
         tree = Path(scratch) / "tree"
         tree.mkdir()
         started = time.monotonic()
+        repo = _repository(run)
         try:
-            tree_export(repo=_repository(run), commit=run.commit, destination=tree)
+            tree_export(repo=repo, commit=run.commit, destination=tree)
         except TreeTooLarge as exc:
             return _finish(run, status=Run.Status.ERROR, reason=str(exc))
         timings["export"] = time.monotonic() - started
@@ -440,33 +474,50 @@ def _score(run: Run) -> Run:
         note = requirements_policy_note(tree=tree, manifest=manifest)
 
         budget = settings.PORTAL_RUN_BUDGET_SECONDS
+        started = time.monotonic()
         try:
             runtime = assessment_runtime(manifest=manifest)
             services = assessment_services(manifest=manifest)
         except SandboxError as exc:
             return _finish(run, status=Run.Status.ERROR, reason=f"the sandbox is unavailable: {exc}")
+        timings["runtime"] = time.monotonic() - started
         # The budget counts from here: every step of the candidate's code is cut to what is left of it.
         runner = SandboxRunner(
             manifest=manifest, runtime=runtime, deadline=time.monotonic() + budget, services=services
         )
 
         graded = _grade(run, manifest=manifest, runner=runner, budget=budget, tree=tree, timings=timings)
-    if graded.starved:
-        return _starved(run, why=graded.starved)
+        if graded.starved:
+            return _starved(run, why=graded.starved)
+        # Read before the verdict replaces this run's own summary (a rescore of the same commit).
+        own = _visible_own(run)
+        attempt, recorded = run.attempt, time.monotonic()
+        run = _verdict_record(
+            run, manifest=manifest, graded=graded, note=note, timings=timings, visible=own or _visible_pending(run)
+        )
+        after = {"record": time.monotonic() - recorded}
+        if not _visible_is_pending(run, attempt=attempt):
+            # Its own, or the run was taken over meanwhile: nothing more to play.
+            if run.attempt == attempt and run.finished:
+                _timings_add(run, after)
+            return run
+        tree_id = _tree_of(run, repo)
+        found = _visible_found(run, tree=tree_id)
+        if found is not None:
+            return _visible_record(run, summary=found, timings=after, key=f"{run.pk}:{run.attempt}")
+        if (exhausted := _visible_exhausted(run, timings=after)) is not None:
+            return exhausted
+        return _visible_play(run, tree=tree, tree_id=tree_id, runner=runner, built=True, timings=after)
 
+
+def _verdict_record(run: Run, *, manifest: Manifest, graded: _Graded, note: str, timings: dict, visible: dict) -> Run:
+    """Record the run's end from what its play gave: the verdicts, or why there are none."""
     hidden, reason = graded.hidden, graded.reason
     sandbox = _sandbox_summary(graded.app_result)
-    visible_summary = _visible_summary(graded.visible)
     log = "\n".join(filter(None, [reason, hidden.output if hidden else "", sandbox.get("output", "")]))[-LOG_CAP:]
     if hidden is None:
         return _finish(
-            run,
-            status=Run.Status.ERROR,
-            reason=reason,
-            timings=timings,
-            sandbox=sandbox,
-            visible=visible_summary,
-            log=log,
+            run, status=Run.Status.ERROR, reason=reason, timings=timings, sandbox=sandbox, visible=visible, log=log
         )
     results, verdicts = run_result_rows(run=run, manifest=manifest, outcomes=hidden.outcomes)
 
@@ -476,14 +527,7 @@ def _score(run: Run) -> Run:
 
     status = Run.Status.PASSED if all(v.passed for v in verdicts) else Run.Status.FAILED
     return _finish(
-        run,
-        status=status,
-        reason=note,
-        write=write,
-        timings=timings,
-        sandbox=sandbox,
-        visible=visible_summary,
-        log=log,
+        run, status=status, reason=note, write=write, timings=timings, sandbox=sandbox, visible=visible, log=log
     )
 
 
@@ -492,7 +536,6 @@ class _Graded:
     """What serving a run's app and grading it gave."""
 
     hidden: HiddenRun | None = None
-    visible: VisibleRun | None = None
     app_result: Result | None = None
     reason: str = ""  # why the run has no verdicts
     starved: str = ""  # why the worker host's other work, not the code, stopped the run
@@ -508,24 +551,34 @@ def _grade(
     tree: Path,
     timings: dict[str, float],
 ) -> _Graded:
-    """Play the commit's tree (grader.play: build, serve the app, the hidden tests against it and the
-    visible tests beside it, on their own copy: the run takes the longer of the two), within the budget."""
+    """Play the commit's tree (grader.play: build, serve the app and the hidden tests against it, with
+    nothing of the candidate's beside them: the visible tests run after the verdict), within the budget.
+
+    ``timings`` gets the play's steps (build, app_start, hidden) and ``teardown``: from the hidden tests'
+    end (or, when they never ran, the last step's) until the app, its services and its copy are gone."""
     graded = _Graded()
+    hidden_ended: list[float] = []
 
     def hidden(app: App, seed: int) -> HiddenRun:
-        return run_hidden_tests(
-            app.socket,
-            manifest=manifest,
-            # Judged on CPU and own time; the wall clock, a net, is cut by the budget.
-            timeout=manifest.hidden_timeout,
-            wall_timeout=runner.within(WALL_FACTOR * manifest.hidden_timeout),
-            seed=seed,
-            app_usage=app.usage,
-        )
+        try:
+            return run_hidden_tests(
+                app.socket,
+                manifest=manifest,
+                # Judged on CPU and own time; the wall clock, a net, is cut by the budget.
+                timeout=manifest.hidden_timeout,
+                wall_timeout=runner.within(WALL_FACTOR * manifest.hidden_timeout),
+                seed=seed,
+                app_usage=app.usage,
+            )
+        finally:
+            hidden_ended.append(time.monotonic())
 
-    played = play(runner, tree, seeds=[run.seed], hidden=hidden, visible=VISIBLE_BESIDE)
+    began = time.monotonic()
+    played = play(runner, tree, seeds=[run.seed], hidden=hidden, visible=None)
+    returned = time.monotonic()
     timings.update(played.timings)
-    graded.visible = played.visible
+    steps = sum(played.timings.get(step, 0.0) for step in ("build", "app_start"))
+    timings["teardown"] = returned - (hidden_ended[-1] if hidden_ended else began + steps)
     graded.app_result = runner.app_results[-1] if runner.app_results else None
     if played.hidden:
         graded.hidden = played.hidden[0]
@@ -657,17 +710,189 @@ def _starved(run: Run, *, why: str) -> Run:
     return run
 
 
-def _visible_summary(visible) -> dict:
-    """How the candidate's own tests did; empty when they did not run (the app never started)."""
-    if visible is None:
-        return {}
+def _visible_summary(visible: VisibleRun, *, version: int, tree: str) -> dict:
+    """How the candidate's own tests did, as ``run.visible`` stores it."""
     return {
+        "state": VISIBLE_DONE,
         "returncode": visible.returncode,
         "passed": sum(o.outcome == "passed" for o in visible.outcomes),
         "total": len(visible.outcomes),
         "failed": [o.test_id for o in visible.outcomes if o.outcome != "passed"],
         "output": visible.output[-4000:],
+        "version": version,
+        "tree": tree,
     }
+
+
+def _visible_pending(run: Run, *, worker: str | None = None) -> dict:
+    return {
+        "state": VISIBLE_PENDING,
+        "worker": run.worker if worker is None else worker,
+        "since": timezone.now().isoformat(),
+    }
+
+
+def _visible_is_pending(run: Run, *, attempt: int) -> bool:
+    """Whether this attempt of the run recorded its verdict and its visible tests are still to run."""
+    return run.attempt == attempt and run.status in Run.FINISHED and visible_state(run.visible) == VISIBLE_PENDING
+
+
+def _visible_own(run: Run) -> dict | None:
+    """The run's own visible results from an earlier play (a rescore), if they were on its assessment
+    version and are reusable; read from the row as claimed, before the verdict replaces them."""
+    own = run.visible if isinstance(run.visible, dict) else {}
+    if visible_state(own) != VISIBLE_DONE or own.get("version") != run.assessment_version_id:
+        return None
+    return _reusable(own, source=run.pk)
+
+
+def _visible_found(run: Run, *, tree: str) -> dict | None:
+    """Visible results of the same tree on the same assessment version that another run already has
+    (a new grader's run of the commit, the same commit or tree pushed elsewhere: an unchanged branch, a
+    revert), marked with the run whose play gave them; None if none has. They depend only on the tree
+    and the version's runtime."""
+    found = (
+        Run.objects.filter(
+            assessment_version_id=run.assessment_version_id,
+            visible__state=VISIBLE_DONE,
+            visible__version=run.assessment_version_id,
+            visible__tree=tree,
+        )
+        .exclude(pk=run.pk)
+        .order_by("pk")
+        .values_list("pk", "visible")
+        .first()
+    )
+    return _reusable(found[1], source=found[0]) if found else None
+
+
+def _reusable(summary: dict, *, source: int) -> dict | None:
+    """``summary`` marked as reused from ``source`` (or the run it was reused from); None for results cut
+    by a limit or a signal (a return code past 127: maybe the host's load, not the code)."""
+    returncode = summary.get("returncode")
+    if not isinstance(returncode, int) or not 0 <= returncode < 128:
+        return None
+    return {**summary, "reused_from": summary.get("reused_from") or source}
+
+
+def _tree_of(run: Run, repo: Path) -> str:
+    """The commit's tree id: what the visible results depend on (with the assessment version)."""
+    return gitplumbing.text("rev-parse", "--verify", f"{run.commit}^{{tree}}", git_dir=repo)
+
+
+def _timings_add(run: Run, timings: dict[str, float], **fields) -> bool:
+    """Add ``timings`` (and set ``fields``) on the run if its current attempt is still ``run.attempt``
+    and it is finished: what happened after the verdict was recorded. Whether it was written."""
+
+    def write() -> bool:
+        with transaction.atomic():
+            current = Run.objects.select_for_update().filter(pk=run.pk).first()
+            if current is None or current.attempt != run.attempt or current.status not in Run.FINISHED:
+                return False
+            if "visible" in fields and visible_state(current.visible) != VISIBLE_PENDING:
+                return False  # another play recorded them first (the sweep's, a duplicate)
+            current.timings = {**(current.timings or {}), **timings}
+            for name, value in fields.items():
+                setattr(current, name, value)
+            current.save(update_fields=["timings", *fields])
+            run.timings, run.visible = current.timings, current.visible
+            return True
+
+    return database_retry(write, what=f"recording what followed run {run.pk}'s verdict")
+
+
+def _visible_play(
+    run: Run, *, tree: Path, tree_id: str, runner: SandboxRunner, built: bool, timings: dict[str, float]
+) -> Run:
+    """Run the visible tests of the run's tree (built by the play, or built here), record their summary
+    and ask for the analysis again (it reads them); or, past VISIBLE_ATTEMPTS plays, say they could not run.
+
+    Never raises for what the tests or the sandbox did: the run's verdict is recorded already."""
+    key = f"{run.pk}:{run.attempt}"
+    began = time.monotonic()
+    try:
+        # A budget of their own: the hidden tests' play used some of the run's.
+        runner.deadline = time.monotonic() + settings.PORTAL_RUN_BUDGET_SECONDS
+        if not built:
+            # A failed build: the visible tests say it in their own words (go test builds again).
+            with contextlib.suppress(BuildError):
+                runner.build(tree)
+        summary = _visible_summary(runner.run_visible_tests(tree), version=run.assessment_version_id, tree=tree_id)
+    except SandboxError as exc:
+        summary = {"state": VISIBLE_FAILED, "reason": f"the sandbox is unavailable: {exc}"}
+    except Exception as exc:  # the portal's failure, not the candidate's: the verdict stands
+        logger.exception("the visible tests of run %s failed", run.pk)
+        summary = {"state": VISIBLE_FAILED, "reason": f"internal error while running them: {exc.__class__.__name__}"}
+    timings = {**timings, "visible": time.monotonic() - began}
+    return _visible_record(run, summary=summary, timings=timings, key=key)
+
+
+def _visible_exhausted(run: Run, *, timings: dict[str, float]) -> Run | None:
+    """Count one more play of the run's visible tests (committed before it, so a worker killed while
+    they run leaves it counted); past VISIBLE_ATTEMPTS, record that they could not be run and return
+    the run, else None."""
+    key = f"{run.pk}:{run.attempt}"
+    try:
+        task_attempt_begin(task=TASK_VISIBLE, key=key, max_attempts=VISIBLE_ATTEMPTS)
+    except AttemptsExhausted as exc:
+        reason = f"the visible tests stopped the worker {exc.attempts - 1} times"
+        return _visible_record(run, summary={"state": VISIBLE_FAILED, "reason": reason}, timings=timings, key=key)
+    return None
+
+
+def _visible_record(run: Run, *, summary: dict, timings: dict[str, float], key: str) -> Run:
+    if _timings_add(run, timings, visible=summary):
+        # The disagreements and contested tickets read them.
+        analysis_request(invite=run.invite)
+    task_attempt_clear(task=TASK_VISIBLE, key=key)
+    run.refresh_from_db()
+    return run
+
+
+def visible_execute(*, run_id: int, attempt: int, worker: str = "") -> Run | None:
+    """Only the visible tests of a finished run whose visible results stayed pending (the task the sweep
+    sends, ``scoring.visible``): export its commit, build it, run them, record their summary.
+
+    ``attempt`` is the run's attempt the task was sent for: a run played again since records its own.
+    Idempotent: a run whose visible results are no longer pending, or claimed by a live worker, is left.
+    """
+    with transaction.atomic():
+        run = Run.objects.select_for_update().filter(pk=run_id).first()
+        if run is None or not _visible_is_pending(run, attempt=attempt):
+            return run
+        claimant = run.visible.get("worker") or ""
+        if claimant and claimant != (worker or this_process()):
+            owner = Run(worker=claimant, worker_pid=None)
+            if not _claimant_gone(owner, worker=worker or this_process()):
+                logger.info("run %s: its visible tests are being run by %s; a duplicate is ignored", run_id, claimant)
+                return run
+        run.visible = _visible_pending(run, worker=worker or this_process())
+        run.save(update_fields=["visible"])
+    key = f"{run.pk}:{run.attempt}"
+    # Counted first: a commit that cannot even be exported or built ends too, after VISIBLE_ATTEMPTS.
+    if (exhausted := _visible_exhausted(run, timings={})) is not None:
+        return exhausted
+    try:
+        manifest = version_manifest(run.assessment_version)
+        runtime = assessment_runtime(manifest=manifest)
+        services = assessment_services(manifest=manifest)
+    except (PackageFetchError, SandboxError) as exc:
+        summary = {"state": VISIBLE_FAILED, "reason": f"the sandbox is unavailable: {exc}"}
+        return _visible_record(run, summary=summary, timings={}, key=key)
+    repo = _repository(run)
+    tree_id = _tree_of(run, repo)
+    found = _visible_found(run, tree=tree_id)
+    if found is not None:
+        return _visible_record(run, summary=found, timings={}, key=key)
+    with tempfile.TemporaryDirectory(prefix="visible-") as scratch:
+        tree = Path(scratch) / "tree"
+        tree.mkdir()
+        try:
+            tree_export(repo=repo, commit=run.commit, destination=tree)
+        except TreeTooLarge as exc:
+            return _visible_record(run, summary={"state": VISIBLE_FAILED, "reason": str(exc)}, timings={}, key=key)
+        runner = SandboxRunner(manifest=manifest, runtime=runtime, services=services)
+        return _visible_play(run, tree=tree, tree_id=tree_id, runner=runner, built=False, timings={})
 
 
 def _sandbox_summary(result) -> dict:
@@ -702,15 +927,17 @@ class Sweep:
     overdue: int = 0  # running past the hard time limit
     analyses: int = 0  # analyses asked for long ago and never started
     emails: int = 0  # queued emails whose task the broker never took
+    visible: int = 0  # finished runs whose visible tests stayed pending (their worker died after the verdict)
 
     @property
     def total(self) -> int:
-        return self.unsent + self.lost + self.orphaned + self.overdue + self.analyses + self.emails
+        return self.unsent + self.lost + self.orphaned + self.overdue + self.analyses + self.emails + self.visible
 
     def __str__(self) -> str:
         return (
             f"{self.unsent} never sent, {self.lost} lost by the broker, {self.orphaned} on a silent worker, "
-            f"{self.overdue} past the time limit, {self.analyses} analyses and {self.emails} emails sent again"
+            f"{self.overdue} past the time limit, {self.analyses} analyses, {self.emails} emails and "
+            f"{self.visible} runs' visible tests sent again"
         )
 
 
@@ -785,6 +1012,46 @@ def _silent_workers(*, now) -> list[str]:
     )
 
 
+def runs_visible_stuck(*, now=None) -> list[Run]:
+    """Finished runs whose visible tests stayed pending: the worker that recorded the verdict (or that a
+    ``scoring.visible`` task reached) stopped beating, or it is past the task's hard time limit; or a
+    task sent for them was never taken in PORTAL_RUN_RESEND_AFTER."""
+    now = now or timezone.now()
+    silent = set(_silent_workers(now=now))
+    overdue = now - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 60)
+    unclaimed = now - timedelta(seconds=settings.PORTAL_RUN_RESEND_AFTER)
+    stuck = []
+    candidates = Run.objects.filter(
+        status__in=Run.FINISHED, visible__state=VISIBLE_PENDING, finished_at__lt=now - SEND_GRACE
+    ).order_by("finished_at", "pk")
+    for run in candidates[:SWEEP_BATCH]:
+        worker, since = run.visible.get("worker") or "", _parsed(run.visible.get("since")) or run.finished_at
+        if (worker and worker in silent and since < now - _dead_after()) or since < (overdue if worker else unclaimed):
+            stuck.append(run)
+    return stuck
+
+
+def _parsed(value) -> object:
+    try:
+        return datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def run_visible_resend(*, run: Run) -> bool:
+    """Send a ``scoring.visible`` task for the run's pending visible tests, once; False if they are not
+    pending as ``run`` saw them any more (recorded meanwhile, or sent by another sweep)."""
+    with transaction.atomic():
+        current = Run.objects.select_for_update().filter(pk=run.pk).first()
+        if current is None or current.attempt != run.attempt or current.visible != run.visible:
+            return False
+        current.visible = _visible_pending(current, worker="")
+        current.save(update_fields=["visible"])
+        send_on_commit(TASK_VISIBLE, run_id=run.pk, attempt=run.attempt)
+    logger.warning("run %s: its visible tests stayed pending; sent to the workers again", run.pk)
+    return True
+
+
 STUCK_WHY = {
     "unsent": "the broker did not take its task when it was handed over",
     "lost": "the broker took its task long ago and no worker started it",
@@ -801,7 +1068,8 @@ def runs_sweep(*, now=None) -> Sweep:
     broker that lost its queue) are sent again; runs on a worker that stopped beating for
     PORTAL_WORKER_DEAD_AFTER (killed, its host gone) or past the hard time limit are sent again;
     analyses asked for long ago and never started are asked again; queued emails whose task the
-    broker never took are sent (portal.invites.emails.emails_unsent_send).
+    broker never took are sent (portal.invites.emails.emails_unsent_send); finished runs whose visible
+    tests stayed pending (``runs_visible_stuck``) have them run by a ``scoring.visible`` task.
     """
     now = now or timezone.now()
     counts = {}
@@ -818,7 +1086,8 @@ def runs_sweep(*, now=None) -> Sweep:
         if sent:
             analyses += 1
             send_on_commit(TASK_ANALYSE, invite_id=analysis.invite_id)
-    return Sweep(**counts, analyses=analyses, emails=emails_unsent_send(now=now))
+    visible = sum(run_visible_resend(run=run) for run in runs_visible_stuck(now=now))
+    return Sweep(**counts, analyses=analyses, emails=emails_unsent_send(now=now), visible=visible)
 
 
 class Retry:

@@ -35,6 +35,15 @@ async def flood(request: Request, call_next):
 """
 
 
+# Code prepended to the app that runs only where the app is served: the candidate's own tests (which
+# import the app too, and run after the verdict) are left to run as usual.
+SERVED_ONLY = "import sys as _sys\nif 'pytest' not in _sys.modules:\n"
+
+
+def _served_only(code: str) -> str:
+    return SERVED_ONLY + "".join(f"    {line}\n" for line in code.splitlines())
+
+
 def _scored(invite, tmp_path, main: str) -> Run:
     sha = candidate_commit(invite, tmp_path / "work", branch="issue-1", changes={"app/main.py": main})
     return score_commit(invite, sha)
@@ -61,11 +70,12 @@ def test_a_huge_answer_fails_the_test_without_growing_the_grader(invite, tmp_pat
 
 
 def test_an_app_that_never_starts_ends_the_run_at_its_start_up_limit(invite, tmp_path):
-    run = _scored(invite, tmp_path, "import time\ntime.sleep(60)\n" + MAIN)
+    run = _scored(invite, tmp_path, _served_only("import time\ntime.sleep(60)") + MAIN)
     assert run.status == Run.Status.ERROR
     assert f"start-up limit of {STARTUP_LIMIT} s" in run.reason
     assert _seconds(run) < 60  # ended then, not once the app, asleep for 60 s, would have started
-    assert run.visible == {}  # the visible tests were not run on an app that never started
+    # The candidate's own tests still ran, after the verdict (their app is imported, not served).
+    assert run.visible["state"] == "done" and run.visible["total"] > 0, run.visible
 
 
 def test_an_app_that_dies_at_import_has_its_exception_in_the_reason(invite, tmp_path):
@@ -75,11 +85,14 @@ def test_an_app_that_dies_at_import_has_its_exception_in_the_reason(invite, tmp_
     assert "exited with code 1 before it was ready" in run.reason
     assert "RuntimeError: the catalogue is misconfigured: LIB-4242" in run.reason
     assert "start-up limit" not in run.reason  # ended by the exit, not at the start-up limit
+    # The candidate's own tests ran all the same, and their output tells why.
+    assert run.visible["state"] == "done" and run.visible["returncode"] != 0, run.visible
+    assert "LIB-4242" in run.visible["output"]
 
 
 def test_the_run_budget_ends_a_run_that_would_take_longer(invite, tmp_path, settings):
     settings.PORTAL_RUN_BUDGET_SECONDS = 6
-    run = _scored(invite, tmp_path, "import time\ntime.sleep(60)\n" + MAIN)
+    run = _scored(invite, tmp_path, _served_only("import time\ntime.sleep(60)") + MAIN)
     assert run.status == Run.Status.ERROR
     assert run.reason.startswith("the run took longer than its budget of 6 s (PORTAL_RUN_BUDGET_SECONDS)")
     assert _seconds(run) < STARTUP_LIMIT  # the budget cut the start-up limit short
@@ -87,8 +100,8 @@ def test_the_run_budget_ends_a_run_that_would_take_longer(invite, tmp_path, sett
 
 def test_a_fork_loop_at_import_ends_the_run_at_its_start_up_limit(invite, tmp_path):
     # Forks until the sandbox's process limit refuses, then keeps asking (slowly, to spare the CPU).
-    bomb = "import os, time\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        time.sleep(1)\n"
-    run = _scored(invite, tmp_path, bomb + MAIN)
+    bomb = "import os, time\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        time.sleep(1)"
+    run = _scored(invite, tmp_path, _served_only(bomb) + MAIN)
     assert run.status == Run.Status.ERROR
     assert f"start-up limit of {STARTUP_LIMIT} s" in run.reason
     if "processes" in run.sandbox["limits_hit"]:  # where a pids cgroup counts the refusals
