@@ -22,6 +22,7 @@ Why each rule:
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 from collections.abc import Mapping, Sequence
@@ -107,6 +108,24 @@ def command(*args: str, git_dir: Path | str | None = None) -> list[str]:
         # Explicit: a repository another user owns is used, never refused as "dubious".
         argv += ["-c", f"safe.directory={Path(git_dir).absolute()}", "--git-dir", str(git_dir)]
     return [*argv, *args]
+
+
+@functools.cache
+def program(name: str) -> list[str]:
+    """The argv that starts git's own program ``name`` (``http-backend``) directly: ``git <name>``
+    would start the git wrapper first, one more process per call for nothing. ``git <name>`` if the
+    program is not in git's exec path. Found once per process; the safe configuration is the
+    caller's to pass (``config_env``), there being no ``-c`` for a program started directly."""
+    try:
+        exec_path = subprocess.run(
+            ["git", "--exec-path"], env=base_env(), capture_output=True, text=True, check=True, timeout=30
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        exec_path = ""
+    path = os.path.join(exec_path, f"git-{name}") if exec_path else ""
+    if path and os.path.isfile(path) and os.access(path, os.X_OK):
+        return [path]
+    return ["git", name]
 
 
 def run(

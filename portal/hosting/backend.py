@@ -11,7 +11,6 @@ the response (the client went away) kills and reaps it too.
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
 import os
 import signal
@@ -73,22 +72,6 @@ class BackendResponse:
         except subprocess.TimeoutExpired:
             logger.error("git http-backend %s did not exit after SIGKILL", self.process.pid)
         self.stderr_reader.join(timeout=5)
-
-
-@functools.cache
-def _command() -> list[str]:
-    """git-http-backend itself, started directly: `git http-backend` would start the git wrapper
-    first, one more process per request for nothing. The wrapper if the program cannot be found."""
-    try:
-        exec_path = subprocess.run(
-            ["git", "--exec-path"], env=gitplumbing.base_env(), capture_output=True, text=True, check=True, timeout=30
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        exec_path = ""
-    program = os.path.join(exec_path, "git-http-backend") if exec_path else ""
-    if program and os.path.isfile(program) and os.access(program, os.X_OK):
-        return [program]
-    return ["git", "http-backend"]
 
 
 def _environment(request: BackendRequest) -> dict[str, str]:
@@ -197,7 +180,7 @@ def run_backend(request: BackendRequest, *, timeout: float) -> BackendResponse:
     # Streamed both ways for the length of a clone or push, so not gitplumbing.run; the same
     # environment and safe configuration all the same.
     process = subprocess.Popen(
-        _command(),
+        gitplumbing.program("http-backend"),
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -5,7 +5,7 @@ import io
 import subprocess
 
 import gitplumbing
-from portal.hosting.backend import BackendRequest, _command, _environment, run_backend
+from portal.hosting.backend import BackendRequest, _environment, run_backend
 
 
 def _repository(tmp_path):
@@ -55,7 +55,7 @@ def _advertise(repo, config):
 
 
 def test_git_http_backend_is_started_itself_not_through_the_git_wrapper():
-    program = _command()
+    program = gitplumbing.program("http-backend")
     assert len(program) == 1 and program[0].endswith("/git-http-backend")
 
 
