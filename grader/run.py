@@ -304,9 +304,12 @@ class _Watch:
                 command, cwd=cwd, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
             )
         clock = TaskClock(proc.pid)
+        # Readable once the pytest has exited: the watch wakes then, not at its next tick.
+        exited = os.pidfd_open(proc.pid)
         try:
-            status, rusage = self._watch(proc, clock, started, app_before)
+            status, rusage = self._watch(proc, clock, started, app_before, exited)
         finally:
+            os.close(exited)
             if proc.returncode is None:  # interrupted: nothing of the run may outlive it
                 _kill(proc)
                 proc.returncode = os.waitstatus_to_exitcode(os.wait4(proc.pid, 0)[1])
@@ -316,7 +319,7 @@ class _Watch:
         return os.waitstatus_to_exitcode(status), grader, self._app_since(app_before)
 
     def _watch(
-        self, proc: subprocess.Popen, clock: TaskClock, started: float, app_before: Usage | None
+        self, proc: subprocess.Popen, clock: TaskClock, started: float, app_before: Usage | None, exited: int
     ) -> tuple[int, resource.struct_rusage]:
         while True:
             # Reaped here, not by Popen: wait4 gives the rusage of exactly this child.
@@ -337,9 +340,9 @@ class _Watch:
                 proc.returncode = os.waitstatus_to_exitcode(status)
                 return status, rusage
             if self.answers is not None:
-                self.answers.wait(TICK)
+                self.answers.wait(TICK, exited=exited)
             else:
-                time.sleep(TICK)
+                select.select([exited], [], [], TICK)
 
     def _app_since(self, before: Usage | None) -> Usage | None:
         if self.app_usage is None:
@@ -373,12 +376,15 @@ class _CpuAnswers:
         if self._listener is not None:
             self._listener.close()
 
-    def wait(self, seconds: float) -> None:
-        """Wait up to ``seconds``, answering whatever question comes meanwhile (then return at once)."""
+    def wait(self, seconds: float, *, exited: int | None = None) -> None:
+        """Wait up to ``seconds``, answering whatever question comes meanwhile (then return at once);
+        return at once too when ``exited`` (a pidfd) becomes readable: the process has ended."""
+        watched = [exited] if exited is not None else []
         if self._listener is None or self._app_usage is None:
-            time.sleep(seconds)
+            select.select(watched, [], [], seconds)
             return
-        ready, _, _ = select.select([self._listener], [], [], seconds)
+        ready, _, _ = select.select([self._listener, *watched], [], [], seconds)
+        ready = [fd for fd in ready if fd is self._listener]
         while ready:
             try:
                 connection, _ = self._listener.accept()
