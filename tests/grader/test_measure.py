@@ -141,7 +141,7 @@ def test_where_nothing_measures_the_app_a_test_that_asks_fails_with_a_sentence(t
 # A parent that starts a worker process, as an app server with workers does; the worker works the CPU.
 FORKING_APP = """\
 import subprocess, sys, time
-subprocess.Popen([sys.executable, "-c", "sum(i * i for i in range(3_000_000)); import time; time.sleep(30)"])
+subprocess.Popen([sys.executable, "-c", "sum(i * i for i in range(30_000_000)); import time; time.sleep(30)"])
 time.sleep(30)
 """
 
