@@ -6,12 +6,19 @@ commits, and prints:
 
 - latency: p50 and p95 of the time from `git push` returning to the run being finished (its
   verdict recorded; the visible tests run after it), against the bare hidden-suite time of the
-  same commit (the grader's pytest against an app already serving), measured in the same run;
+  same commit (the grader's pytest against a freshly started app already serving, as a run plays
+  it), measured in the same run;
   goal: <= 1.3 x bare + 0.5 s; each push waits for the previous one's visible tests and analysis;
 - where the time goes: each phase up to the verdict, and after it (record, visible, analysis);
 - throughput: 20 commits pushed at once, runs per second with the default worker against the
   ideal (cores / CPU seconds per run, the CPU measured over the whole machine during the batch,
   until every run's visible tests and the analysis are recorded).
+
+The bare suite is measured against a freshly started app each time, as every run plays it. The
+same app's later runs are printed too but are not the baseline: they play against what the earlier
+runs left, and while a bug is still in the commit (ticket 3's shared database session in ticket 2's
+fix) the first run breaks the app and the later ones fail fast (0.5 s against 1.1 to 1.3 s; with
+every ticket fixed the later runs take as long as the first).
 
 Everything runs on 127.0.0.1 and stops by itself.
 """
@@ -81,10 +88,14 @@ def settled(db: Path, sha: str, timeout: float = 300) -> float:
     raise TimeoutError(f"the run of {sha} did not settle")
 
 
-def bare_hidden_suite(env: dict, sha: str, repo: Path) -> float:
-    """Median time of the grader's hidden suite alone against the commit's app, already serving."""
+def bare_hidden_suite(env: dict, sha: str, repo: Path) -> dict[str, float]:
+    """The grader's hidden suite alone against the commit's app, already serving (its start not
+    counted), median of 5: "fresh", each time against a freshly started app, as every run plays it,
+    with its CPU (the grader's pytest and the app); "again", the same app's later runs, which play
+    against what the earlier runs left (the data, and an app that one of the bugs still in the commit
+    has broken: it then fails fast), so they are not what a run plays: printed for comparison only."""
     script = f"""
-import statistics, tempfile, time
+import json, statistics, tempfile, time
 from pathlib import Path
 import django; django.setup()
 from grader.manifest import load_manifest
@@ -96,16 +107,20 @@ manifest = load_manifest("assessment_app")
 runner = SandboxRunner(manifest=manifest, runtime=assessment_runtime(manifest=manifest))
 tree = Path(tempfile.mkdtemp()) / "tree"; tree.mkdir()
 tree_export(repo=Path({str(repo)!r}), commit={sha!r}, destination=tree)
-times = []
-with runner.start_app(tree) as socket_path:
-    for _ in range(5):
-        started = time.monotonic()
-        run_hidden_tests(socket_path, manifest=manifest)
-        times.append(time.monotonic() - started)
-print(statistics.median(times))
+fresh, cpu, again = [], [], []
+for n in range(5):
+    with runner.start_app(tree) as socket_path:
+        for repeat in range(2 if n < 3 else 1):
+            started = time.monotonic()
+            run = run_hidden_tests(socket_path, manifest=manifest, app_usage=lambda: runner.app_usage(socket_path))
+            (again if repeat else fresh).append(time.monotonic() - started)
+            if not repeat:
+                cpu.append(run.usage.cpu)
+median = statistics.median
+print(json.dumps({{"fresh": median(fresh), "cpu": median(cpu), "again": median(again)}}))
 """
     out = subprocess.run([PYTHON, "-c", script], cwd=ROOT, env=env, check=True, capture_output=True, text=True)
-    return float(out.stdout.strip().splitlines()[-1])
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def percentile95(values: list[float]) -> float:
@@ -160,11 +175,12 @@ def main() -> int:
 
     p50 = statistics.median(latencies)
     p95 = percentile95(latencies)
-    goal = 1.3 * bare + 0.5
+    goal = 1.3 * bare["fresh"] + 0.5
     cores = os.cpu_count() or 1
     actual, ideal = BATCH / elapsed, cores / cpu_per_run
     print(f"push to score, {PUSHES} pushes of ticket 2's fix (gunicorn + 1 worker, concurrency 2, SQLite broker)")
-    print(f"  latency p50 {p50:.2f} s, p95 {p95:.2f} s; bare hidden suite {bare:.2f} s")
+    print(f"  latency p50 {p50:.2f} s, p95 {p95:.2f} s; bare hidden suite {bare['fresh']:.2f} s on a fresh app")
+    print(f"  (the same app's later runs: {bare['again']:.2f} s, against what earlier runs left; not what a run plays)")
     print(f"  goal <= 1.3 x bare + 0.5 s = {goal:.2f} s: p50/goal {p50 / goal:.2f}, p95/goal {p95 / goal:.2f}")
     print("  where the time goes (s):      p50     p95")
     for name in PHASES:
@@ -177,6 +193,11 @@ def main() -> int:
     print(f"throughput, {BATCH} commits pushed at once: {elapsed:.1f} s, {actual:.3f} runs/s")
     print(f"  every visible result and analysis recorded after {settled_in:.1f} s")
     print(f"  CPU per run {cpu_per_run:.2f} s on {cores} cores: ideal {ideal:.3f} runs/s")
+    print(
+        f"  bare hidden suite on a fresh app: {bare['fresh']:.2f} s, {bare['cpu']:.2f} CPU s (grader and app); "
+        f"CPU per run / its time {cpu_per_run / bare['fresh']:.2f} (goal <= 2), "
+        f"/ its CPU {cpu_per_run / bare['cpu']:.2f}"
+    )
     print(f"  actual/ideal {actual / ideal:.2f}")
     return 0
 
