@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+import http.client
 import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 
 @dataclass
@@ -63,3 +65,29 @@ def remote_url(base_url: str, public_id: str, user: str | None = None, password:
     scheme, rest = base_url.split("://", 1)
     auth = f"{quote(user, safe='')}:{quote(password, safe='')}@" if user is not None else ""
     return f"{scheme}://{auth}{rest}/git/{public_id}.git"
+
+
+def git_service_post(
+    base_url: str, public_id: str, password: str, service: str, body: bytes, headers: dict[str, str], timeout: float
+) -> tuple[int, bytes]:
+    """A hand-made smart HTTP POST to ``service`` (git-upload-pack or git-receive-pack) of an invite's
+    repository, as the git client would send it (credentials, content type), plus ``headers``:
+    for requests the git client never makes. Returns the status and the whole body."""
+    parts = urlsplit(base_url)
+    credentials = base64.b64encode(f"{public_id}:{password}".encode()).decode()
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+    try:
+        connection.request(
+            "POST",
+            f"/git/{public_id}.git/{service}",
+            body=body,
+            headers={
+                "Authorization": f"Basic {credentials}",
+                "Content-Type": f"application/x-{service}-request",
+                **headers,
+            },
+        )
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()

@@ -2,14 +2,11 @@
 gunicorn: a refused push prints receive-pack's own lines and leaves nothing behind; hand-made
 requests that are not pushes git would send are refused whole."""
 
-import base64
 import fcntl
 import gzip
-import http.client
 import os
 import struct
 import subprocess
-from urllib.parse import urlsplit
 
 import pytest
 
@@ -19,6 +16,7 @@ from portal.hosting.receive import pkt
 from portal.hosting.services import repository_path
 from portal.invites.services import invite_submit
 from tests.portal.hosting.conftest import repository_refs
+from tests.support.git import git_service_post
 from tests.support.workers import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180), pytest.mark.django_db(transaction=True)]
@@ -27,25 +25,9 @@ ZERO = "0" * 40
 
 
 def _post(server, created, body: bytes, **headers: str):
-    parts = urlsplit(server.url)
-    public_id = created.invite.public_id
-    token = base64.b64encode(f"{public_id}:{created.git_token}".encode()).decode()
-    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
-    try:
-        connection.request(
-            "POST",
-            f"/git/{public_id}.git/git-receive-pack",
-            body=body,
-            headers={
-                "Authorization": f"Basic {token}",
-                "Content-Type": "application/x-git-receive-pack-request",
-                **headers,
-            },
-        )
-        response = connection.getresponse()
-        return response.status, response.read()
-    finally:
-        connection.close()
+    return git_service_post(
+        server.url, created.invite.public_id, created.git_token, "git-receive-pack", body, headers, timeout=60
+    )
 
 
 def _main(created) -> str:

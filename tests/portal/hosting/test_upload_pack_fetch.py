@@ -2,17 +2,14 @@
 first still starts a time-limited invite's clock and is recorded as a clone or fetch; a real
 client's requests of one clone (the advertisement, then its POSTs) are recorded once."""
 
-import base64
-import http.client
 from datetime import timedelta
-from urllib.parse import urlsplit
 
 import pytest
 
 from portal.hosting.models import Repository
 from portal.invites.models import Event
 from tests.support.factories import make_invite
-from tests.support.git import GitClient, remote_url
+from tests.support.git import GitClient, git_service_post, remote_url
 
 # The portal runs in another process under gunicorn: the invites must be committed for it to see them.
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120), pytest.mark.django_db(transaction=True)]
@@ -38,26 +35,10 @@ def _v0_fetch(sha: str) -> tuple[bytes, dict[str, str]]:
 
 
 def _post_upload_pack(server, created, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
-    public_id = created.invite.public_id
-    credentials = base64.b64encode(f"{public_id}:{created.git_token}".encode()).decode()
-    parts = urlsplit(server.url)
-    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
-    try:
-        connection.request(
-            "POST",
-            f"/git/{public_id}.git/git-upload-pack",
-            body=body,
-            headers={
-                "Authorization": f"Basic {credentials}",
-                "Content-Type": "application/x-git-upload-pack-request",
-                "Accept": "application/x-git-upload-pack-result",
-                **headers,
-            },
-        )
-        response = connection.getresponse()
-        return response.status, response.read()
-    finally:
-        connection.close()
+    headers = {"Accept": "application/x-git-upload-pack-result", **headers}
+    return git_service_post(
+        server.url, created.invite.public_id, created.git_token, "git-upload-pack", body, headers, timeout=30
+    )
 
 
 def _kinds(invite) -> list[str]:
