@@ -195,12 +195,14 @@ def push_score(*, push: Push) -> list[Run]:
     """
     invite = push.invite
     base = invite.repository.base_commit
-    runs_supersede(
-        invite=invite,
-        refs="refs/heads/",
-        keep={base, *gitplumbing.heads(repository_path(invite)).values()},
-        reason="the branch moved on before a worker took this run; its new head is scored instead",
-    )
+    # The branch heads are read (a git process, in the push's answer) only when a run is waiting.
+    if Run.objects.filter(invite=invite, status=Run.Status.QUEUED, ref__startswith="refs/heads/").exists():
+        runs_supersede(
+            invite=invite,
+            refs="refs/heads/",
+            keep={base, *gitplumbing.heads(repository_path(invite)).values()},
+            reason="the branch moved on before a worker took this run; its new head is scored instead",
+        )
     queued = [run_queue(invite=invite, commit=base, ref=MAIN_REF)]
     for update in push.ref_updates.all():
         if update.new_sha != gitplumbing.ZERO_SHA and update.ref.startswith("refs/heads/"):
