@@ -553,6 +553,8 @@ SPECTACULAR_SETTINGS = {
         "ReviewStatusEnum": "portal.reviews.models.Review.Status",
         "InviteStatusEnum": "portal.invites.models.Invite.Status",
         "EmailStatusEnum": "portal.invites.models.Email.Status",
+        "VisibleStateEnum": "portal.scoring.models.VISIBLE_STATES",
+        "ResultStateEnum": "portal.api.serializers_results.STATES",
     },
     # Swagger UI from the drf-spectacular-sidecar wheel, served by the portal: never a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",

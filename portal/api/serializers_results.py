@@ -121,6 +121,7 @@ class TestOut(serializers.Serializer):
 
 class VisibleOut(serializers.Serializer):
     state = serializers.ChoiceField(
+        # Named VisibleStateEnum in the schema (SPECTACULAR_SETTINGS' ENUM_NAME_OVERRIDES), "" apart.
         choices=["", *VISIBLE_STATES],
         help_text='Whether they ran: "pending" while they run (after the verdict, which never waits for them), '
         '"done", "failed" when they could not be run (see reason), "" when the run ended before they could.',
