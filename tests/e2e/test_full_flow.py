@@ -108,7 +108,8 @@ def test_invite_clone_push_pull_request_submit_and_score(
     runs = cpage.locator("#runs")
     expect(runs).to_contain_text("issue-2")
     expect(runs.locator("tr", has_text="issue-2")).to_contain_text("scored", timeout=180_000)
-    expect(runs.locator("tr", has_text="issue-2")).to_contain_text(re.compile(r"\d+ of \d+ pass"))
+    # The candidate's own tests run after the verdict: the row says "running", then updates itself.
+    expect(runs.locator("tr", has_text="issue-2")).to_contain_text(re.compile(r"\d+ of \d+ pass"), timeout=180_000)
     shots.take(cpage, "candidate-pushed")
 
     # A pull request from issue-2 that closes ticket 2.
