@@ -14,9 +14,12 @@ because of the broker.
 import logging
 from collections.abc import Callable
 from functools import cache
+from importlib import import_module
 
 from celery import Task, current_app
+from django.apps import apps
 from django.db import transaction
+from django.utils.module_loading import module_has_submodule
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +40,8 @@ def send_on_commit(task: str | Task, /, *, on_sent: Callable[[], object] | None 
     committed, and the task is sent again by whatever sweeps its kind of work.
     """
     name = task if isinstance(task, str) else task.name
-    tasks_import()
+    if name not in current_app.tasks:
+        tasks_import()
     if name not in current_app.tasks:
         raise UnknownTask(f"no Celery task is named {name!r}")
     transaction.on_commit(lambda: send_now(name, on_sent=on_sent, **kwargs))
@@ -60,6 +64,14 @@ def send_now(name: str, /, *, on_sent: Callable[[], object] | None = None, **kwa
 
 @cache
 def tasks_import() -> None:
-    # Workers import every app's tasks module at start; a web process or a command sends by
-    # name without importing them, so import them once here to know which names exist.
-    current_app.loader.import_default_modules()
+    """Import every installed app's tasks module, once: workers import them at start, a web
+    process or a command sends by name without them, and must know which names exist.
+
+    Imported directly, not with Celery's ``loader.import_default_modules()``: that sends Celery's
+    import signal, on which its Django fixup runs ``django.setup()`` again, and so configures
+    logging again. In a worker's pool process, whose stderr Celery has replaced with a proxy that
+    logs what is written to it, the handler would then write into that proxy, which drops what a
+    handler writes while it logs: every later line of that process would be lost."""
+    for config in apps.get_app_configs():
+        if module_has_submodule(config.module, "tasks"):
+            import_module(f"{config.name}.tasks")

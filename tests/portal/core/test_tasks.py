@@ -4,6 +4,7 @@ On the embedded defaults the broker is kombu's SQLAlchemy transport on SQLite; t
 CI leg runs this module again with CELERY_BROKER_URL on Redis.
 """
 
+import logging
 import uuid
 
 import pytest
@@ -11,7 +12,7 @@ from django.conf import settings
 from django.db import transaction
 
 from portal.celery import app
-from portal.core.dispatch import UnknownTask, send_on_commit
+from portal.core.dispatch import UnknownTask, send_on_commit, tasks_import
 from portal.core.models import TaskAttempt
 from tests.support.celery_tasks import crash_until
 from tests.support.workers import wait_for
@@ -68,3 +69,15 @@ def test_scoring_tasks_are_routed_to_their_own_queue():
 def test_a_task_is_sent_by_its_name_and_an_unknown_name_fails_in_the_sender(db):
     with pytest.raises(UnknownTask, match=r"scoring\.nonexistent"):
         send_on_commit("scoring.nonexistent", run_id=1)
+
+
+def test_knowing_the_task_names_configures_nothing_again():
+    # Celery's own import of the tasks modules runs django.setup() again, which configures logging
+    # again: in a worker's pool process, every later log line was lost (the handler wrote into the
+    # proxy Celery puts on stderr).
+    root = logging.getLogger()
+    handlers, filters = list(root.handlers), [list(handler.filters) for handler in root.handlers]
+    tasks_import.__wrapped__()
+    assert root.handlers == handlers
+    assert [list(handler.filters) for handler in root.handlers] == filters
+    assert {"scoring.run", "scoring.visible", "analysis.invite", "invites.send_email"} <= set(app.tasks)
