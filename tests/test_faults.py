@@ -155,8 +155,9 @@ def test_a_worker_killed_mid_run_has_its_run_scored_once_by_another_within_two_m
 def test_a_task_delivered_twice_scores_the_run_once(assessment_version, tmp_path):
     invite = make_invite(assessment_version).invite
     with running_worker(db_url=_db_url(), log_dir=tmp_path, env=FAST, concurrency=2) as worker:
-        # An app that takes 6 s to start: the copy below surely arrives while the run is scored.
-        slow = {"app/__init__.py": "import time\n\ntime.sleep(6)\n"}
+        # An app that takes 15 s to start when served (the candidate's own tests, which import it after
+        # the verdict, are not slowed): the copy below surely arrives while the run is scored.
+        slow = {"app/__init__.py": "import sys\nimport time\n\nif 'pytest' not in sys.modules:\n    time.sleep(15)\n"}
         head = candidate_commit(
             invite, tmp_path / "work", branch="issue-1", patch=PATCHES / "ticket-1.patch", changes=slow
         )
@@ -166,6 +167,15 @@ def test_a_task_delivered_twice_scores_the_run_once(assessment_version, tmp_path
             interval=0.1,
             what="the run to start",
         )
+        # The starting point's run goes first; its visible tests, after its verdict, hold the other pool
+        # process for a while: once they are recorded, that process is free.
+        wait_for(
+            lambda: not Run.objects.filter(invite=invite, visible__state="pending").exclude(pk=run.pk).exists(),
+            timeout=120,
+            interval=0.1,
+            what="the starting point's visible tests",
+        )
+        assert Run.objects.get(pk=run.pk).status == Run.Status.RUNNING
         # The broker delivers the same message again while the first is being scored: the other
         # pool process takes it at once, and leaves it.
         current_app.send_task("scoring.run", kwargs={"run_id": run.pk, "attempt": run.attempt})
