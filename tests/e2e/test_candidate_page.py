@@ -10,6 +10,7 @@ from playwright.sync_api import expect
 from portal.invites.models import Invite
 from portal.invites.services import invite_submit
 from portal.reviews.services import feedback_release
+from portal.scoring.models import Run
 from tests.conftest import ROOT
 from tests.support.browser import DESKTOP, PHONE, Screenshots, assert_accessible, overflow
 from tests.support.candidates import candidate_commit
@@ -152,3 +153,26 @@ def test_the_keyboard_focus_is_visible_on_the_contents_and_the_copy_buttons(page
             assert style != "none" and width >= 2, f"{kind}: no visible focus ({style} {width}px)"
             seen.add("contents" if kind == "contents" else "copy")
     assert seen == {"contents", "copy"}
+
+
+@pytest.mark.integration
+def test_the_candidates_own_tests_show_running_after_the_verdict_then_update_without_a_reload(
+    page, live_server, created, tmp_path
+):
+    fix = ROOT / "assessment_app" / "reference" / "ticket-1.patch"
+    sha = candidate_commit(created.invite, tmp_path / "work", branch="issue-1", patch=fix)
+    run = score_commit(created.invite, sha)
+    done = run.visible
+    # As a worker leaves it between the verdict and the candidate's own tests.
+    Run.objects.filter(pk=run.pk).update(visible={"state": "pending", "worker": "w@host", "since": 0})
+
+    page.goto(_url(live_server, "invite_page", created.link_token))
+    row = page.locator("#runs tr", has_text="issue-1")
+    expect(row.locator("td[data-label=Scoring]")).to_have_text("scored")
+    expect(row).to_contain_text("running")
+    page.evaluate("window.__marker = 'same page'")
+    _fits_and_is_accessible(page, Screenshots("candidate-own-tests"), "own-tests-running")
+
+    Run.objects.filter(pk=run.pk).update(visible=done)
+    expect(row).to_contain_text("Your tests for #1: 1 of 1 pass", timeout=15_000)  # asked again every 5 s
+    assert page.evaluate("window.__marker") == "same page"
