@@ -173,8 +173,14 @@ class Server:
         started = self._sandbox.t_started
         return 0.0 if started is None else time.monotonic() - started
 
-    def connect(self, *, timeout: float | None = 10.0) -> socket.socket:
-        """A new connection to the app's socket. Raises OSError if it is not (yet) listening."""
+    def socket_fd(self) -> int:
+        """An O_PATH descriptor of the app's socket as it is now, for the caller to close.
+
+        Opened without following a symlink and checked to be a socket: connecting to
+        ``/proc/self/fd/<fd>`` (or ``/proc/<pid>/fd/<fd>`` from another process of the same user)
+        reaches exactly that socket, whatever the app later puts at its name. Raises OSError if
+        there is no socket there (yet).
+        """
         work_fd = self._sandbox.work_fd
         if work_fd is None or not self.alive:
             raise ConnectionRefusedError("the sandboxed app is not running")
@@ -182,6 +188,15 @@ class Server:
         try:
             if not stat.S_ISSOCK(os.fstat(fd).st_mode):
                 raise OSError(f"{self.socket_name} in the work directory is not a socket")
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
+
+    def connect(self, *, timeout: float | None = 10.0) -> socket.socket:
+        """A new connection to the app's socket. Raises OSError if it is not (yet) listening."""
+        fd = self.socket_fd()
+        try:
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             try:
                 sock.settimeout(timeout)

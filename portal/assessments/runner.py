@@ -2,8 +2,8 @@
 
 Framework-free glue between ``sandbox`` (bubblewrap, limits) and the assessment's
 grader (``grader``): the candidate's app is served inside the sandbox
-on a unix socket in its work directory, and the trusted grader reaches it through a
-socket on the host that forwards each connection through ``Server.connect()`` (which
+on a unix socket in its work directory, and the trusted grader connects to it directly through
+a host path linked to the worker's descriptor of that socket (``Server.socket_fd()``, which
 refuses a socket the candidate swapped for a symlink). The visible tests run in the
 sandbox on a scratch copy of the tree and their JUnit report is read back without
 following symlinks.
@@ -12,10 +12,9 @@ following symlinks.
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
-import socket
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -149,52 +148,27 @@ def _limits(manifest: Manifest, *, seconds: float, wall_time: float) -> Limits:
     )
 
 
-class _Forwarder:
-    """A host-side unix socket whose connections are piped to the sandboxed app."""
+class _SocketLink:
+    """A host path that reaches the sandboxed app's socket itself: a symlink to this process's
+    O_PATH descriptor of it (``Server.socket_fd``, which refuses a socket the candidate swapped for
+    a symlink). The trusted grader connects straight to the app, nothing copies the bytes in
+    between, and only ever to the socket that was checked once the app accepted a connection,
+    whatever the app later puts at its name."""
 
-    def __init__(self, path: str, connect) -> None:
-        self.path = path
-        self._connect = connect
-        self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self._listener.bind(path)
-        self._listener.listen(64)
-        self._closed = threading.Event()
-        self._thread = threading.Thread(target=self._accept, name="app-forwarder", daemon=True)
-        self._thread.start()
-
-    def _accept(self) -> None:
-        while not self._closed.is_set():
-            try:
-                client, _ = self._listener.accept()
-            except OSError:
-                return
-            try:
-                upstream = self._connect()
-            except OSError:
-                client.close()
-                continue
-            for source, sink in ((client, upstream), (upstream, client)):
-                threading.Thread(target=_pipe, args=(source, sink), daemon=True).start()
+    def __init__(self, folder: str, server: Server) -> None:
+        self._fd = server.socket_fd()
+        self.path = str(Path(folder) / APP_SOCKET)
+        try:
+            os.symlink(f"/proc/{os.getpid()}/fd/{self._fd}", self.path)
+        except BaseException:
+            os.close(self._fd)
+            raise
 
     def close(self) -> None:
-        self._closed.set()
-        with contextlib.suppress(OSError):
-            self._listener.shutdown(socket.SHUT_RDWR)
-        self._listener.close()
-        self._thread.join(timeout=5)
-
-
-def _pipe(source: socket.socket, sink: socket.socket) -> None:
-    try:
-        while chunk := source.recv(65536):
-            sink.sendall(chunk)
-    except OSError:
-        pass
-    finally:
-        with contextlib.suppress(OSError):
-            sink.shutdown(socket.SHUT_WR)
-        with contextlib.suppress(OSError):
-            source.shutdown(socket.SHUT_RD)
+        # The link goes first: the descriptor's number may be reused once it is closed.
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path)
+        os.close(self._fd)
 
 
 @dataclass
@@ -313,21 +287,26 @@ class SandboxRunner:
             self.app_results.append(exc.result)
             raise _start_failure(exc, limit=startup, wall_limit=wall_limit) from exc
         host_dir = socket_folder()
-        forwarder = _Forwarder(str(Path(host_dir) / "app.sock"), server.connect)
-        self._servers[forwarder.path] = server
+        try:
+            link = _SocketLink(host_dir, server)
+        except BaseException:
+            self.app_results.append(server.stop(grace=0))
+            shutil.rmtree(host_dir, ignore_errors=True)
+            raise
+        self._servers[link.path] = server
         try:
             # Accepting connections is not yet being ready: the same clocks, from the app's start.
             wait_until_ready(
-                forwarder.path,
+                link.path,
                 app.ready_path,
                 startup,
                 usage=lambda: server_usage(server),
                 wall_timeout=wall_limit,
             )
-            yield forwarder.path
+            yield link.path
         finally:
-            self._servers.pop(forwarder.path, None)
-            forwarder.close()
+            self._servers.pop(link.path, None)
+            link.close()
             # Killed at once: its work is done, its copy of the tree is thrown away, and a graceful
             # shutdown (uvicorn's, the interpreter's) would only cost time and CPU.
             self.app_results.append(server.stop(grace=0))

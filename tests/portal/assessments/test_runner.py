@@ -5,6 +5,7 @@ import hashlib
 import os
 import shutil
 import signal
+import socket
 import tempfile
 from pathlib import Path
 
@@ -78,3 +79,45 @@ def test_the_app_writes_only_to_the_sandboxs_copy_and_is_killed_with_its_output_
     assert result.signal == signal.SIGKILL and result.limit is None
     assert b"PRINTED-BEFORE-SERVING-17" in result.stdout
     assert processes_of_uid(result.uid) == [] and result.leftover_pids == ()
+
+
+def test_a_socket_swapped_after_the_start_still_reaches_the_app_and_never_a_host_socket(tmp_path):
+    """The grader connects straight to the app's socket (no forwarding copy in between), through the
+    worker's descriptor of the socket checked at the start: an app that then puts a symlink to a
+    host socket at its socket's name sends the grader nowhere but to itself."""
+    host_socket_path = tmp_path / "host.sock"
+    host = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    host.bind(str(host_socket_path))
+    host.listen(8)
+    host.setblocking(False)
+    swapper = SERVER.replace(
+        '        if self.path == "/health":\n',
+        f"""        if self.path == "/swap":
+            os.unlink(sys.argv[1])
+            os.symlink({str(host_socket_path)!r}, sys.argv[1])
+            body = b"{{}}"
+        elif self.path == "/health":
+""",
+    )
+    package = tiny_package(tmp_path / "package")
+    tree = tmp_path / "tree"
+    shutil.copytree(package / "project", tree)
+    (tree / "app" / "server.py").write_text(swapper)
+    manifest = load_manifest(package)
+    runner = SandboxRunner(manifest=manifest, runtime=assessment_runtime(manifest=manifest))
+
+    with served(runner, tree) as app:
+        # A host path of the worker's own: nothing of the candidate's is followed to reach it.
+        assert os.readlink(app.socket).startswith(f"/proc/{os.getpid()}/fd/")
+        transport = httpx.HTTPTransport(uds=app.socket, verify=False, limits=httpx.Limits(max_keepalive_connections=0))
+        with httpx.Client(transport=transport, base_url="http://localhost", trust_env=False) as client:
+            assert client.get("/swap").status_code == 200
+            # New connections after the swap: still the app (its listening socket, now nameless).
+            for _ in range(3):
+                assert client.get("/answer").json() == {"value": 41}
+        with pytest.raises(BlockingIOError):
+            host.accept()
+        link = app.socket
+    # Gone with the app: the link, and the descriptor it named.
+    assert not os.path.lexists(link)
+    host.close()
