@@ -27,11 +27,20 @@ class Push(models.Model):
     address = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=200, blank=True)
 
+    # True on the push push_record returns inside its caller's transaction: that transaction holds
+    # the invite's row lock, and ``invite`` was read with its repository and assessment version.
+    invite_locked = False
+
     class Meta:
         ordering = ["at", "id"]
 
     def __str__(self) -> str:
         return f"push to {self.invite.public_id} at {self.at:%Y-%m-%d %H:%M:%S}"
+
+    def updates(self) -> list["RefUpdate"]:
+        """Its ref updates in order: the ones push_record has just written, else read from the database."""
+        written = self.__dict__.get("_updates_written")
+        return list(self.ref_updates.all()) if written is None else list(written)
 
 
 class RefUpdate(models.Model):

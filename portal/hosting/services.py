@@ -112,7 +112,6 @@ def _kind(path: Path, old: str, new: str) -> str:
     return RefUpdate.Kind.UPDATED if is_ancestor(path, old, new) else RefUpdate.Kind.FORCED
 
 
-@transaction.atomic
 def push_record(
     *, invite: Invite, updates: list[tuple[str, str, str]], address: str | None, user_agent: str = ""
 ) -> Push:
@@ -123,32 +122,39 @@ def push_record(
     view refused, before git ran, every name that would not (refpolicy.py).
 
     Scoring is not this app's business: the git view hands the returned push to the callback
-    the URLconf gave it (portal.scoring.services.push_score), in the same transaction.
+    the URLconf gave it (portal.scoring.services.push_score), in the same transaction, which
+    then holds the invite's row lock (``Push.invite_locked``).
     """
     path = repository_path(invite)
-    invite, first = _clock_start(invite)
-    if first:
-        event_record(invite=invite, kind=Event.Kind.STARTED, data={"via": "push", "address": address})
-    push = Push.objects.create(invite=invite, at=timezone.now(), address=address, user_agent=user_agent[:200])
-    RefUpdate.objects.bulk_create(
-        RefUpdate(push=push, ref=ref, old_sha=old, new_sha=new, kind=_kind(path, old, new)) for old, new, ref in updates
-    )
-    event_record(
-        invite=invite,
-        kind=Event.Kind.PUSHED,
-        at=push.at,
-        data={"push": push.pk, "refs": [{"ref": ref, "old": old, "new": new} for old, new, ref in updates]},
-    )
+    goes_on = transaction.get_connection().in_atomic_block
+    with transaction.atomic(savepoint=False):
+        invite, first = _clock_start(invite, related=("assessment_version", "repository"))
+        if first:
+            event_record(invite=invite, kind=Event.Kind.STARTED, data={"via": "push", "address": address})
+        push = Push.objects.create(invite=invite, at=timezone.now(), address=address, user_agent=user_agent[:200])
+        push._updates_written = RefUpdate.objects.bulk_create(
+            RefUpdate(push=push, ref=ref, old_sha=old, new_sha=new, kind=_kind(path, old, new))
+            for old, new, ref in updates
+        )
+        event_record(
+            invite=invite,
+            kind=Event.Kind.PUSHED,
+            at=push.at,
+            data={"push": push.pk, "refs": [{"ref": ref, "old": old, "new": new} for old, new, ref in updates]},
+        )
+    # Once push_record's own transaction has committed, the lock is gone.
+    push.invite_locked = goes_on
     return push
 
 
-def _clock_start(invite: Invite) -> tuple[Invite, bool]:
+def _clock_start(invite: Invite, *, related: tuple[str, ...] = ()) -> tuple[Invite, bool]:
     """Lock the invite's row and start its clock if it has not started; whether this call started it.
 
     Every invite records when work began (the dashboard's "cloned" stage reads it); for a time
-    limit it is also when the time starts to run. Call inside a transaction.
+    limit it is also when the time starts to run. Call inside a transaction. ``related``: what
+    to read with the row (select_related); only the invite's own row is locked.
     """
-    invite = Invite.objects.select_for_update().get(pk=invite.pk)
+    invite = Invite.objects.select_for_update(of=("self",)).select_related(*related).get(pk=invite.pk)
     if invite.started_at is not None:
         return invite, False
     invite.started_at = timezone.now()

@@ -104,38 +104,63 @@ def run_queue(*, invite: Invite, commit: str, ref: str) -> tuple[Run, bool]:
     A commit is scored once, whatever refs point at it. A new run, or one that was superseded
     and is wanted again (a branch moved back to it), waits for the invite's turn (runs_dispatch).
     """
+    return _runs_queue(invite=invite, wanted=[(commit, ref)])[0]
+
+
+def _runs_queue(
+    *, invite: Invite, wanted: list[tuple[str, str]], invite_locked: bool = False
+) -> list[tuple[Run, bool]]:
+    """run_queue for each (commit, ref) of ``wanted``, in order, reading the existing runs at once
+    and dispatching once; ``invite_locked``: the caller's transaction holds the invite's row lock."""
     now = timezone.now()
+    found = {
+        run.commit: run
+        for run in Run.objects.filter(
+            invite=invite, grader_version=GRADER_VERSION, commit__in={commit for commit, _ref in wanted}
+        )
+    }
+    queued = []
+    for commit, ref in wanted:
+        run, created = found.get(commit), False
+        if run is None:
+            run, created = _run_create(invite=invite, commit=commit, ref=ref, now=now)
+            found[commit] = run
+        if not created and run.status == Run.Status.SUPERSEDED:
+            created = bool(
+                Run.objects.filter(pk=run.pk, status=Run.Status.SUPERSEDED).update(
+                    status=Run.Status.QUEUED, ref=ref, reason="", queued_at=now, finished_at=None, dispatched_at=None
+                )
+            )
+            run.refresh_from_db()
+        queued.append((run, created))
+    if any(created for _run, created in queued):
+        runs_dispatch(invite=invite, invite_locked=invite_locked)
+    return queued
+
+
+def _run_create(*, invite: Invite, commit: str, ref: str, now) -> tuple[Run, bool]:
+    fields = {"invite": invite, "commit": commit, "grader_version": GRADER_VERSION}
     defaults = {"ref": ref, "assessment_version": invite.assessment_version, "queued_at": now}
     try:
         with transaction.atomic():
-            run, created = Run.objects.get_or_create(
-                invite=invite, commit=commit, grader_version=GRADER_VERSION, defaults=defaults
-            )
+            return Run.objects.create(**fields, **defaults), True
     except IntegrityError:  # a concurrent push of the same commit created it first
-        run, created = Run.objects.get(invite=invite, commit=commit, grader_version=GRADER_VERSION), False
-    if not created and run.status == Run.Status.SUPERSEDED:
-        created = bool(
-            Run.objects.filter(pk=run.pk, status=Run.Status.SUPERSEDED).update(
-                status=Run.Status.QUEUED, ref=ref, reason="", queued_at=now, finished_at=None, dispatched_at=None
-            )
-        )
-        run.refresh_from_db()
-    if created:
-        runs_dispatch(invite=invite)
-    return run, created
+        return Run.objects.get(**fields), False
 
 
-def runs_dispatch(*, invite: Invite) -> int:
+def runs_dispatch(*, invite: Invite, invite_locked: bool = False) -> int:
     """Hand the invite's waiting runs to the workers, oldest first, while fewer than
     PORTAL_RUNS_IN_FLIGHT_PER_INVITE of its runs are queued at the broker or running; return how many.
 
     The others wait in the database: however often a candidate pushes, the broker's queue holds at
     most that many of their runs, so another candidate's run waits behind at most that many. Called
-    when a run is queued, finishes or is superseded. The invite's row is locked, so two callers
-    never both fill the same free place.
+    when a run is queued, finishes or is superseded. The invite's row is locked (here, unless the
+    caller's transaction holds the lock already: ``invite_locked``), so two callers never both fill
+    the same free place.
     """
-    with transaction.atomic():
-        Invite.objects.select_for_update().filter(pk=invite.pk).first()
+    with transaction.atomic(savepoint=False):
+        if not invite_locked:
+            Invite.objects.select_for_update().filter(pk=invite.pk).first()
         in_flight = Run.objects.filter(invite=invite, status__in=Run.ACTIVE, dispatched_at__isnull=False).count()
         free = settings.PORTAL_RUNS_IN_FLIGHT_PER_INVITE - in_flight
         if free <= 0:
@@ -171,7 +196,7 @@ def _hand_over(run_id: int, *, now) -> int:
     return attempt
 
 
-def runs_supersede(*, invite: Invite, refs: str, keep: set[str], reason: str) -> int:
+def runs_supersede(*, invite: Invite, refs: str, keep: set[str], reason: str, invite_locked: bool = False) -> int:
     """Mark the invite's runs still waiting for a worker, queued for a ref starting with ``refs``
     whose commit is not in ``keep``, as superseded (never run, with ``reason``); return how many.
 
@@ -180,11 +205,11 @@ def runs_supersede(*, invite: Invite, refs: str, keep: set[str], reason: str) ->
     stale = Run.objects.filter(invite=invite, status=Run.Status.QUEUED, ref__startswith=refs).exclude(commit__in=keep)
     superseded = stale.update(status=Run.Status.SUPERSEDED, reason=reason, finished_at=timezone.now())
     if superseded:
-        runs_dispatch(invite=invite)
+        runs_dispatch(invite=invite, invite_locked=invite_locked)
     return superseded
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def push_score(*, push: Push) -> list[Run]:
     """Everything a recorded push sets off: a run per pushed branch head, and the analysis.
 
@@ -193,20 +218,40 @@ def push_score(*, push: Push) -> list[Run]:
     Runs still waiting for a commit that no branch points at any more (the branch moved on or was
     deleted) are superseded: only what the result depends on is scored.
     """
-    invite = push.invite
+    # In the transaction that recorded the push, push_record has locked the invite's row and read
+    # it with its repository and assessment version (Push.invite_locked); otherwise it is done here.
+    invite_locked = push.invite_locked
+    if invite_locked:
+        invite = push.invite
+    else:
+        invite = (
+            Invite.objects.select_for_update(of=("self",))
+            .select_related("assessment_version", "repository")
+            .get(pk=push.invite_id)
+        )
+        invite_locked = True
     base = invite.repository.base_commit
-    # The branch heads are read (a git process, in the push's answer) only when a run is waiting.
-    if Run.objects.filter(invite=invite, status=Run.Status.QUEUED, ref__startswith="refs/heads/").exists():
+    heads_pushed = [
+        (update.new_sha, update.ref)
+        for update in push.updates()
+        if update.new_sha != gitplumbing.ZERO_SHA and update.ref.startswith("refs/heads/")
+    ]
+    waiting = set(
+        Run.objects.filter(invite=invite, status=Run.Status.QUEUED, ref__startswith="refs/heads/").values_list(
+            "commit", flat=True
+        )
+    )
+    # The branch heads are read (a git process, in the push's answer) only when a run is waiting for
+    # a commit that is neither the starting point nor one this push has just put at a branch head.
+    if waiting - {base, *(commit for commit, _ref in heads_pushed)}:
         runs_supersede(
             invite=invite,
             refs="refs/heads/",
             keep={base, *gitplumbing.heads(repository_path(invite)).values()},
             reason="the branch moved on before a worker took this run; its new head is scored instead",
+            invite_locked=invite_locked,
         )
-    queued = [run_queue(invite=invite, commit=base, ref=MAIN_REF)]
-    for update in push.ref_updates.all():
-        if update.new_sha != gitplumbing.ZERO_SHA and update.ref.startswith("refs/heads/"):
-            queued.append(run_queue(invite=invite, commit=update.new_sha, ref=update.ref))
+    queued = _runs_queue(invite=invite, wanted=[(base, MAIN_REF), *heads_pushed], invite_locked=invite_locked)
     if not any(created for _run, created in queued):
         # Nothing to score (a deletion, a tag, commits already scored): analyse now. Otherwise the
         # runs this push queued ask for it as they finish, after this transaction: one analysis per
