@@ -5,6 +5,7 @@ Framework-free: works on paths and runs the real git client.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,7 @@ KEEP_PREFIX = "refs/portal/keep/"
 # pre-receive too (main-guard), which checks main is not rewound once git has the pushed objects.
 HOOKS_DIR = Path(__file__).resolve().parent / "githooks"
 MAIN_GUARD_HOOKS_DIR = HOOKS_DIR / "main-guard"
+SHA1 = re.compile(r"[0-9a-f]{40}")
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,25 @@ def keep_commits(path: Path, shas: list[str]) -> None:
     """Point a hidden ref at each commit so it stays reachable whatever the branches do."""
     lines = "".join(f"update {KEEP_PREFIX}{sha} {sha}\n" for sha in dict.fromkeys(shas) if sha != ZERO_SHA)
     gitplumbing.update_refs(path, lines)
+
+
+def loose_ref(path: Path, ref: str) -> str | None:
+    """The commit that the loose file of branch ``ref`` (refs/heads/...) names in the repository
+    at ``path``, or None when it cannot be read that way: packed into packed-refs, symbolic, absent,
+    or kept by another ref storage. Then ask git.
+
+    No git process: a loose ref takes precedence over packed-refs, so the commit it names is where
+    the branch points, and git writes it whole (a lock file renamed over it).
+    """
+    parts = ref.split("/")
+    if parts[:2] != ["refs", "heads"] or len(parts) < 3 or any(part in ("", ".", "..") for part in parts):
+        return None
+    try:
+        content = (path / ref).read_bytes()
+    except OSError:
+        return None
+    sha = content.strip().decode("ascii", errors="replace")
+    return sha if SHA1.fullmatch(sha) else None
 
 
 def bundle_create(path: Path, bundle_path: Path) -> None:

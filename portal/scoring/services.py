@@ -53,6 +53,7 @@ from portal.core.datadir import cache_dir, has_data_dir
 from portal.core.dispatch import send_on_commit
 from portal.core.models import WorkerHeartbeat
 from portal.core.services import AttemptsExhausted, task_attempt_begin, task_attempt_clear
+from portal.hosting.gitrepo import loose_ref
 from portal.hosting.models import Push
 from portal.hosting.services import repository_path
 from portal.invites.emails import emails_unsent_send
@@ -236,18 +237,20 @@ def push_score(*, push: Push) -> list[Run]:
         for update in push.updates()
         if update.new_sha != gitplumbing.ZERO_SHA and update.ref.startswith("refs/heads/")
     ]
-    waiting = set(
-        Run.objects.filter(invite=invite, status=Run.Status.QUEUED, ref__startswith="refs/heads/").values_list(
-            "commit", flat=True
-        )
-    )
+    known_heads = {base, *(commit for commit, _ref in heads_pushed)}
+    repo = repository_path(invite)
+    waiting = Run.objects.filter(invite=invite, status=Run.Status.QUEUED, ref__startswith="refs/heads/")
     # The branch heads are read (a git process, in the push's answer) only when a run is waiting for
-    # a commit that is neither the starting point nor one this push has just put at a branch head.
-    if waiting - {base, *(commit for commit, _ref in heads_pushed)}:
+    # a commit that is neither the starting point, nor one this push has just put at a branch head,
+    # nor still at the head of the branch it was queued for (its loose ref file says so).
+    if any(
+        commit not in known_heads and loose_ref(repo, ref) != commit
+        for commit, ref in waiting.values_list("commit", "ref")
+    ):
         runs_supersede(
             invite=invite,
             refs="refs/heads/",
-            keep={base, *gitplumbing.heads(repository_path(invite)).values()},
+            keep={base, *gitplumbing.heads(repo).values()},
             reason="the branch moved on before a worker took this run; its new head is scored instead",
             invite_locked=invite_locked,
         )

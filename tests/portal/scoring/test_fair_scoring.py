@@ -85,6 +85,23 @@ def test_a_commit_another_branch_still_points_at_is_not_superseded(invite, tmp_p
     assert _run(invite, head).status == Run.Status.QUEUED
 
 
+def test_a_branch_moved_by_other_means_than_a_push_supersedes_its_waiting_run_at_the_next_push(invite, tmp_path):
+    head = candidate_commit(invite, tmp_path / "work", branch="issue-1")
+    base = invite.repository.base_commit
+    gitplumbing.update_refs(repository_path(invite), f"update refs/heads/issue-1 {base} {head}\n")
+    candidate_commit(invite, tmp_path / "work", branch="issue-2", message="Fix: Resolve issue #2 - other")
+    assert _run(invite, head).status == Run.Status.SUPERSEDED
+
+
+def test_a_waiting_run_of_a_branch_whose_ref_is_packed_is_kept(invite, tmp_path):
+    head = candidate_commit(invite, tmp_path / "work", branch="issue-1")
+    # Packed refs have no loose file: the branch heads are then asked of git.
+    gitplumbing.run("pack-refs", "--all", git_dir=repository_path(invite))
+    assert not (repository_path(invite) / "refs" / "heads" / "issue-1").exists()
+    candidate_commit(invite, tmp_path / "work", branch="issue-2", message="Fix: Resolve issue #2 - other")
+    assert _run(invite, head).status == Run.Status.QUEUED
+
+
 def test_a_branch_moved_back_to_a_superseded_commit_queues_it_again(invite, tmp_path):
     first = candidate_commit(invite, tmp_path / "work", branch="issue-1")
     second = candidate_commit(invite, tmp_path / "work", branch="issue-1", message="Fix: Resolve issue #1 - again")
