@@ -6,8 +6,9 @@ commits, and prints:
 
 - latency: p50 and p95 of the time from `git push` returning to the run being finished (its
   verdict recorded; the visible tests run after it), against the bare hidden-suite time of the
-  same commit (the grader's pytest against a freshly started app already serving, as a run plays
-  it), measured in the same run;
+  same commit (the grader's pytest, started cold as `python -m pytest`, against a freshly started
+  app already serving, as a run plays it; scoring forks a warm interpreter instead, grader.warm),
+  measured in the same run;
   goal: <= 1.3 x bare + 0.5 s; each push waits for the previous one's visible tests and analysis;
 - where the time goes: each phase up to the verdict, and after it (record, visible, analysis);
 - throughput: 20 commits pushed at once, runs per second with the default worker against the

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import resource
 import secrets
@@ -30,6 +31,9 @@ from .http_caps import STOP_FILE_ENV
 from .junit import TestOutcome, parse_junit, parse_node_junit
 from .manifest import DEFAULT_ASSESSMENT_DIR, Manifest, load_manifest
 from .sockets import socket_base
+from .warm import WarmError, WarmRun, warm_start
+
+logger = logging.getLogger(__name__)
 
 OUTPUT_TAIL = 4000
 # Seeds of the hidden tests' data and order are whole numbers below this.
@@ -146,6 +150,7 @@ def run_hidden_tests(
     app_usage: Callable[[], Usage | None] | None = None,
     repeat_concurrency: int = 0,
     repeat_others: int = 0,
+    warm: bool = False,
 ) -> HiddenRun:
     """Run the hidden tests of the given tickets (all by default) against the app on socket_path.
 
@@ -167,6 +172,8 @@ def run_hidden_tests(
     by WALL_FACTOR too: a busy host slows a run down but does not fail it.
     repeat_concurrency: run only the tests marked concurrency, each that many times (grader.concurrency).
     repeat_others: run only the tests not marked concurrency, each that many times.
+    warm: run the pytest as a fork of this process's warm interpreter for ``python``, which has
+    imported pytest, httpx and the grader's plugins once (grader.warm), for a process that runs many.
     Raises GraderError if pytest fails to run or its report doesn't match the manifest.
     """
     if not socket_path and not base_url:
@@ -248,7 +255,7 @@ def run_hidden_tests(
         log = Path(tmp) / "pytest.log"
         with _CpuAnswers(cpu_socket, app_usage) as answers:
             watch.answers = answers
-            returncode, grader, app = watch.run(command, cwd=hidden, env=env, log=log)
+            returncode, grader, app = watch.run(command, cwd=hidden, env=env, log=log, warm=warm)
         usage = grader.plus(app)
         output = log.read_text(errors="replace")[-OUTPUT_TAIL:]
         if watch.ending is not None:
@@ -295,38 +302,33 @@ class _Watch:
     stopped_starved: bool = False
     answers: _CpuAnswers | None = None  # the app_cpu fixture's questions, answered between two ticks
 
-    def run(self, command: list[str], *, cwd: Path, env: dict[str, str], log: Path) -> tuple[int, Usage, Usage | None]:
-        """The exit code, what the grader's pytest used, and what the app used meanwhile (if measured)."""
+    def run(
+        self, command: list[str], *, cwd: Path, env: dict[str, str], log: Path, warm: bool = False
+    ) -> tuple[int, Usage, Usage | None]:
+        """The exit code, what the grader's pytest used, and what the app used meanwhile (if measured).
+        ``command`` is ``[python, "-m", "pytest", *args]``; with ``warm``, a fork of this process's warm
+        server for that python runs it (grader.warm), or, should that fail, the command itself."""
         app_before = self.app_usage() if self.app_usage else None
         started = time.monotonic()
-        with log.open("wb") as output:
-            proc = subprocess.Popen(
-                command, cwd=cwd, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
-            )
+        proc = _start_pytest(command, cwd=cwd, env=env, log=log, warm=warm)
         clock = TaskClock(proc.pid)
-        # Readable once the pytest has exited: the watch wakes then, not at its next tick.
-        exited = os.pidfd_open(proc.pid)
         try:
-            status, rusage = self._watch(proc, clock, started, app_before, exited)
+            status, cpu = self._watch(proc, clock, started, app_before)
         finally:
-            os.close(exited)
-            if proc.returncode is None:  # interrupted: nothing of the run may outlive it
-                _kill(proc)
-                proc.returncode = os.waitstatus_to_exitcode(os.wait4(proc.pid, 0)[1])
+            if proc.ended() is None:  # interrupted: nothing of the run may outlive it
+                proc.kill()
+                proc.finished()
         # The grader's CPU from its own rusage (exact, every thread); its waits as sampled.
-        cpu = rusage.ru_utime + rusage.ru_stime
         grader = Usage(wall=time.monotonic() - started, cpu=cpu, cpu_wait=clock.usage(0).cpu_wait)
         return os.waitstatus_to_exitcode(status), grader, self._app_since(app_before)
 
     def _watch(
-        self, proc: subprocess.Popen, clock: TaskClock, started: float, app_before: Usage | None, exited: int
-    ) -> tuple[int, resource.struct_rusage]:
+        self, proc: _ColdPytest | WarmRun, clock: TaskClock, started: float, app_before: Usage | None
+    ) -> tuple[int, float]:
         while True:
-            # Reaped here, not by Popen: wait4 gives the rusage of exactly this child.
-            pid, status, rusage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                proc.returncode = os.waitstatus_to_exitcode(status)
-                return status, rusage
+            ended = proc.ended()
+            if ended is not None:
+                return ended
             clock.sample()
             usage = clock.usage(time.monotonic() - started).plus(self._app_since(app_before))
             stop = usage.past(self.stop_at, wall_limit=self.stop_wall)
@@ -335,14 +337,13 @@ class _Watch:
                 self.stopped_starved = stop == WALL and usage.starved(min(self.stop_at, self.stop_wall))
             self.ending = usage.past(self.limit, wall_limit=self.wall_limit)
             if self.ending is not None:
-                _kill(proc)
-                _, status, rusage = os.wait4(proc.pid, 0)
-                proc.returncode = os.waitstatus_to_exitcode(status)
-                return status, rusage
+                proc.kill()
+                return proc.finished()
+            # Readable once the pytest has ended: the watch wakes then, not at its next tick.
             if self.answers is not None:
-                self.answers.wait(TICK, exited=exited)
+                self.answers.wait(TICK, exited=proc.fileno())
             else:
-                select.select([exited], [], [], TICK)
+                select.select([proc], [], [], TICK)
 
     def _app_since(self, before: Usage | None) -> Usage | None:
         if self.app_usage is None:
@@ -397,10 +398,58 @@ class _CpuAnswers:
                 connection.sendall(json.dumps({"cpu": cpu}).encode() + b"\n")
 
 
-def _kill(proc: subprocess.Popen) -> None:
-    """Kill the pytest and anything it started (its own session)."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)
+class _ColdPytest:
+    """A pytest of its own interpreter, in its own session; reaped here (wait4 gives the rusage of
+    exactly this child), with a pidfd readable once it has exited."""
+
+    def __init__(self, command: list[str], *, cwd: Path, env: dict[str, str], log: Path) -> None:
+        with log.open("wb") as output:
+            self._popen = subprocess.Popen(
+                command, cwd=cwd, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        self.pid = self._popen.pid
+        self._exited = os.pidfd_open(self.pid)
+        self._ended: tuple[int, float] | None = None
+
+    def fileno(self) -> int:
+        return self._exited
+
+    def ended(self) -> tuple[int, float] | None:
+        if self._ended is None:
+            pid, status, rusage = os.wait4(self.pid, os.WNOHANG)
+            if pid:
+                self._reaped(status, rusage)
+        return self._ended
+
+    def finished(self) -> tuple[int, float]:
+        if self._ended is None:
+            _, status, rusage = os.wait4(self.pid, 0)
+            self._reaped(status, rusage)
+        return self._ended  # type: ignore[return-value]
+
+    def kill(self) -> None:
+        """Kill the pytest and anything it started (its own session)."""
+        if self._ended is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.pid, signal.SIGKILL)
+
+    def _reaped(self, status: int, rusage: resource.struct_rusage) -> None:
+        self._ended = (status, rusage.ru_utime + rusage.ru_stime)
+        self._popen.returncode = os.waitstatus_to_exitcode(status)
+        os.close(self._exited)
+
+
+def _start_pytest(
+    command: list[str], *, cwd: Path, env: dict[str, str], log: Path, warm: bool
+) -> _ColdPytest | WarmRun:
+    if warm and command[1:3] == ["-m", "pytest"]:
+        # The server starts with the run's environment less what is the run's own (GRADER_*).
+        base = {key: value for key, value in env.items() if not key.startswith("GRADER_")}
+        try:
+            return warm_start(command[0], base, command[3:], cwd=cwd, env=env, log=log)
+        except WarmError as exc:
+            logger.warning("the hidden tests run cold this time: %s", exc)
+    return _ColdPytest(command, cwd=cwd, env=env, log=log)
 
 
 def new_seed() -> int:

@@ -308,7 +308,9 @@ def _play_once(
             raise RuntimeError("no tree")
 
         def hidden(app: App, seed: int) -> HiddenRun:
-            return run_hidden_tests(app.socket, manifest=manifest, python=grader_python, seed=seed, app_usage=app.usage)
+            return run_hidden_tests(
+                app.socket, manifest=manifest, python=grader_python, seed=seed, app_usage=app.usage, warm=True
+            )
 
         played = play(
             runner,
@@ -366,6 +368,7 @@ def _repeat_concurrency(
                 seed=(seed + 2) % SEED_RANGE,
                 app_usage=app.usage,
                 repeat_concurrency=manifest.concurrency_repeats,
+                warm=True,
             )
     except (AppStartError, OutOfTime) as exc:
         if exc.starved:
@@ -393,6 +396,7 @@ def _repeat_for_flakes(scenario: Scenario, manifest: Manifest, runner: Runner, g
                     timeout=manifest.hidden_timeout * runs,
                     app_usage=app.usage,
                     repeat_others=runs,
+                    warm=True,
                 )
             scenario.flakes.append(run)
             if run.starved:

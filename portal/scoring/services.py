@@ -619,6 +619,8 @@ def _grade(
                 wall_timeout=runner.within(WALL_FACTOR * manifest.hidden_timeout),
                 seed=seed,
                 app_usage=app.usage,
+                # A worker runs one hidden suite after another: a fork of its warm grader each time.
+                warm=True,
             )
         finally:
             hidden_ended.append(time.monotonic())

@@ -21,13 +21,15 @@ import grader.local
 import grader.manifest
 import grader.run
 import grader.verdicts
+import grader.warm
 import portal.assessments.runner
 import portal.core.archives
 import portal.scoring.export
 
 # What a run sees (export, archives), how the app is started and the visible tests run (runner, local),
-# how the hidden tests are run and read (run, junit, manifest, the caps on answers and the repeats of
-# concurrency tests), the clocks every time limit is judged on (clock), and the verdict rule (verdicts).
+# how the hidden tests are run and read (run, the warm interpreter they fork from, junit, manifest,
+# the caps on answers and the repeats of concurrency tests), the clocks every time limit is judged on
+# (clock), and the verdict rule (verdicts).
 VERDICT_MODULES: tuple[ModuleType, ...] = (
     grader.clock,
     grader.concurrency,
@@ -37,6 +39,7 @@ VERDICT_MODULES: tuple[ModuleType, ...] = (
     grader.manifest,
     grader.run,
     grader.verdicts,
+    grader.warm,
     portal.assessments.runner,
     portal.core.archives,
     portal.scoring.export,

@@ -1,0 +1,160 @@
+"""A worker's hidden runs are forks of a warm interpreter (grader.warm): each reports what a cold
+pytest reports for the same seed, starts from a state no earlier run touched, is stopped at its limit
+like a cold one, and dies with the server that forked it.
+
+Each run is the real trusted pytest against the tiny package's app, served by the grader's local
+runner from a copy of its project on a unix socket.
+"""
+
+import os
+import shutil
+import signal
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from grader import warm
+from grader.local import LocalRunner
+from grader.manifest import load_manifest
+from grader.run import OutOfTime, run_hidden_tests
+from tests.grader.tiny_package import HIDDEN_TEST, tiny_package
+
+pytestmark = pytest.mark.timeout(180)
+
+# Both tests leave a mark where a later run in the same interpreter would find it, and fail if
+# they find one: a run that inherits anything from an earlier one fails.
+LEAKY_TEST = """\
+import builtins
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.ticket(1)
+
+
+def test_nothing_is_left_in_the_interpreter(client):
+    assert not hasattr(builtins, "left_by_an_earlier_run")
+    assert "a_module_left_behind" not in sys.modules
+    builtins.left_by_an_earlier_run = True
+    sys.modules["a_module_left_behind"] = sys
+    assert client.get("/answer").status_code == 200
+"""
+
+SLOW_TEST = """\
+import time
+
+import pytest
+
+pytestmark = pytest.mark.ticket(1)
+
+
+def test_spins(client):
+    while True:
+        time.time()
+"""
+
+
+@pytest.fixture
+def fresh_servers():
+    """This process's warm servers, none running before or after the test (a closed one starts again
+    when next used)."""
+    _close_all()
+    yield warm._SERVERS
+    _close_all()
+
+
+def _close_all() -> None:
+    for servers in warm._SERVERS.values():
+        for server in servers:
+            server.close()
+
+
+def _served(package: Path, tmp_path: Path):
+    manifest = load_manifest(package)
+    tree = shutil.copytree(manifest.shipped_dir, tmp_path / "tree")
+    return manifest, LocalRunner(manifest).start_app(tree)
+
+
+def _servers_started(servers) -> list:
+    return [server for group in servers.values() for server in group if server._process is not None]
+
+
+def test_a_warm_run_reports_what_a_cold_run_reports_for_the_same_seed(tmp_path, fresh_servers):
+    manifest, app = _served(tiny_package(tmp_path / "pkg", hidden_test=HIDDEN_TEST), tmp_path)
+    with app as socket_path:
+        cold = run_hidden_tests(socket_path, manifest=manifest, seed=1234)
+        warm_runs = [run_hidden_tests(socket_path, manifest=manifest, seed=1234, warm=True) for _ in range(2)]
+    servers = _servers_started(fresh_servers)
+    assert len(servers) == 1  # one server, forked twice
+    for run in warm_runs:
+        assert [(o.test_id, o.outcome, o.ticket, o.message) for o in run.outcomes] == [
+            (o.test_id, o.outcome, o.ticket, o.message) for o in cold.outcomes
+        ]
+        assert run.returncode == cold.returncode == 1  # the shipped app answers 41
+        assert run.seed == 1234
+        # The fork's own CPU, from its rusage: something, and less than a cold interpreter's.
+        assert run.grader.cpu > 0
+    assert min(run.grader.cpu for run in warm_runs) < cold.grader.cpu
+
+
+def test_no_run_inherits_anything_from_an_earlier_one(tmp_path, fresh_servers):
+    manifest, app = _served(tiny_package(tmp_path / "pkg", hidden_test=LEAKY_TEST), tmp_path)
+    with app as socket_path:
+        runs = [run_hidden_tests(socket_path, manifest=manifest, warm=True) for _ in range(3)]
+    assert [[o.outcome for o in run.outcomes] for run in runs] == [["passed"]] * 3
+    assert len(_servers_started(fresh_servers)) == 1
+
+
+def test_a_warm_run_past_its_limit_is_stopped_and_nothing_of_it_is_left(tmp_path, fresh_servers):
+    manifest, app = _served(tiny_package(tmp_path / "pkg", hidden_test=SLOW_TEST), tmp_path)
+    with app as socket_path, pytest.raises(OutOfTime) as stopped:
+        run_hidden_tests(socket_path, manifest=manifest, timeout=2, warm=True)
+    assert "longer than their limit of 2 s" in str(stopped.value)
+    (server,) = _servers_started(fresh_servers)
+    # The server is ready for the next run, and the stopped fork is gone (the server reaped it).
+    assert server._process.poll() is None
+    assert _children(server._process.pid) == []
+
+
+def test_a_fork_dies_with_its_server_and_the_next_run_starts_a_new_one(tmp_path, fresh_servers):
+    python = sys.executable
+    server_env = {"PATH": os.environ["PATH"], "PYTHONDONTWRITEBYTECODE": "1", "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    spin = tmp_path / "spin"
+    spin.mkdir()
+    (spin / "test_spin.py").write_text("def test_spins():\n    while True:\n        pass\n")
+    args = ["-c", os.devnull, "-p", "no:cacheprovider", "-q", str(spin)]
+    running = warm.warm_start(python, server_env, args, cwd=tmp_path, env=server_env, log=tmp_path / "spin.log")
+    (server,) = _servers_started(fresh_servers)
+    first = server._process.pid
+
+    os.kill(first, signal.SIGKILL)
+    assert _gone(running.pid)  # it died with its server, though nobody killed it
+    with pytest.raises(warm.WarmError):
+        running.finished()
+
+    log = tmp_path / "version.log"
+    again = warm.warm_start(python, server_env, ["--version"], cwd=tmp_path, env=server_env, log=log)
+    assert os.waitstatus_to_exitcode(again.finished()[0]) == 0
+    assert "pytest" in log.read_text()
+    assert server._process.pid != first
+
+
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(child) for child in path.read_text().split()] if path.exists() else []
+
+
+def _gone(pid: int, within: float = 10.0) -> bool:
+    """Whether ``pid`` has ended (or is a zombie) within ``within`` seconds: a bounded poll."""
+    end = time.monotonic() + within
+    while time.monotonic() < end:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except FileNotFoundError:
+            return True
+        if state in ("Z", "X"):
+            return True
+        time.sleep(0.05)
+    return False
