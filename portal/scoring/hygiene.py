@@ -34,7 +34,10 @@ Decisions worth knowing:
 from __future__ import annotations
 
 import ast
+import hashlib
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -688,7 +691,37 @@ def compare_test_file(path: str, old: bytes | None, new: bytes | None) -> TestFi
 
     ``old`` is None for a file the branch adds, ``new`` None for one it deletes. A side that does
     not parse as Python gives ``parsed=False``: the caller judges the file as a whole.
+
+    A pure function of its three arguments, kept for the worker process's later analyses by their
+    hashes (not the files themselves): an invite's branches mostly carry the same test files, and
+    every run's analysis compares every branch again.
     """
+    key = (path, _digest(old), _digest(new))
+    with _COMPARED_LOCK:
+        found = _COMPARED.get(key)
+        if found is not None:
+            _COMPARED.move_to_end(key)
+            return found
+    comparison = _compare_test_file(path, old, new)
+    with _COMPARED_LOCK:
+        _COMPARED[key] = comparison
+        while len(_COMPARED) > _COMPARED_MAX:
+            _COMPARED.popitem(last=False)
+    return comparison
+
+
+# compare_test_file's latest results, by file name and the hashes of both sides: the least recently
+# used go first.
+_COMPARED: OrderedDict[tuple[str, str | None, str | None], TestFileComparison] = OrderedDict()
+_COMPARED_LOCK = threading.Lock()
+_COMPARED_MAX = 1024
+
+
+def _digest(data: bytes | None) -> str | None:
+    return hashlib.sha256(data).hexdigest() if data is not None else None
+
+
+def _compare_test_file(path: str, old: bytes | None, new: bytes | None) -> TestFileComparison:
     try:
         before, after = _definitions(path, old), _definitions(path, new)
     except (SyntaxError, ValueError, RecursionError):

@@ -185,3 +185,36 @@ def test_a_deleted_shipped_test_is_the_problem_and_a_new_one_does_not_make_up_fo
     [finding] = of_kind(found, VISIBLE_TESTS_CHANGED)
     assert finding.lines == (f"{TEST_ID}: deleted",)
     assert [credit.lines for credit in of_kind(found, TESTS_ADDED)] == [("tests/test_loans.py::test_something_else",)]
+
+
+def test_a_comparison_made_again_is_reused_and_answers_the_same(monkeypatch):
+    """Every run's analysis compares every branch's test files again: the same file name and the same
+    bytes on both sides are compared once per worker process, any change on either side anew."""
+    from portal.scoring import hygiene
+
+    calls = []
+    compare = hygiene._compare_test_file
+    monkeypatch.setattr(hygiene, "_compare_test_file", lambda *args: calls.append(args) or compare(*args))
+    monkeypatch.setattr(hygiene, "_COMPARED", hygiene.OrderedDict())
+    relaxed = SHIPPED.replace("in (403, 404)", "< 500").encode()
+
+    first = hygiene.compare_test_file("tests/test_loans.py", SHIPPED.encode(), relaxed)
+    again = hygiene.compare_test_file("tests/test_loans.py", SHIPPED.encode(), relaxed)
+    assert again == first and first.changed == (TEST_ID,) and len(calls) == 1
+
+    # Another side, another file name, or a file added instead of changed: compared anew.
+    same = hygiene.compare_test_file("tests/test_loans.py", SHIPPED.encode(), SHIPPED.encode())
+    elsewhere = hygiene.compare_test_file("tests/test_other.py", SHIPPED.encode(), relaxed)
+    added = hygiene.compare_test_file("tests/test_loans.py", None, relaxed)
+    assert same.changed == () and elsewhere.changed == ("tests/test_other.py::" + TEST_ID.split("::")[1],)
+    assert added.added == (TEST_ID,) and len(calls) == 4
+
+
+def test_the_comparisons_kept_are_bounded(monkeypatch):
+    from portal.scoring import hygiene
+
+    monkeypatch.setattr(hygiene, "_COMPARED", hygiene.OrderedDict())
+    monkeypatch.setattr(hygiene, "_COMPARED_MAX", 3)
+    for n in range(5):
+        hygiene.compare_test_file(f"tests/test_{n}.py", None, SHIPPED.encode())
+    assert [key[0] for key in hygiene._COMPARED] == ["tests/test_2.py", "tests/test_3.py", "tests/test_4.py"]
