@@ -31,7 +31,7 @@ from .http_caps import STOP_FILE_ENV
 from .junit import TestOutcome, parse_junit, parse_node_junit
 from .manifest import DEFAULT_ASSESSMENT_DIR, Manifest, load_manifest
 from .sockets import socket_base
-from .warm import WarmError, WarmRun, warm_start
+from .warm import WarmError, WarmRun, warm_prestart, warm_start
 
 logger = logging.getLogger(__name__)
 
@@ -135,6 +135,18 @@ def trusted_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def pytest_env(**grader: str) -> dict[str, str]:
+    """The hidden tests' pytest's environment: the trusted one, with the run's own ``GRADER_*`` values."""
+    # Only pytest's own plugins: nothing installed alongside (pytest-django...) joins in.
+    return trusted_env(PYTEST_DISABLE_PLUGIN_AUTOLOAD="1", PYTHONPATH=str(GRADER_ROOT), **grader)
+
+
+def hidden_tests_warm_up(python: str | None = None) -> None:
+    """Start this process's warm interpreter for ``python`` (this one by default) now, in the
+    background, so that the first run with ``warm=True`` does not wait for it (grader.warm)."""
+    warm_prestart(python or sys.executable, pytest_env())
+
+
 def run_hidden_tests(
     socket_path: str | None = None,
     tickets: list[int] | None = None,
@@ -227,10 +239,7 @@ def run_hidden_tests(
         ]
         # The pytest's own wall-clock deadline, a net behind the stop file: see the docstring.
         suite_deadline = max(wall_limit - request_timeout - REPORT_MARGIN, 1)
-        env = trusted_env(
-            # Only pytest's own plugins: nothing installed alongside (pytest-django...) joins in.
-            PYTEST_DISABLE_PLUGIN_AUTOLOAD="1",
-            PYTHONPATH=str(GRADER_ROOT),
+        env = pytest_env(
             GRADER_REQUEST_TIMEOUT=str(request_timeout),
             GRADER_MAX_RESPONSE_BYTES=str(manifest.max_response_bytes),
             GRADER_MEMORY_BYTES=str(manifest.grader_memory_bytes),
@@ -443,7 +452,7 @@ def _start_pytest(
     command: list[str], *, cwd: Path, env: dict[str, str], log: Path, warm: bool
 ) -> _ColdPytest | WarmRun:
     if warm and command[1:3] == ["-m", "pytest"]:
-        # The server starts with the run's environment less what is the run's own (GRADER_*).
+        # The server starts with the run's environment less what is the run's own (GRADER_*): pytest_env().
         base = {key: value for key, value in env.items() if not key.startswith("GRADER_")}
         try:
             return warm_start(command[0], base, command[3:], cwd=cwd, env=env, log=log)

@@ -34,6 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 _PR_SET_PDEATHSIG = 1
+# Seconds a run waits for a server being started in the background before it starts one of its own.
+STARTING_WAIT = 30
 # The folder holding the grader package: the server's folder and first import path.
 GRADER_ROOT = Path(__file__).resolve().parent.parent
 # What every hidden run imports before its first test, whatever the assessment.
@@ -90,6 +92,7 @@ class WarmPytest:
 
     python: str
     env: dict[str, str]
+    starting: bool = False  # warm_prestart is starting it
     _process: subprocess.Popen | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -171,17 +174,61 @@ def warm_start(
 ) -> WarmRun:
     """``python -m pytest <args>`` as a fork of a free warm server of this process for ``python``
     started with ``server_env`` (one more is started when all are busy). WarmError if it cannot."""
+    server = _free_server(python, server_env)
+    return server.start(args, cwd=cwd, env=env, log=log)
+
+
+def _free_server(python: str, server_env: dict[str, str]) -> WarmPytest:
+    """A server of this process for ``python`` and ``server_env``, its lock taken: a free one, one
+    being started (warm_prestart) once it is ready, or a new one."""
     key = (python, tuple(sorted(server_env.items())))
     with _SERVERS_LOCK:
         servers = _SERVERS.setdefault(key, [])
         for server in servers:
             if server._lock.acquire(blocking=False):
-                break
-        else:
+                return server
+        starting = next((server for server in servers if server.starting), None)
+        if starting is None:
             server = WarmPytest(python=python, env=server_env)
             server._lock.acquire()
             servers.append(server)
-    return server.start(args, cwd=cwd, env=env, log=log)
+            return server
+    # Waited for outside the registry's lock; past a bound (a server slow to import), one more.
+    if starting._lock.acquire(timeout=STARTING_WAIT):
+        return starting
+    with _SERVERS_LOCK:
+        server = WarmPytest(python=python, env=server_env)
+        server._lock.acquire()
+        _SERVERS[key].append(server)
+        return server
+
+
+def warm_prestart(python: str, server_env: dict[str, str]) -> threading.Thread | None:
+    """Start a server for ``python`` and ``server_env`` in a thread, unless this process has one: a
+    worker process does it as it starts, so that its first run does not wait for the imports."""
+    key = (python, tuple(sorted(server_env.items())))
+    with _SERVERS_LOCK:
+        servers = _SERVERS.setdefault(key, [])
+        server = servers[0] if servers else None
+        if server is None:
+            server = WarmPytest(python=python, env=server_env)
+            servers.append(server)
+        if server._process is not None or not server._lock.acquire(blocking=False):
+            return None  # started, or in use: nothing to do
+        server.starting = True
+
+    def start() -> None:
+        try:
+            server._server()
+        except WarmError:
+            pass  # the first run says why, and runs cold
+        finally:
+            server.starting = False
+            server._lock.release()
+
+    thread = threading.Thread(target=start, name="grader-warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 # The server side: `python -m grader.warm`.

@@ -62,6 +62,8 @@ def _refuse_work_it_cannot_do(sender, instance, **_kwargs) -> None:
     from portal.core.workers import NoWorkerCredential, has_worker_credential
 
     consumed = set(instance.app.amqp.queues.consume_from or instance.app.amqp.queues)
+    global _scores  # read by the pool processes this process forks
+    _scores = settings.CELERY_TASK_ROUTES["scoring.*"]["queue"] in consumed
     if settings.PORTAL_DATA_DIR is None and settings.CELERY_TASK_DEFAULT_QUEUE in consumed:
         sys.exit(
             f"Configuration error: this worker has no data directory (PORTAL_DATA_DIR is empty), so it can only "
@@ -87,6 +89,20 @@ def _leave_the_process_group(**_kwargs) -> None:
     a stuck pool process's whole group, including what its task started.
     """
     os.setpgid(0, 0)
+
+
+# Whether this worker takes the scoring tasks (their queue, CELERY_TASK_ROUTES), set as it starts.
+_scores = False
+
+
+@worker_process_init.connect
+def _grader_warm(**_kwargs) -> None:
+    """A pool process of a worker that scores starts its warm grader now, in the background
+    (grader.warm): its first run does not wait for pytest's imports."""
+    if _scores:
+        from grader.run import hidden_tests_warm_up
+
+        hidden_tests_warm_up()
 
 
 @worker_process_init.connect

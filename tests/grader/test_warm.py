@@ -158,3 +158,19 @@ def _gone(pid: int, within: float = 10.0) -> bool:
             return True
         time.sleep(0.05)
     return False
+
+
+def test_a_server_started_ahead_is_the_one_the_first_run_forks(tmp_path, fresh_servers):
+    """A scoring worker's process starts its server as it starts (portal.celery): a run that comes
+    while it is still importing waits for it rather than starting a second one."""
+    python = sys.executable
+    server_env = {"PATH": os.environ["PATH"], "PYTHONDONTWRITEBYTECODE": "1", "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    starting = warm.warm_prestart(python, server_env)
+    assert starting is not None
+    log = tmp_path / "version.log"
+    run = warm.warm_start(python, server_env, ["--version"], cwd=tmp_path, env=server_env, log=log)
+    assert os.waitstatus_to_exitcode(run.finished()[0]) == 0 and "pytest" in log.read_text()
+    starting.join(timeout=30)
+    (server,) = _servers_started(fresh_servers)
+    assert run.server is server and not server.starting
+    assert warm.warm_prestart(python, server_env) is None  # it runs already: nothing more is started
