@@ -9,6 +9,7 @@ runner from a copy of its project on a unix socket.
 import os
 import shutil
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -174,3 +175,30 @@ def test_a_server_started_ahead_is_the_one_the_first_run_forks(tmp_path, fresh_s
     (server,) = _servers_started(fresh_servers)
     assert run.server is server and not server.starting
     assert warm.warm_prestart(python, server_env) is None  # it runs already: nothing more is started
+
+
+def test_the_server_and_its_fork_end_with_the_process_that_started_them(tmp_path):
+    """A worker process killed in the middle of a run (SIGKILL: nothing of its own runs): the server
+    sees its input close, kills the fork it is watching and exits."""
+    spin = tmp_path / "spin"
+    spin.mkdir()
+    (spin / "test_spin.py").write_text("def test_spins():\n    while True:\n        pass\n")
+    script = f"""
+import os, sys, time
+sys.path.insert(0, {str(warm.GRADER_ROOT)!r})
+from grader import warm
+env = {{"PATH": os.environ["PATH"], "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}}
+args = ["-c", os.devnull, "-p", "no:cacheprovider", "-q", {str(spin)!r}]
+run = warm.warm_start(sys.executable, env, args, cwd={str(tmp_path)!r}, env=env, log={str(tmp_path / "log")!r})
+print(run.server._process.pid, run.pid, flush=True)
+time.sleep(300)
+"""
+    worker = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        server, fork = (int(pid) for pid in worker.stdout.readline().split())
+        assert not _gone(fork, within=0.2)  # it runs
+    finally:
+        worker.kill()
+        worker.wait()
+        worker.stdout.close()
+    assert _gone(fork) and _gone(server)
