@@ -68,13 +68,16 @@ class WarmRun:
         return self.finished()
 
     def finished(self) -> tuple[int, float]:
-        """Its wait status and CPU seconds, waiting for it to end."""
+        """Its wait status and CPU seconds, waiting for it to end. Should the server be gone (killed),
+        the fork went with it: it ended as if killed, its CPU unknown (0)."""
         if self.status is None:
             try:
                 reply = self.server._read()
+                self.status, self.cpu = int(reply["status"]), float(reply["cpu"])
+            except WarmError:
+                self.status, self.cpu = int(signal.SIGKILL), 0.0
             finally:
                 self.server._lock.release()
-            self.status, self.cpu = int(reply["status"]), float(reply["cpu"])
         return self.status, self.cpu  # type: ignore[return-value]
 
     def kill(self) -> None:
@@ -260,7 +263,7 @@ def _child(request: dict, server: int) -> None:
         import pytest
 
         try:
-            code = pytest.console_main()
+            code = int(pytest.main(request["args"]))
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else 1
     except BaseException:  # whatever happened, the fork ends here

@@ -11,6 +11,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -19,7 +20,7 @@ import pytest
 from grader import warm
 from grader.local import LocalRunner
 from grader.manifest import load_manifest
-from grader.run import OutOfTime, run_hidden_tests
+from grader.run import GraderError, OutOfTime, run_hidden_tests
 from tests.grader.tiny_package import HIDDEN_TEST, tiny_package
 
 pytestmark = pytest.mark.timeout(180)
@@ -95,6 +96,7 @@ def test_a_warm_run_reports_what_a_cold_run_reports_for_the_same_seed(tmp_path, 
         ]
         assert run.returncode == cold.returncode == 1  # the shipped app answers 41
         assert run.seed == 1234
+        assert "Warning" not in run.output  # nothing of the fork's own in what the run reports
         # The fork's own CPU, from its rusage: something, and less than a cold interpreter's.
         assert run.grader.cpu > 0
     assert min(run.grader.cpu for run in warm_runs) < cold.grader.cpu
@@ -132,8 +134,8 @@ def test_a_fork_dies_with_its_server_and_the_next_run_starts_a_new_one(tmp_path,
 
     os.kill(first, signal.SIGKILL)
     assert _gone(running.pid)  # it died with its server, though nobody killed it
-    with pytest.raises(warm.WarmError):
-        running.finished()
+    # Said as what happened to it: killed (run_hidden_tests then reports a grader error, not the app's).
+    assert os.waitstatus_to_exitcode(running.finished()[0]) == -signal.SIGKILL
 
     log = tmp_path / "version.log"
     again = warm.warm_start(python, server_env, ["--version"], cwd=tmp_path, env=server_env, log=log)
@@ -202,3 +204,28 @@ time.sleep(300)
         worker.wait()
         worker.stdout.close()
     assert _gone(fork) and _gone(server)
+
+
+def test_a_server_killed_during_a_run_is_a_grader_error_not_the_apps(tmp_path, fresh_servers):
+    manifest, app = _served(tiny_package(tmp_path / "pkg", hidden_test=SLOW_TEST), tmp_path)
+    outcome: list[BaseException | object] = []
+
+    def hidden(socket_path: str) -> None:
+        try:
+            outcome.append(run_hidden_tests(socket_path, manifest=manifest, timeout=20, warm=True))
+        except BaseException as exc:  # handed to the test's thread
+            outcome.append(exc)
+
+    with app as socket_path:
+        thread = threading.Thread(target=hidden, args=(socket_path,))
+        thread.start()
+        end = time.monotonic() + 30
+        while time.monotonic() < end and not [s for s in _servers_started(fresh_servers) if _children(s._process.pid)]:
+            time.sleep(0.05)
+        (server,) = _servers_started(fresh_servers)
+        assert _children(server._process.pid)  # its fork runs the hidden tests
+        os.kill(server._process.pid, signal.SIGKILL)
+        thread.join(timeout=120)
+    (error,) = outcome
+    assert isinstance(error, GraderError) and not isinstance(error, OutOfTime)
+    assert "pytest exited with code -9" in str(error)
