@@ -301,3 +301,66 @@ def test_pushes_while_postgresql_restarts_are_all_recorded_and_no_run_is_stuck(t
     refused = [output for made in pushes.values() for _sha, returncode, output in made if returncode]
     assert refused or "the database is unreachable while recording a push" in log
     assert all("cannot reach its database" in output for output in refused), refused
+
+
+PRE_PUSH = """#!/bin/sh
+# Runs after git has read the portal's refs and before it sends the push: the test stops the
+# database here. Bounded: gives up after 60 s.
+touch "{ready}"
+n=0
+while [ ! -e "{go}" ] && [ $n -lt 1200 ]; do sleep 0.05; n=$((n + 1)); done
+"""
+
+
+def test_a_push_whose_database_goes_away_before_it_is_sent_is_refused_in_gits_own_words(tmp_path):
+    # The window the restart test meets by chance, made certain by the candidate's own pre-push
+    # hook: git has the portal's refs (the database answered), then PostgreSQL stops, then git
+    # sends the push. git prints a refused push's words only in receive-pack's format, never a
+    # 503's body ("RPC failed"), so that is how the portal answers.
+    with private_postgres() as postgres:
+        url = f"postgres://postgres@127.0.0.1:{postgres.port}/portal"
+        env = {"DATABASE_URL": url}
+        _manage("migrate", "--no-input", env=env)
+        [c, _other] = json.loads(_manage("shell", "-c", SETUP, env=env).strip().splitlines()[-1])
+        with running_portal(db_url=url, log_dir=tmp_path, env=env) as server:
+            git = GitClient(tmp_path / "home")
+            work = tmp_path / "work"
+            git.run("clone", "-q", remote_url(server.url, c["id"], c["id"], c["token"]), work)
+            git.run("checkout", "-q", "-b", "issue-1", cwd=work)
+            sha = git.commit_file(work, "NOTES.md", "notes\n", "Fix: Resolve issue #1 - notes")
+            ready, go = tmp_path / "ready", tmp_path / "go"
+            hook = work / ".git" / "hooks" / "pre-push"
+            hook.write_text(PRE_PUSH.format(ready=ready, go=go))
+            hook.chmod(0o755)
+            pushed: list = []
+            thread = threading.Thread(
+                target=lambda: pushed.append(git.run("push", "origin", "issue-1", cwd=work, check=False))
+            )
+            thread.start()
+            wait_for(ready.exists, timeout=60, what="git to have read the refs")
+            postgres.stop(signal.SIGINT)
+            go.touch()
+            thread.join(timeout=120)
+            [refused] = pushed
+            assert refused.returncode != 0
+            assert (
+                "remote: refused: The portal cannot reach its database right now; nothing was changed."
+                in refused.output
+            )
+            assert "! [remote rejected] issue-1 -> issue-1 (the portal's database is unreachable)" in refused.output
+            assert "RPC failed" not in refused.output
+            repo = Path(settings.PORTAL_DATA_DIR) / "repos" / f"{c['id']}.git"
+            inspect = GitClient(tmp_path / "inspect")
+            assert inspect.run("rev-parse", "--verify", "-q", "refs/heads/issue-1", cwd=repo, check=False).returncode
+            # The database back, the same push goes through and is recorded once.
+            postgres.start()
+            hook.unlink()
+            again = git.run("push", "origin", "issue-1", cwd=work)
+            assert f"remote: received issue-1 at {sha[:7]}" in again.stderr
+        recorded = _query(
+            url,
+            "SELECT u.ref, u.new_sha FROM hosting_refupdate u JOIN hosting_push p ON u.push_id = p.id "
+            "JOIN invites_invite i ON p.invite_id = i.id WHERE i.public_id = %s",
+            c["id"],
+        )
+        assert recorded == [("refs/heads/issue-1", sha)]

@@ -204,18 +204,18 @@ def _sideband(band: int, data: bytes, max_pkt: int) -> bytes:
     return b"".join(pkt(bytes([band]) + data[start : start + step]) for start in range(0, len(data), step))
 
 
-def refusal(push: PushRequest, problems: list[str]) -> bytes:
+def refusal(push: PushRequest, problems: list[str], *, reason: bytes = b"pre-receive hook declined") -> bytes:
     """receive-pack's answer to a push its pre-receive hook declined, with ``problems`` as the
-    hook's output: "remote: refused: ..." lines and "[remote rejected] ... (pre-receive hook
-    declined)" for every ref on the client (hidden refs get git's own "deny updating a hidden ref").
+    hook's output: "remote: refused: ..." lines and "[remote rejected] ... (<reason>)" for every
+    ref on the client (hidden refs get git's own "deny updating a hidden ref").
     """
     caps = push.capabilities
     report = b""
     if "report-status" in caps or "report-status-v2" in caps:
         lines = [pkt(b"unpack ok\n")]
         for _old, _new, ref in push.commands:
-            reason = b"deny updating a hidden ref" if is_hidden(ref) else b"pre-receive hook declined"
-            lines.append(pkt(b"ng " + ref.encode("utf-8", "surrogateescape") + b" " + reason + b"\n"))
+            why = b"deny updating a hidden ref" if is_hidden(ref) else reason
+            lines.append(pkt(b"ng " + ref.encode("utf-8", "surrogateescape") + b" " + why + b"\n"))
         report = b"".join(lines) + FLUSH
     if "side-band-64k" in caps or "side-band" in caps:
         max_pkt = MAX_PKT if "side-band-64k" in caps else 1000

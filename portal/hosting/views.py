@@ -78,11 +78,49 @@ def git_http(request, public_id: str, service_path: str):
         # Before git http-backend ran (a push in progress waits for the database, see
         # _push_record_kept): nothing was kept, and git prints why.
         logger.warning("git request for %s refused: the database is unreachable: %s", public_id, exc)
-        return _plain(
-            f"The portal cannot reach its database right now; nothing was changed. Try again in {RETRY_AFTER} seconds.",
-            503,
-            Retry_After=str(RETRY_AFTER),
+        message = (
+            f"The portal cannot reach its database right now; nothing was changed. Try again in {RETRY_AFTER} seconds."
         )
+        if service_path == "git-receive-pack" and request.method == "POST":
+            # git prints the body of a refused ref advertisement, never that of a refused push
+            # ("RPC failed; HTTP 503"): a push is answered in receive-pack's own words instead.
+            refused = _push_refused_unreachable(request, message)
+            if refused is not None:
+                return refused
+        return _plain(message, 503, Retry_After=str(RETRY_AFTER))
+
+
+# How much of a push refused because the database is unreachable is read, so that git prints the
+# answer: the sender is not yet known to be the candidate, so not a whole push's worth.
+UNREACHABLE_DRAIN_LIMIT = 4 * 1024 * 1024
+
+
+def _push_refused_unreachable(request, message: str) -> HttpResponse | None:
+    """The answer to a push refused because the database is unreachable, in receive-pack's format:
+    its commands as read so far (``request.portal_push``) or read now; None when they cannot be
+    read (the plain 503 then answers)."""
+    push = getattr(request, "portal_push", None)
+    body = request.META["wsgi.input"]
+    content_length = request.META.get("CONTENT_LENGTH") or None
+    content_length = int(content_length) if content_length else None
+    if push is None:
+        if request.META.get("HTTP_CONTENT_ENCODING", "").strip().lower() not in ("", "identity"):
+            return None
+        try:
+            push = read_push(body, content_length=content_length, max_refs=settings.PORTAL_GIT_MAX_REFS_PER_PUSH)
+        except (ProtocolError, OSError):
+            return None
+    if not push.commands:
+        return None
+    _request_dropped(
+        request, body, content_length=content_length, already=len(push.head), limit=UNREACHABLE_DRAIN_LIMIT
+    )
+    response = HttpResponse(
+        refusal(push, [message], reason=b"the portal's database is unreachable"),
+        content_type="application/x-git-receive-pack-result",
+    )
+    add_never_cache_headers(response)
+    return response
 
 
 def _git_http(request, public_id: str, service_path: str):
@@ -212,12 +250,12 @@ def _serve(request, *, invite: Invite, service: str, service_path: str, is_worke
         extra_env=extra_env,
     )
     cleanup = ExitStack()
-    if is_push_body:
-        cleanup.enter_context(push_lock(invite))
-        cleanup.callback(log_path.unlink, missing_ok=True)
-        # Pushes kept while the database was down are recorded before this one, in their order.
-        _pending_pushes_record(invite, current=log_path)
     try:
+        if is_push_body:
+            cleanup.enter_context(push_lock(invite))
+            cleanup.callback(log_path.unlink, missing_ok=True)
+            # Pushes kept while the database was down are recorded before this one, in their order.
+            _pending_pushes_record(invite, current=log_path)
         backend = run_backend(backend_request, timeout=settings.PORTAL_GIT_TIMEOUT)
     except BackendError as exc:
         cleanup.close()
@@ -288,6 +326,7 @@ def _push_checked(
     max_refs = settings.PORTAL_GIT_MAX_REFS_PER_PUSH
     try:
         push = read_push(body, content_length=content_length, max_refs=max_refs)
+        request.portal_push = push  # what was read, should the database fail before git runs
     except ProtocolError as exc:
         logger.warning("push to %s refused: malformed request: %s", invite.public_id, exc)
         return _plain(f"Not a valid push request: {exc} Nothing was changed.", 400)
