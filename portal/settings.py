@@ -575,7 +575,11 @@ LOGGING = {
         "json": {"()": "portal.core.logformat.JsonFormatter"},
     },
     # Link and password reset tokens travel in URLs: records write "[token]" instead (portal/core/redact.py).
-    "filters": {"redact": {"()": "portal.core.redact.RedactFilter"}},
+    "filters": {
+        "redact": {"()": "portal.core.redact.RedactFilter"},
+        # git's first request of every clone and push is challenged (401): not logged as a warning.
+        "git_challenge": {"()": "portal.hosting.logfilters.GitChallengeFilter"},
+    },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["redact"]}},
     "root": {"handlers": ["console"], "level": envchoice("LOG_LEVEL", "INFO", _LOG_LEVELS)},
     # One line per request the grader makes to a candidate's app is noise, not news.
@@ -584,7 +588,7 @@ LOGGING = {
 }
 # Filtered where their records start, so that every handler (the mail to ADMINS too) gets them clean.
 LOGGING["loggers"] |= {
-    "django.request": {"filters": ["redact"]},
+    "django.request": {"filters": ["redact", "git_challenge"]},
     "django.server": {"handlers": ["console"], "filters": ["redact"], "level": "INFO", "propagate": False},
 }
 # Error reports (the mail to ADMINS, the debug page): no tokens, no Authorization header, no cookies.

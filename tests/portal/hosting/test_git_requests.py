@@ -42,6 +42,22 @@ def test_no_credentials_gets_401_with_a_basic_challenge(portal_server, created):
     assert AuthFailure.objects.count() == 0  # asking is not failing
 
 
+def test_the_challenge_is_not_logged_as_a_warning_but_a_wrong_password_is(portal_server, created):
+    # Every clone and push begins with the challenge: one warning each would drown the log.
+    path = f"/git/{created.invite.public_id}.git/info/refs?service=git-upload-pack"
+    line = f"Unauthorized: /git/{created.invite.public_id}.git/info/refs"
+    wrong = _auth(created.invite.public_id, "wrong")
+    assert _request(portal_server, "GET", path, wrong)[0] == 401
+    wait_for(lambda: line in portal_server.log(), timeout=10, what="the wrong password's warning")
+    once = portal_server.log().count(line)  # one record, written by each handler
+    # Each response is sent after its record is written: the challenge's would be in before the
+    # second wrong password's.
+    assert _request(portal_server, "GET", path)[0] == 401
+    assert _request(portal_server, "GET", path, wrong)[0] == 401
+    wait_for(lambda: portal_server.log().count(line) >= 2 * once, timeout=10, what="the second warning")
+    assert portal_server.log().count(line) == 2 * once
+
+
 def test_the_advertisement_is_served_uncached_to_the_right_credentials(portal_server, created):
     public_id = created.invite.public_id
     status, headers, body = _request(
