@@ -49,7 +49,7 @@ from portal.invites.models import Email, Event, Invite
 from portal.reviews.models import Review
 from portal.reviews.selectors import invite_recommendations
 from portal.scoring.models import InviteAnalysis, Run
-from portal.scoring.selectors import ticket_state, tickets_contested, tickets_score
+from portal.scoring.selectors import RUNS_SCORING, ticket_state, tickets_contested, tickets_score
 
 # Pipeline order, then the two terminal states; a stage's index is its rank in SQL.
 STAGES = ("invited", "opened", "cloned", "pushed", "submitted", "scored", "reviewed", "expired", "revoked")
@@ -141,7 +141,7 @@ def pipeline_invites(*, now: datetime | None = None) -> QuerySet[Invite]:
     """Every invite annotated with ``stage_rank`` (an index into STAGES), ``closes_at``, ``last_activity``,
     and the flags ``pushed``, ``scoring`` and ``emailing`` (see the module's docstring for the rules)."""
     now = now or timezone.now()
-    runs_pending = Exists(Run.objects.filter(invite=OuterRef("pk"), status__in=Run.ACTIVE))
+    runs_pending = Exists(Run.objects.filter(RUNS_SCORING, invite=OuterRef("pk")))
     analysis_pending = Exists(InviteAnalysis.objects.filter(invite=OuterRef("pk"), computed__lt=F("requested")))
     analysed = Exists(InviteAnalysis.objects.filter(invite=OuterRef("pk"), computed_at__isnull=False))
     last_activity = Event.objects.filter(invite=OuterRef("pk")).order_by().values("invite").annotate(m=Max("at"))

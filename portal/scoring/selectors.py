@@ -271,7 +271,7 @@ def invite_result(*, invite: Invite) -> InviteResult:
     """The invite's stored result; before its first analysis, the tickets with nothing earned."""
     analysis = InviteAnalysis.objects.filter(invite=invite).first()
     data = analysis.result if analysis is not None and analysis.computed_at is not None else {}
-    runs_pending = Run.objects.filter(invite=invite).filter(_SCORING).exists()
+    runs_pending = Run.objects.filter(invite=invite).filter(RUNS_SCORING).exists()
     version = invite.assessment_version
     tickets = [_ticket(t) for t in data.get("tickets", [])] or [
         TicketResult(number=t["number"], title=t["title"], points=t["points"], branch=None, passed=None, earned=0)
@@ -496,8 +496,9 @@ class RunStatus:
 
 
 # Runs still being scored: queued or running, or finished with their visible tests still to run (the
-# analysis reads them: a contested ticket waits for them).
-_SCORING = Q(status__in=Run.ACTIVE) | Q(visible__state=VISIBLE_PENDING)
+# analysis reads them: a contested ticket waits for them). The invite's pages and the pipeline's
+# stage (portal.pipeline.selectors) both count these.
+RUNS_SCORING = Q(status__in=Run.ACTIVE) | Q(visible__state=VISIBLE_PENDING)
 
 
 def runs_pending(statuses: list[RunStatus]) -> bool:
@@ -509,7 +510,7 @@ def invite_pending(*, invite: Invite) -> bool:
     the starting point, the integration) is queued or running or has its visible tests still to run,
     or a newer analysis is on its way."""
     analysis_pending = InviteAnalysis.objects.filter(invite=invite, computed__lt=F("requested")).exists()
-    return analysis_pending or Run.objects.filter(invite=invite).filter(_SCORING).exists()
+    return analysis_pending or Run.objects.filter(invite=invite).filter(RUNS_SCORING).exists()
 
 
 def invite_run_statuses(

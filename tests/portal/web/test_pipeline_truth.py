@@ -18,8 +18,8 @@ from django.utils import timezone
 from portal.invites.emails import email_send, invitation_queue
 from portal.invites.models import Event, Invite
 from portal.invites.services import event_record, invite_submit, invites_close_expired
-from portal.scoring.models import Run
-from tests.portal.web.test_dashboard import STATES, _invite, _pushed
+from portal.scoring.models import VISIBLE_PENDING, Run
+from tests.portal.web.test_dashboard import STATES, _invite, _pushed, _scored
 from tests.support.factories import push_branches, store_verdicts
 
 pytestmark = pytest.mark.engines
@@ -125,6 +125,22 @@ def test_a_submitted_invite_still_being_scored_is_submitted_and_says_scoring_is_
     assert 'data-stage="submitted"' in page
     assert "Not scored yet: scoring is in progress." in page
     assert "Scored" not in page
+
+
+def test_an_invite_whose_visible_tests_are_still_to_run_is_not_scored_until_they_are(signed_in, assessment_version):
+    # The verdict is in, the candidate's own tests run after it: the invite's page says scoring is
+    # in progress, so the dashboard, its counts and the export do not say "scored" yet either.
+    invite = _scored(_invite(assessment_version))
+    finished = Run.objects.filter(invite=invite, status__in=Run.FINISHED)
+    done = {run.pk: run.visible for run in finished}
+    finished.update(visible={"state": VISIBLE_PENDING, "worker": "", "since": timezone.now().isoformat()})
+    assert _dashboard_stage(signed_in, invite) == "submitted"
+    assert signed_in.get(DASHBOARD).context["counts"]["scored"] == 0
+    assert 'data-stage="submitted"' in _detail(signed_in, invite)
+    assert _export_stages(signed_in) == {"Ann Example": "submitted"}
+    for pk, visible in done.items():
+        Run.objects.filter(pk=pk).update(visible=visible)
+    assert _dashboard_stage(signed_in, invite) == "scored"
 
 
 def test_a_candidate_who_submits_with_nothing_pushed_is_submitted_not_expired(signed_in, assessment_version):
