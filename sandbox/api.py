@@ -339,6 +339,7 @@ class SandboxRun:
         self.killed = False
         self._verified_clean = False  # finish() checked that nothing of the run is left
         self.stop_grace = 1.0  # serving mode: seconds between SIGTERM and SIGKILL
+        self.stopped = False  # serving mode: ended by the caller's stop while it still ran
         self.t_begin = time.monotonic()
         self.t_started: float | None = None
         self.t_ended: float | None = None
@@ -639,6 +640,7 @@ class SandboxRun:
                         self.kill()
                         break
                     if stop is not None and stop.is_set():
+                        self.stopped = True
                         if self.stop_grace <= 0:
                             self.kill()
                             break
@@ -811,6 +813,7 @@ class SandboxRun:
             skipped=tuple(copied.skipped),
             skipped_count=copied.skipped_count,
             leftover_pids=tuple(sorted(left)),
+            stopped=self.stopped,
         )
 
     def _release_cgroups(self) -> None:

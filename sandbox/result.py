@@ -35,6 +35,8 @@ class Result:
       100 notes, ``skipped_count`` counting them all.
     - ``leftover_pids``: processes of the run still alive after teardown; always empty unless
       containment failed (it is also logged as an error).
+    - ``stopped``: a served command (serve.Server) ended because its caller stopped it while it
+      still ran: its ``signal`` is then the stop's (SIGKILL, or SIGTERM with a grace), not its own.
     """
 
     exit_code: int | None
@@ -58,6 +60,7 @@ class Result:
     skipped: tuple[str, ...] = ()
     skipped_count: int = 0
     leftover_pids: tuple[int, ...] = ()
+    stopped: bool = False
 
     @property
     def ok(self) -> bool:

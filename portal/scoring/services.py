@@ -955,6 +955,8 @@ def _sandbox_summary(result) -> dict:
         "limits_hit": [str(limit) for limit in result.limits_hit],
         "exit_code": result.exit_code,
         "signal": result.signal_name,
+        # The portal stops the app once the hidden tests are done: its signal is then the portal's.
+        "stopped": result.stopped,
         "wall_time": result.wall_time,
         "cpu_time": result.cpu_time,
         "cpu_wait": result.cpu_wait,

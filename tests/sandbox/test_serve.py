@@ -57,6 +57,7 @@ def test_a_served_app_answers_over_its_socket_and_stop_leaves_nothing(workdir: P
     assert response.status == 200 and response.body == b"hello from pid 1 at /health"
     assert second.body.endswith(b"/again")
     assert result.signal is not None and result.limit is None  # stopped by us, not by a limit
+    assert result.stopped  # and it says so: the signal is the stop's, not the app's own end
     host.assert_unaffected(result)
 
 
@@ -80,6 +81,7 @@ def test_an_app_that_crashes_at_start_is_reported_with_its_output(workdir: Path,
 
     result = caught.value.result
     assert result is not None and result.exit_code == 1
+    assert not result.stopped  # it ended by itself
     assert b"no database configured" in result.stderr
     host.assert_unaffected(result)
 
@@ -151,7 +153,7 @@ def test_stop_without_grace_kills_the_app_at_once_and_leaves_nothing(workdir: Pa
 
     result = server.stop(grace=0)
 
-    assert result.signal == signal.SIGKILL and result.limit is None
+    assert result.signal == signal.SIGKILL and result.limit is None and result.stopped
     assert b"got SIGTERM" not in result.stderr  # never asked to stop: killed
     assert server.stop() is result  # idempotent
     host.assert_unaffected(result)

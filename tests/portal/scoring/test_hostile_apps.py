@@ -64,6 +64,8 @@ def test_a_huge_answer_fails_the_test_without_growing_the_grader(invite, tmp_pat
     assert not run.verdicts.get(ticket=1).passed
     messages = TestResult.objects.filter(run=run, ticket=1).values_list("message", flat=True)
     assert any("the answer exceeded 10 MB" in message for message in messages)
+    # The app served until the portal stopped it: the stored end says so, not just "SIGKILL".
+    assert run.sandbox["stopped"] and run.sandbox["signal"] == "SIGKILL", run.sandbox
     # Without the caps the grader's pytest read every gigabyte into memory.
     assert _peak_mb(resource.RUSAGE_CHILDREN) - children < 200
     assert _peak_mb(resource.RUSAGE_SELF) - own < 200
@@ -85,6 +87,7 @@ def test_an_app_that_dies_at_import_has_its_exception_in_the_reason(invite, tmp_
     assert "exited with code 1 before it was ready" in run.reason
     assert "RuntimeError: the catalogue is misconfigured: LIB-4242" in run.reason
     assert "start-up limit" not in run.reason  # ended by the exit, not at the start-up limit
+    assert run.sandbox["exit_code"] == 1 and not run.sandbox["stopped"], run.sandbox
     # The candidate's own tests ran all the same, and their output tells why.
     assert run.visible["state"] == "done" and run.visible["returncode"] != 0, run.visible
     assert "LIB-4242" in run.visible["output"]
