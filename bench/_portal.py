@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from _common import free_port, wait_http
+from _common import free_port, production_settings, wait_http
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
@@ -113,6 +113,7 @@ def live_portal(prefix: str, env: dict[str, str] | None = None, *, beat: bool = 
             PORTAL_BASE_URL=f"http://127.0.0.1:{port}",
             PORTAL_BIND=f"127.0.0.1:{port}",
             LOG_LEVEL="WARNING",
+            **production_settings(),
             **(env or {}),
         )
         # Share the runtimes `make run` built for this checkout (PORTAL_CACHE_DIR), if any, rather

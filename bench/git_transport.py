@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import free_port, wait_http
+from _common import free_port, production_settings, wait_http
 
 ROOT = Path(__file__).resolve().parents[1]
 REPEAT = int(os.environ.get("BENCH_REPEAT", "7"))
@@ -39,6 +39,7 @@ def portal(tmp: Path) -> tuple[subprocess.Popen, str, Path]:
         "PORTAL_VAR_DIR": str(tmp / "var"),
         "PORTAL_DATA_DIR": str(tmp / "var" / "data"),
         "LOG_LEVEL": "WARNING",
+        **production_settings(),
     }
     for key in ("DATABASE_URL", "CELERY_BROKER_URL"):
         env.pop(key, None)
@@ -99,7 +100,8 @@ $HTTP["url"] =~ "^/git" {{
     return server, f"http://127.0.0.1:{port}/git/repo.git"
 
 
-def measure(url: str, tmp: Path, label: str, repeat: int = REPEAT) -> dict[str, list[float]]:
+def measure(url: str, tmp: Path, label: str, n: int) -> dict[str, float]:
+    """One round against ``url``: a clone, a small push and a 5 MB push, each timed (seconds)."""
     env = {
         "PATH": os.environ["PATH"],
         "HOME": str(tmp / f"home-{label}"),
@@ -109,29 +111,28 @@ def measure(url: str, tmp: Path, label: str, repeat: int = REPEAT) -> dict[str, 
         "GIT_COMMITTER_NAME": "Bench",
         "GIT_COMMITTER_EMAIL": "bench@example.com",
     }
-    times: dict[str, list[float]] = {"clone": [], "small push": [], "5 MB push": []}
-    for n in range(repeat):
-        work = tmp / f"{label}-{n}"
-        started = time.perf_counter()
-        git("clone", "-q", url, str(work), env=env)
-        times["clone"].append(time.perf_counter() - started)
+    times: dict[str, float] = {}
+    work = tmp / f"{label}-{n}"
+    started = time.perf_counter()
+    git("clone", "-q", url, str(work), env=env)
+    times["clone"] = time.perf_counter() - started
 
-        git("checkout", "-q", "-b", f"small-{label}-{n}", cwd=work, env=env)
-        (work / "small.txt").write_text(f"{n}\n")
-        git("add", "small.txt", cwd=work, env=env)
-        git("commit", "-q", "-m", "small", cwd=work, env=env)
-        started = time.perf_counter()
-        git("push", "-q", "origin", f"small-{label}-{n}", cwd=work, env=env)
-        times["small push"].append(time.perf_counter() - started)
+    git("checkout", "-q", "-b", f"small-{label}-{n}", cwd=work, env=env)
+    (work / "small.txt").write_text(f"{n}\n")
+    git("add", "small.txt", cwd=work, env=env)
+    git("commit", "-q", "-m", "small", cwd=work, env=env)
+    started = time.perf_counter()
+    git("push", "-q", "origin", f"small-{label}-{n}", cwd=work, env=env)
+    times["small push"] = time.perf_counter() - started
 
-        git("checkout", "-q", "-b", f"big-{label}-{n}", cwd=work, env=env)
-        (work / "big.bin").write_bytes(os.urandom(5 * 1024 * 1024))
-        git("add", "big.bin", cwd=work, env=env)
-        git("commit", "-q", "-m", "big", cwd=work, env=env)
-        started = time.perf_counter()
-        git("push", "-q", "origin", f"big-{label}-{n}", cwd=work, env=env)
-        times["5 MB push"].append(time.perf_counter() - started)
-        shutil.rmtree(work)
+    git("checkout", "-q", "-b", f"big-{label}-{n}", cwd=work, env=env)
+    (work / "big.bin").write_bytes(os.urandom(5 * 1024 * 1024))
+    git("add", "big.bin", cwd=work, env=env)
+    git("commit", "-q", "-m", "big", cwd=work, env=env)
+    started = time.perf_counter()
+    git("push", "-q", "origin", f"big-{label}-{n}", cwd=work, env=env)
+    times["5 MB push"] = time.perf_counter() - started
+    shutil.rmtree(work)
     return times
 
 
@@ -148,15 +149,25 @@ def main() -> int:
             plain_server, plain_url = lighttpd(tmp, repo)
             servers.append(plain_server)
             # One warm-up round each, so that neither pays for cold caches.
-            measure(portal_url, tmp, "warm-portal", repeat=1)
-            measure(plain_url, tmp, "warm-plain", repeat=1)
-            portal_times = measure(portal_url, tmp, "portal")
-            plain_times = measure(plain_url, tmp, "plain")
+            measure(portal_url, tmp, "warm-portal", 0)
+            measure(plain_url, tmp, "warm-plain", 0)
+            # Rounds alternate between the two (and which goes first): a machine that slows down
+            # for a while slows both, rather than whichever happened to be measured then.
+            portal_times: dict[str, list[float]] = {}
+            plain_times: dict[str, list[float]] = {}
+            for n in range(REPEAT):
+                order = [("portal", portal_url, portal_times), ("plain", plain_url, plain_times)]
+                for label, url, times in order if n % 2 == 0 else reversed(order):
+                    for operation, seconds in measure(url, tmp, label, n).items():
+                        times.setdefault(operation, []).append(seconds)
         finally:
             for server in servers:
                 os.killpg(server.pid, signal.SIGTERM)
                 server.wait(timeout=30)
-    print(f"git over HTTP, median of {REPEAT} runs each (portal under gunicorn vs git http-backend under lighttpd CGI)")
+    print(
+        f"git over HTTP, median of {REPEAT} rounds each, alternating (portal under gunicorn, as production runs it, "
+        "vs git http-backend under lighttpd CGI)"
+    )
     print(f"{'operation':<12} {'portal':>10} {'lighttpd':>10} {'ratio':>7}")
     for operation in portal_times:
         ours = statistics.median(portal_times[operation])
