@@ -41,6 +41,7 @@ from _portal import PYTHON, ROOT, git, live_portal
 
 PUSHES = int(os.environ.get("BENCH_PUSHES", "6"))
 BATCH = int(os.environ.get("BENCH_BATCH", "20"))
+BARE_RUNS = int(os.environ.get("BENCH_BARE_RUNS", "10"))
 
 
 def busy_seconds() -> float:
@@ -96,10 +97,16 @@ def settled(db: Path, sha: str, timeout: float = 300) -> float:
 
 def bare_hidden_suite(env: dict, sha: str, repo: Path) -> dict[str, float]:
     """The grader's hidden suite alone against the commit's app, already serving (its start not
-    counted), median of 5: "fresh", each time against a freshly started app, as every run plays it,
-    with its CPU (the grader's pytest and the app); "again", the same app's later runs, which play
-    against what the earlier runs left (the data, and an app that one of the bugs still in the commit
-    has broken: it then fails fast), so they are not what a run plays: printed for comparison only."""
+    counted), BARE_RUNS times: "fresh", each time against a freshly started app, as every run plays
+    it, its median and mean, with its CPU (the grader's pytest and the app); "again", the same app's
+    later runs, which play against what the earlier runs left (the data, and an app that one of the
+    bugs still in the commit has broken: it then fails fast), so they are not what a run plays:
+    printed for comparison only.
+
+    The commit still has ticket 3's bug (a database session shared between requests), which breaks
+    some plays early and not others: a play's time has two modes. The throughput's ratio therefore
+    compares means, the batch's CPU per run against the mean of as many fresh plays, so that both
+    stand for the same mix; the median (one mode or the other) is the latency goal's baseline."""
     script = f"""
 import json, statistics, tempfile, time
 from pathlib import Path
@@ -114,7 +121,7 @@ runner = SandboxRunner(manifest=manifest, runtime=assessment_runtime(manifest=ma
 tree = Path(tempfile.mkdtemp()) / "tree"; tree.mkdir()
 tree_export(repo=Path({str(repo)!r}), commit={sha!r}, destination=tree)
 fresh, cpu, again = [], [], []
-for n in range(5):
+for n in range({BARE_RUNS}):
     with runner.start_app(tree) as socket_path:
         for repeat in range(2 if n < 3 else 1):
             started = time.monotonic()
@@ -123,7 +130,9 @@ for n in range(5):
             if not repeat:
                 cpu.append(run.usage.cpu)
 median = statistics.median
-print(json.dumps({{"fresh": median(fresh), "cpu": median(cpu), "again": median(again)}}))
+mean = statistics.mean
+print(json.dumps({{"fresh": median(fresh), "mean": mean(fresh), "cpu": mean(cpu), "again": median(again),
+                  "low": min(fresh), "high": max(fresh)}}))
 """
     out = subprocess.run([PYTHON, "-c", script], cwd=ROOT, env=env, check=True, capture_output=True, text=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -200,8 +209,9 @@ def main() -> int:
     print(f"  every visible result and analysis recorded after {settled_in:.1f} s")
     print(f"  CPU per run {cpu_per_run:.2f} s on {cores} cores: ideal {ideal:.3f} runs/s")
     print(
-        f"  bare hidden suite on a fresh app: {bare['fresh']:.2f} s, {bare['cpu']:.2f} CPU s (grader and app); "
-        f"CPU per run / its time {cpu_per_run / bare['fresh']:.2f} (goal <= 2), "
+        f"  bare hidden suite on a fresh app, mean of {BARE_RUNS} ({bare['low']:.2f} to {bare['high']:.2f} s): "
+        f"{bare['mean']:.2f} s, {bare['cpu']:.2f} CPU s (grader and app); "
+        f"CPU per run / its time {cpu_per_run / bare['mean']:.2f} (goal <= 2), "
         f"/ its CPU {cpu_per_run / bare['cpu']:.2f}"
     )
     print(f"  actual/ideal {actual / ideal:.2f}")
