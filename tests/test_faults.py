@@ -10,6 +10,8 @@ minute or two, not the production defaults' few minutes.
 
 from __future__ import annotations
 
+import base64
+import http.client
 import json
 import os
 import re
@@ -19,6 +21,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import psycopg
 import pytest
@@ -303,6 +306,20 @@ def test_pushes_while_postgresql_restarts_are_all_recorded_and_no_run_is_stuck(t
     assert all("cannot reach its database" in output for output in refused), refused
 
 
+def _post(base: str, path: str, credentials: tuple[str, str], body: bytes) -> tuple[int, str]:
+    """A raw receive-pack POST, as a client that is not git might send it: (status, body)."""
+    parts = urlsplit(base)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    token = base64.b64encode(":".join(credentials).encode()).decode()
+    headers = {"Authorization": f"Basic {token}", "Content-Type": "application/x-git-receive-pack-request"}
+    try:
+        connection.request("POST", path, body=body, headers=headers)
+        response = connection.getresponse()
+        return response.status, response.read().decode(errors="replace")
+    finally:
+        connection.close()
+
+
 PRE_PUSH = """#!/bin/sh
 # Runs after git has read the portal's refs and before it sends the push: the test stops the
 # database here. Bounded: gives up after 60 s.
@@ -341,6 +358,9 @@ def test_a_push_whose_database_goes_away_before_it_is_sent_is_refused_in_gits_ow
             postgres.stop(signal.SIGINT)
             go.touch()
             thread.join(timeout=120)
+            # A push body that is not one, while the database is away: the plain answer, said the same.
+            status, body = _post(server.url, f"/git/{c['id']}.git/git-receive-pack", (c["id"], c["token"]), b"junk")
+            assert status == 503 and "cannot reach its database right now; nothing was changed" in body
             [refused] = pushed
             assert refused.returncode != 0
             assert (
