@@ -11,11 +11,13 @@ minute or two, not the production defaults' few minutes.
 from __future__ import annotations
 
 import base64
+import contextlib
 import http.client
 import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -384,3 +386,82 @@ def test_a_push_whose_database_goes_away_before_it_is_sent_is_refused_in_gits_ow
             c["id"],
         )
         assert recorded == [("refs/heads/issue-1", sha)]
+
+
+class _PausingProxy:
+    """A loopback TCP proxy to ``upstream`` that calls ``before_post`` once, before it forwards the
+    first POST a client sends (git's ref advertisement has gone through by then)."""
+
+    def __init__(self, upstream: str, before_post) -> None:
+        parts = urlsplit(upstream)
+        self.upstream = (parts.hostname, parts.port)
+        self.before_post = before_post
+        self.fired = threading.Event()
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return  # closed
+            server = socket.create_connection(self.upstream, timeout=60)
+            threading.Thread(target=self._pump, args=(client, server, True), daemon=True).start()
+            threading.Thread(target=self._pump, args=(server, client, False), daemon=True).start()
+
+    def _pump(self, source: socket.socket, sink: socket.socket, from_client: bool) -> None:
+        tail = b""
+        try:
+            while chunk := source.recv(65536):
+                if from_client and not self.fired.is_set() and b"POST " in tail + chunk:
+                    self.fired.set()
+                    self.before_post()
+                tail = chunk[-4:]
+                sink.sendall(chunk)
+        except OSError:
+            pass
+        finally:
+            for end in (source, sink):
+                with contextlib.suppress(OSError):
+                    end.shutdown(socket.SHUT_RDWR)
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+@pytest.mark.parametrize("protocol", ["0", "2"])
+def test_a_clone_whose_database_goes_away_before_its_fetch_is_refused_in_gits_own_words(tmp_path, protocol):
+    # As for a push: the ref advertisement went through, then the database stops, then git asks
+    # for the objects. upload-pack's error packet is what git prints ("fatal: remote error: ...").
+    with private_postgres() as postgres:
+        url = f"postgres://postgres@127.0.0.1:{postgres.port}/portal"
+        env = {"DATABASE_URL": url}
+        _manage("migrate", "--no-input", env=env)
+        [c, _other] = json.loads(_manage("shell", "-c", SETUP, env=env).strip().splitlines()[-1])
+        with running_portal(db_url=url, log_dir=tmp_path, env=env) as server:
+            proxy = _PausingProxy(server.url, before_post=lambda: postgres.stop(signal.SIGINT))
+            try:
+                git = GitClient(tmp_path / "home")
+                clone = git.run(
+                    "-c",
+                    f"protocol.version={protocol}",
+                    "clone",
+                    remote_url(proxy.url, c["id"], c["id"], c["token"]),
+                    tmp_path / "work",
+                    check=False,
+                )
+            finally:
+                proxy.close()
+            assert proxy.fired.is_set()
+            assert clone.returncode != 0
+            assert (
+                "fatal: remote error: The portal cannot reach its database right now; nothing was changed."
+                in clone.output
+            ), clone.output
+            assert "RPC failed" not in clone.output
+            # The database back, the clone goes through.
+            postgres.start()
+            again = git.run("clone", "-q", remote_url(server.url, c["id"], c["id"], c["token"]), tmp_path / "again")
+            assert again.returncode == 0

@@ -23,7 +23,7 @@ from portal.core.workers import basic_credentials, is_worker
 from portal.hosting.backend import BackendError, BackendRequest, run_backend
 from portal.hosting.gitrepo import HOOKS_DIR, MAIN_GUARD_HOOKS_DIR, RepoPolicy, repository_policy
 from portal.hosting.hooks import push_recorded
-from portal.hosting.receive import ProtocolError, PushRequest, Replay, drain, read_push, refusal
+from portal.hosting.receive import ProtocolError, PushRequest, Replay, drain, pkt, read_push, refusal
 from portal.hosting.refpolicy import moves_main, object_limit_problem, push_problems
 from portal.hosting.services import (
     auth_failure_record,
@@ -81,18 +81,38 @@ def git_http(request, public_id: str, service_path: str):
         message = (
             f"The portal cannot reach its database right now; nothing was changed. Try again in {RETRY_AFTER} seconds."
         )
+        # git prints the body of a refused ref advertisement, never that of a refused POST ("RPC
+        # failed; HTTP 503"): a push or a fetch is answered in the service's own words instead.
         if service_path == "git-receive-pack" and request.method == "POST":
-            # git prints the body of a refused ref advertisement, never that of a refused push
-            # ("RPC failed; HTTP 503"): a push is answered in receive-pack's own words instead.
             refused = _push_refused_unreachable(request, message)
             if refused is not None:
                 return refused
+        if service_path == "git-upload-pack" and request.method == "POST":
+            return _fetch_refused_unreachable(request, message)
         return _plain(message, 503, Retry_After=str(RETRY_AFTER))
 
 
 # How much of a push refused because the database is unreachable is read, so that git prints the
 # answer: the sender is not yet known to be the candidate, so not a whole push's worth.
 UNREACHABLE_DRAIN_LIMIT = 4 * 1024 * 1024
+
+
+def _fetch_refused_unreachable(request, message: str) -> HttpResponse:
+    """The answer to a clone or fetch refused because the database is unreachable: upload-pack's
+    error packet, which git prints as "fatal: remote error: <message>" (protocol v0, v1 and v2)."""
+    content_length = request.META.get("CONTENT_LENGTH") or None
+    _request_dropped(
+        request,
+        request.META["wsgi.input"],
+        content_length=int(content_length) if content_length else None,
+        already=0,
+        limit=UNREACHABLE_DRAIN_LIMIT,
+    )
+    response = HttpResponse(
+        pkt(b"ERR " + message.encode("utf-8") + b"\n"), content_type="application/x-git-upload-pack-result"
+    )
+    add_never_cache_headers(response)
+    return response
 
 
 def _push_refused_unreachable(request, message: str) -> HttpResponse | None:
