@@ -22,6 +22,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -37,10 +39,10 @@ from portal.scoring.models import Run, TestResult
 from tests.conftest import ROOT
 from tests.support.candidates import candidate_commit, push_reference_fix
 from tests.support.factories import make_invite
-from tests.support.faults import private_postgres, private_redis
+from tests.support.faults import Server, private_postgres, private_redis
 from tests.support.git import GitClient, remote_url
 from tests.support.processes import kill_session
-from tests.support.server import running_portal
+from tests.support.server import PortalServer, running_portal
 from tests.support.workers import database_url, running_worker, wait_for
 
 pytestmark = [
@@ -322,6 +324,19 @@ def _post(base: str, path: str, credentials: tuple[str, str], body: bytes) -> tu
         connection.close()
 
 
+@contextmanager
+def _portal_on_private_postgres(tmp_path: Path) -> Iterator[tuple[Server, str, dict, PortalServer]]:
+    """A PostgreSQL of the test's own, migrated, with one invite made, and the portal under gunicorn
+    on it: (the database server, its URL, the invite's id and git token, the portal)."""
+    with private_postgres() as postgres:
+        url = f"postgres://postgres@127.0.0.1:{postgres.port}/portal"
+        env = {"DATABASE_URL": url}
+        _manage("migrate", "--no-input", env=env)
+        [candidate, _other] = json.loads(_manage("shell", "-c", SETUP, env=env).strip().splitlines()[-1])
+        with running_portal(db_url=url, log_dir=tmp_path, env=env) as server:
+            yield postgres, url, candidate, server
+
+
 PRE_PUSH = """#!/bin/sh
 # Runs after git has read the portal's refs and before it sends the push: the test stops the
 # database here. Bounded: gives up after 60 s.
@@ -336,49 +351,41 @@ def test_a_push_whose_database_goes_away_before_it_is_sent_is_refused_in_gits_ow
     # hook: git has the portal's refs (the database answered), then PostgreSQL stops, then git
     # sends the push. git prints a refused push's words only in receive-pack's format, never a
     # 503's body ("RPC failed"), so that is how the portal answers.
-    with private_postgres() as postgres:
-        url = f"postgres://postgres@127.0.0.1:{postgres.port}/portal"
-        env = {"DATABASE_URL": url}
-        _manage("migrate", "--no-input", env=env)
-        [c, _other] = json.loads(_manage("shell", "-c", SETUP, env=env).strip().splitlines()[-1])
-        with running_portal(db_url=url, log_dir=tmp_path, env=env) as server:
-            git = GitClient(tmp_path / "home")
-            work = tmp_path / "work"
-            git.run("clone", "-q", remote_url(server.url, c["id"], c["id"], c["token"]), work)
-            git.run("checkout", "-q", "-b", "issue-1", cwd=work)
-            sha = git.commit_file(work, "NOTES.md", "notes\n", "Fix: Resolve issue #1 - notes")
-            ready, go = tmp_path / "ready", tmp_path / "go"
-            hook = work / ".git" / "hooks" / "pre-push"
-            hook.write_text(PRE_PUSH.format(ready=ready, go=go))
-            hook.chmod(0o755)
-            pushed: list = []
-            thread = threading.Thread(
-                target=lambda: pushed.append(git.run("push", "origin", "issue-1", cwd=work, check=False))
-            )
-            thread.start()
-            wait_for(ready.exists, timeout=60, what="git to have read the refs")
-            postgres.stop(signal.SIGINT)
-            go.touch()
-            thread.join(timeout=120)
-            # A push body that is not one, while the database is away: the plain answer, said the same.
-            status, body = _post(server.url, f"/git/{c['id']}.git/git-receive-pack", (c["id"], c["token"]), b"junk")
-            assert status == 503 and "cannot reach its database right now; nothing was changed" in body
-            [refused] = pushed
-            assert refused.returncode != 0
-            assert (
-                "remote: refused: The portal cannot reach its database right now; nothing was changed."
-                in refused.output
-            )
-            assert "! [remote rejected] issue-1 -> issue-1 (the portal's database is unreachable)" in refused.output
-            assert "RPC failed" not in refused.output
-            repo = Path(settings.PORTAL_DATA_DIR) / "repos" / f"{c['id']}.git"
-            inspect = GitClient(tmp_path / "inspect")
-            assert inspect.run("rev-parse", "--verify", "-q", "refs/heads/issue-1", cwd=repo, check=False).returncode
-            # The database back, the same push goes through and is recorded once.
-            postgres.start()
-            hook.unlink()
-            again = git.run("push", "origin", "issue-1", cwd=work)
-            assert f"remote: received issue-1 at {sha[:7]}" in again.stderr
+    with _portal_on_private_postgres(tmp_path) as (postgres, url, c, server):
+        git = GitClient(tmp_path / "home")
+        work = tmp_path / "work"
+        git.run("clone", "-q", remote_url(server.url, c["id"], c["id"], c["token"]), work)
+        git.run("checkout", "-q", "-b", "issue-1", cwd=work)
+        sha = git.commit_file(work, "NOTES.md", "notes\n", "Fix: Resolve issue #1 - notes")
+        ready, go = tmp_path / "ready", tmp_path / "go"
+        hook = work / ".git" / "hooks" / "pre-push"
+        hook.write_text(PRE_PUSH.format(ready=ready, go=go))
+        hook.chmod(0o755)
+        pushed: list = []
+        thread = threading.Thread(
+            target=lambda: pushed.append(git.run("push", "origin", "issue-1", cwd=work, check=False))
+        )
+        thread.start()
+        wait_for(ready.exists, timeout=60, what="git to have read the refs")
+        postgres.stop(signal.SIGINT)
+        go.touch()
+        thread.join(timeout=120)
+        # A push body that is not one, while the database is away: the plain answer, said the same.
+        status, body = _post(server.url, f"/git/{c['id']}.git/git-receive-pack", (c["id"], c["token"]), b"junk")
+        assert status == 503 and "cannot reach its database right now; nothing was changed" in body
+        [refused] = pushed
+        assert refused.returncode != 0
+        assert "remote: refused: The portal cannot reach its database right now; nothing was changed." in refused.output
+        assert "! [remote rejected] issue-1 -> issue-1 (the portal's database is unreachable)" in refused.output
+        assert "RPC failed" not in refused.output
+        repo = Path(settings.PORTAL_DATA_DIR) / "repos" / f"{c['id']}.git"
+        inspect = GitClient(tmp_path / "inspect")
+        assert inspect.run("rev-parse", "--verify", "-q", "refs/heads/issue-1", cwd=repo, check=False).returncode
+        # The database back, the same push goes through and is recorded once.
+        postgres.start()
+        hook.unlink()
+        again = git.run("push", "origin", "issue-1", cwd=work)
+        assert f"remote: received issue-1 at {sha[:7]}" in again.stderr
         recorded = _query(
             url,
             "SELECT u.ref, u.new_sha FROM hosting_refupdate u JOIN hosting_push p ON u.push_id = p.id "
@@ -435,33 +442,27 @@ class _PausingProxy:
 def test_a_clone_whose_database_goes_away_before_its_fetch_is_refused_in_gits_own_words(tmp_path, protocol):
     # As for a push: the ref advertisement went through, then the database stops, then git asks
     # for the objects. upload-pack's error packet is what git prints ("fatal: remote error: ...").
-    with private_postgres() as postgres:
-        url = f"postgres://postgres@127.0.0.1:{postgres.port}/portal"
-        env = {"DATABASE_URL": url}
-        _manage("migrate", "--no-input", env=env)
-        [c, _other] = json.loads(_manage("shell", "-c", SETUP, env=env).strip().splitlines()[-1])
-        with running_portal(db_url=url, log_dir=tmp_path, env=env) as server:
-            proxy = _PausingProxy(server.url, before_post=lambda: postgres.stop(signal.SIGINT))
-            try:
-                git = GitClient(tmp_path / "home")
-                clone = git.run(
-                    "-c",
-                    f"protocol.version={protocol}",
-                    "clone",
-                    remote_url(proxy.url, c["id"], c["id"], c["token"]),
-                    tmp_path / "work",
-                    check=False,
-                )
-            finally:
-                proxy.close()
-            assert proxy.fired.is_set()
-            assert clone.returncode != 0
-            assert (
-                "fatal: remote error: The portal cannot reach its database right now; nothing was changed."
-                in clone.output
-            ), clone.output
-            assert "RPC failed" not in clone.output
-            # The database back, the clone goes through.
-            postgres.start()
-            again = git.run("clone", "-q", remote_url(server.url, c["id"], c["id"], c["token"]), tmp_path / "again")
-            assert again.returncode == 0
+    with _portal_on_private_postgres(tmp_path) as (postgres, _url, c, server):
+        proxy = _PausingProxy(server.url, before_post=lambda: postgres.stop(signal.SIGINT))
+        try:
+            git = GitClient(tmp_path / "home")
+            clone = git.run(
+                "-c",
+                f"protocol.version={protocol}",
+                "clone",
+                remote_url(proxy.url, c["id"], c["id"], c["token"]),
+                tmp_path / "work",
+                check=False,
+            )
+        finally:
+            proxy.close()
+        assert proxy.fired.is_set()
+        assert clone.returncode != 0
+        assert (
+            "fatal: remote error: The portal cannot reach its database right now; nothing was changed." in clone.output
+        ), clone.output
+        assert "RPC failed" not in clone.output
+        # The database back, the clone goes through.
+        postgres.start()
+        again = git.run("clone", "-q", remote_url(server.url, c["id"], c["id"], c["token"]), tmp_path / "again")
+        assert again.returncode == 0
