@@ -92,8 +92,8 @@ def git_http(request, public_id: str, service_path: str):
         return _plain(message, 503, Retry_After=str(RETRY_AFTER))
 
 
-# How much of a push refused because the database is unreachable is read, so that git prints the
-# answer: the sender is not yet known to be the candidate, so not a whole push's worth.
+# How much of a push or fetch body refused because the database is unreachable is read, so that git
+# prints the answer: the sender is not yet known to be the candidate, so not a whole push's worth.
 UNREACHABLE_DRAIN_LIMIT = 4 * 1024 * 1024
 
 
