@@ -22,6 +22,7 @@ from grader.local import LocalRunner
 from grader.manifest import load_manifest
 from grader.run import GraderError, OutOfTime, run_hidden_tests
 from tests.grader.tiny_package import HIDDEN_TEST, tiny_package
+from tests.support.workers import wait_for
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -219,9 +220,11 @@ def test_a_server_killed_during_a_run_is_a_grader_error_not_the_apps(tmp_path, f
     with app as socket_path:
         thread = threading.Thread(target=hidden, args=(socket_path,))
         thread.start()
-        end = time.monotonic() + 30
-        while time.monotonic() < end and not [s for s in _servers_started(fresh_servers) if _children(s._process.pid)]:
-            time.sleep(0.05)
+        wait_for(
+            lambda: [s for s in _servers_started(fresh_servers) if _children(s._process.pid)],
+            timeout=30,
+            what="the warm server's fork to run the hidden tests",
+        )
         (server,) = _servers_started(fresh_servers)
         assert _children(server._process.pid)  # its fork runs the hidden tests
         os.kill(server._process.pid, signal.SIGKILL)
