@@ -38,14 +38,18 @@ import hashlib
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from pathlib import Path, PurePosixPath
+from typing import TypeVar
 
 import git
 
 from gitplumbing.history import open_repository
+
+T = TypeVar("T")
 
 INFO = "info"
 WARNING = "warning"
@@ -147,6 +151,55 @@ class _History:
     capped: bool = False
 
 
+@dataclass(frozen=True)
+class _Shas:
+    """A branch's history as commit ids: base..head, oldest first, at most the cap."""
+
+    commits: tuple[str, ...]
+    capped: bool
+
+
+class _Memo:
+    """The latest results of a pure function, by key, kept by this process (the least recently used
+    go first): every run's analysis looks at every branch of the invite again, and most branches have
+    not moved since the last one."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._kept: OrderedDict[tuple, object] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple, compute: Callable[[], T]) -> T:
+        with self._lock:
+            if key in self._kept:
+                self._kept.move_to_end(key)
+                return self._kept[key]  # type: ignore[return-value]
+        value = compute()
+        with self._lock:
+            self._kept[key] = value
+            while len(self._kept) > self.size:
+                self._kept.popitem(last=False)
+        return value
+
+    def entries(self) -> list[tuple]:
+        """The keys kept, the least recently used first."""
+        with self._lock:
+            return list(self._kept)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._kept.clear()
+
+
+# By the repository, the starting point, the head and the cap: a commit id names the same history
+# for ever. Up to MAX_COMMITS_PER_BRANCH ids each.
+_HISTORIES = _Memo(256)
+# A branch's own findings (history, visible tests, junk), by everything they are computed from: the
+# repository, the branch's name, the starting point, its head, the commits no branch before it has,
+# and the rules' bounds.
+_BRANCH_FINDINGS = _Memo(2048)
+
+
 def branch_ticket(branch: str) -> int | None:
     """The ticket number a branch named ``issue-<n>`` is for, else None."""
     match = ISSUE_BRANCH_RE.match(branch)
@@ -187,19 +240,25 @@ def hygiene_findings(
     visible = tuple(visible_test_paths)
     findings: list[Finding] = []
     findings += _naming_findings(heads, ticket_set)
+    where = str(repo_path)
     with open_repository(repo_path) as repo:
         base_commit = repo.commit(base)
         seen: set[str] = set()
         for name in _branch_order(heads):
-            head = repo.commit(heads[name])
-            history = _history(repo, base_commit.hexsha, head.hexsha, max_commits)
-            own = [commit for commit in history.commits if commit.hexsha not in seen]
-            seen.update(commit.hexsha for commit in history.commits)
-            findings += _history_findings(repo, name, base_commit, head, history, own, max_commits)
-            if head.hexsha != base_commit.hexsha:
-                changes = list(base_commit.diff(head))
-                findings += _visible_test_findings(repo, name, base_commit, head, changes, visible)
-                findings += _junk_findings(repo, name, base_commit, head, changes, max_scanned_files)
+            head = repo.commit(heads[name]).hexsha
+            shas = _HISTORIES.get(
+                (where, base_commit.hexsha, head, max_commits),
+                partial(_history_shas, repo, base_commit.hexsha, head, max_commits),
+            )
+            own = tuple(sha for sha in shas.commits if sha not in seen)
+            seen.update(shas.commits)
+            key = (where, name, base_commit.hexsha, head, own, max_commits, visible, max_scanned_files)
+            findings += _BRANCH_FINDINGS.get(
+                key,
+                partial(
+                    _branch_findings, repo, name, base_commit, head, shas, own, visible, max_commits, max_scanned_files
+                ),
+            )
         findings += _ref_update_findings(repo, base_commit.hexsha, heads, ref_updates, max_commits)
     findings += _scope_creep_findings(scope_creep or {})
     return sorted(findings, key=_sort_key)
@@ -233,10 +292,34 @@ def _subject(commit: git.Commit) -> str:
     return summary.decode("utf-8", "replace") if isinstance(summary, bytes) else summary
 
 
-def _history(repo: git.Repo, base: str, head: str, max_commits: int) -> _History:
+def _history_shas(repo: git.Repo, base: str, head: str, max_commits: int) -> _Shas:
     commits = list(repo.iter_commits(f"{base}..{head}", max_count=max_commits + 1))
     capped = len(commits) > max_commits
-    return _History(commits=list(reversed(commits[:max_commits])), capped=capped)
+    return _Shas(commits=tuple(reversed([commit.hexsha for commit in commits[:max_commits]])), capped=capped)
+
+
+def _branch_findings(
+    repo: git.Repo,
+    name: str,
+    base: git.Commit,
+    head: str,
+    shas: _Shas,
+    own: tuple[str, ...],
+    visible: tuple[str, ...],
+    max_commits: int,
+    max_scanned: int,
+) -> tuple[Finding, ...]:
+    """One branch's findings about its own commits, the visible tests and what it committed."""
+    head_commit = repo.commit(head)
+    history = _History(commits=[repo.commit(sha) for sha in shas.commits], capped=shas.capped)
+    mine = set(own)
+    own_commits = [commit for commit in history.commits if commit.hexsha in mine]
+    findings = _history_findings(repo, name, base, head_commit, history, own_commits, max_commits)
+    if head != base.hexsha:
+        changes = list(base.diff(head_commit))
+        findings += _visible_test_findings(repo, name, base, head_commit, changes, visible)
+        findings += _junk_findings(repo, name, base, head_commit, changes, max_scanned)
+    return tuple(findings)
 
 
 def _foreign_roots(repo: git.Repo, base: str, head: str) -> tuple[str, ...]:
@@ -696,25 +779,11 @@ def compare_test_file(path: str, old: bytes | None, new: bytes | None) -> TestFi
     hashes (not the files themselves): an invite's branches mostly carry the same test files, and
     every run's analysis compares every branch again.
     """
-    key = (path, _digest(old), _digest(new))
-    with _COMPARED_LOCK:
-        found = _COMPARED.get(key)
-        if found is not None:
-            _COMPARED.move_to_end(key)
-            return found
-    comparison = _compare_test_file(path, old, new)
-    with _COMPARED_LOCK:
-        _COMPARED[key] = comparison
-        while len(_COMPARED) > _COMPARED_MAX:
-            _COMPARED.popitem(last=False)
-    return comparison
+    return _COMPARED.get((path, _digest(old), _digest(new)), lambda: _compare_test_file(path, old, new))
 
 
-# compare_test_file's latest results, by file name and the hashes of both sides: the least recently
-# used go first.
-_COMPARED: OrderedDict[tuple[str, str | None, str | None], TestFileComparison] = OrderedDict()
-_COMPARED_LOCK = threading.Lock()
-_COMPARED_MAX = 1024
+# compare_test_file's latest results, by file name and the hashes of both sides.
+_COMPARED = _Memo(1024)
 
 
 def _digest(data: bytes | None) -> str | None:

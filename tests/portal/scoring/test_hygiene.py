@@ -175,6 +175,70 @@ def test_a_bad_commit_shared_by_two_branches_is_reported_once(bench):
     assert finding.commits == (wip,)
 
 
+def test_an_analysis_again_works_only_on_the_branches_that_moved_and_finds_the_same(bench, monkeypatch):
+    """Every run's analysis looks at every branch again. A branch whose head, starting point and own
+    commits are the same as last time is not analysed again; one that moved is, and so is a branch
+    whose own commits changed because a branch before it gained or lost the commits they share."""
+    from portal.scoring import hygiene
+
+    monkeypatch.setattr(hygiene, "_BRANCH_FINDINGS", hygiene._Memo(2048))
+    monkeypatch.setattr(hygiene, "_HISTORIES", hygiene._Memo(256))
+    analysed = []
+    branch_findings = hygiene._branch_findings
+    monkeypatch.setattr(
+        hygiene,
+        "_branch_findings",
+        lambda repo, name, *rest: analysed.append(name) or branch_findings(repo, name, *rest),
+    )
+    bench.branch("issue-2")
+    wip = bench.commit("wip", {"app/a.py": "A = 1\n"})
+    bench.push("issue-2")
+    bench.branch("issue-3", start="issue-2")
+    bench.commit("Fix: Resolve issue #3 - on top", {"app/b.py": "B = 1\n", "id_rsa": "-----BEGIN KEY-----\n"})
+    bench.push("issue-3")
+
+    first = findings(bench, tickets=[2, 3])
+    assert sorted(analysed) == ["issue-2", "issue-3", "main"]
+    assert [f.ref for f in of_kind(first, COMMIT_MESSAGE)] == ["refs/heads/issue-2"]
+    assert [f.ref for f in of_kind(first, JUNK_COMMITTED)] == ["refs/heads/issue-3"]
+
+    analysed.clear()
+    assert findings(bench, tickets=[2, 3]) == first
+    assert analysed == []
+
+    # issue-3 moves: only it is analysed again, and what it now has is found.
+    bench.checkout("issue-3")
+    bench.commit("also wip", {"app/c.py": "C = 1\n"})
+    bench.push("issue-3")
+    moved = findings(bench, tickets=[2, 3])
+    assert analysed == ["issue-3"]
+    assert {f.ref: f.lines for f in of_kind(moved, COMMIT_MESSAGE)} == {
+        "refs/heads/issue-2": ("wip",),
+        "refs/heads/issue-3": ("also wip",),
+    }
+
+    # issue-2 is deleted: issue-3's own commits now include "wip", so issue-3 is analysed again
+    # and the shared commit is reported on it, where it now is.
+    analysed.clear()
+    bench.delete("issue-2")
+    alone = findings(bench, tickets=[2, 3])
+    assert analysed == ["issue-3"]
+    [finding] = of_kind(alone, COMMIT_MESSAGE)
+    assert finding.ref == "refs/heads/issue-3" and wip in finding.commits
+
+
+def test_the_branches_analysed_are_kept_within_bounds(bench, monkeypatch):
+    from portal.scoring import hygiene
+
+    monkeypatch.setattr(hygiene, "_BRANCH_FINDINGS", hygiene._Memo(2))
+    monkeypatch.setattr(hygiene, "_HISTORIES", hygiene._Memo(2))
+    for ticket in (1, 2, 3):
+        bench.fix(ticket)
+    findings(bench)  # main, then issue-1, issue-2 and issue-3
+    assert [key[1] for key in hygiene._BRANCH_FINDINGS.entries()] == ["issue-2", "issue-3"]
+    assert len(hygiene._HISTORIES.entries()) == 2
+
+
 # --- Commits on main ---------------------------------------------------------------------------------
 
 
