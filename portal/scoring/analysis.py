@@ -28,6 +28,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import asdict, dataclass
+from functools import partial
 
 from django.conf import settings
 from django.db import transaction
@@ -39,6 +40,7 @@ from gitplumbing import identity_env
 from gitplumbing.diffs import FileDiff, commits_between, diff_between
 from grader.manifest import Manifest
 from portal.assessments.services import version_manifest
+from portal.core.memo import Memo
 from portal.hosting.models import RefUpdate
 from portal.hosting.pulls import COMMITS_MAX, DIFF_MAX_BYTES, DIFF_MAX_FILES, DIFF_MAX_LINES
 from portal.hosting.services import repository_path
@@ -466,9 +468,18 @@ def visible_failed(test_id: str, failed: list[str]) -> bool:
     return any(_dotted(other) in (wanted, module, collection_error) for other in failed)
 
 
-def _present_tests(path, head: str, manifest: Manifest) -> set[str]:
-    """The manifest's visible test ids still defined at ``head`` (a file that does not parse has none)."""
-    files = {test_id.partition("::")[0] for ticket in manifest.tickets for test_id in ticket.visible_tests}
+def _present_tests(path, head: str, manifest: Manifest) -> frozenset[str]:
+    """The manifest's visible test ids still defined at ``head`` (a file that does not parse has none).
+
+    Kept by the repository, the head and the files (_PRESENT): every analysis asks again for every
+    branch, and a commit's files never change."""
+    files = tuple(
+        sorted({test_id.partition("::")[0] for ticket in manifest.tickets for test_id in ticket.visible_tests})
+    )
+    return _PRESENT.get((str(path), head, files), partial(_tests_defined, path, head, files))
+
+
+def _tests_defined(path, head: str, files: tuple[str, ...]) -> frozenset[str]:
     read = _file_reader(path, head, head)
     present: set[str] = set()
     for name in files:
@@ -476,7 +487,10 @@ def _present_tests(path, head: str, manifest: Manifest) -> set[str]:
         comparison = compare_test_file(name, None, data) if data is not None else None
         if comparison is not None and comparison.parsed:
             present.update(comparison.added)
-    return present
+    return frozenset(present)
+
+
+_PRESENT = Memo(1024)
 
 
 def _disagreement_finding(case: Disagreement) -> Finding:

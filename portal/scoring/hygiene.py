@@ -36,20 +36,16 @@ from __future__ import annotations
 import ast
 import hashlib
 import re
-import threading
-from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 from pathlib import Path, PurePosixPath
-from typing import TypeVar
 
 import git
 
 from gitplumbing.history import open_repository
-
-T = TypeVar("T")
+from portal.core.memo import Memo
 
 INFO = "info"
 WARNING = "warning"
@@ -159,45 +155,13 @@ class _Shas:
     capped: bool
 
 
-class _Memo:
-    """The latest results of a pure function, by key, kept by this process (the least recently used
-    go first): every run's analysis looks at every branch of the invite again, and most branches have
-    not moved since the last one."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._kept: OrderedDict[tuple, object] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple, compute: Callable[[], T]) -> T:
-        with self._lock:
-            if key in self._kept:
-                self._kept.move_to_end(key)
-                return self._kept[key]  # type: ignore[return-value]
-        value = compute()
-        with self._lock:
-            self._kept[key] = value
-            while len(self._kept) > self.size:
-                self._kept.popitem(last=False)
-        return value
-
-    def entries(self) -> list[tuple]:
-        """The keys kept, the least recently used first."""
-        with self._lock:
-            return list(self._kept)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._kept.clear()
-
-
 # By the repository, the starting point, the head and the cap: a commit id names the same history
 # for ever. Up to MAX_COMMITS_PER_BRANCH ids each.
-_HISTORIES = _Memo(256)
+_HISTORIES = Memo(256)
 # A branch's own findings (history, visible tests, junk), by everything they are computed from: the
 # repository, the branch's name, the starting point, its head, the commits no branch before it has,
 # and the rules' bounds.
-_BRANCH_FINDINGS = _Memo(2048)
+_BRANCH_FINDINGS = Memo(2048)
 
 
 def branch_ticket(branch: str) -> int | None:
@@ -783,7 +747,7 @@ def compare_test_file(path: str, old: bytes | None, new: bytes | None) -> TestFi
 
 
 # compare_test_file's latest results, by file name and the hashes of both sides.
-_COMPARED = _Memo(1024)
+_COMPARED = Memo(1024)
 
 
 def _digest(data: bytes | None) -> str | None:

@@ -107,3 +107,44 @@ def test_junit_ids_of_the_visible_run_match_the_manifests_ids():
     assert visible_failed("tests/test_books.py::TestBooks::test_x", ["tests/test_books/TestBooks.py::test_x"])
     assert not visible_failed(MISSING_BOOK, ["tests/test_books.py::test_missing_book_is_not_found_either"])
     assert not visible_failed(MISSING_BOOK, ["tests/test_loans.py::test_missing_book_is_not_found"])
+
+
+def test_the_tests_a_head_defines_are_read_once_and_a_new_head_anew(tmp_path, monkeypatch):
+    """Every analysis asks, for every branch head, which of the manifest's visible tests it still
+    defines: a head's files never change, so they are read once per worker process."""
+    import subprocess
+
+    from grader.manifest import load_manifest
+    from portal.core.memo import Memo
+    from portal.scoring import analysis
+
+    monkeypatch.setattr(analysis, "_PRESENT", Memo(1024))
+    read = []
+    tests_defined = analysis._tests_defined
+    monkeypatch.setattr(analysis, "_tests_defined", lambda *args: read.append(args[1]) or tests_defined(*args))
+    work, origin = tmp_path / "work", tmp_path / "origin.git"
+    subprocess.run(["cp", "-r", str(PACKAGE / "project"), str(work)], check=True)
+
+    def git(*args: str) -> str:
+        identity = ["-c", "user.name=Candidate", "-c", "user.email=candidate@example.org"]
+        done = subprocess.run(["git", *identity, *args], cwd=work, check=True, capture_output=True, text=True)
+        return done.stdout.strip()
+
+    git("init", "-q", "-b", "main")
+    git("add", "-A")
+    git("commit", "-q", "-m", "start")
+    start = git("rev-parse", "HEAD")
+    (work / "tests" / "test_books.py").write_text(
+        SHIPPED_BOOKS.replace("def test_missing_book_is_not_found", "def _gone")
+    )
+    git("commit", "-q", "-am", "Fix: Resolve issue #2 - without its test")
+    without = git("rev-parse", "HEAD")
+    subprocess.run(["git", "clone", "-q", "--bare", str(work), str(origin)], check=True)
+    manifest = load_manifest(PACKAGE)
+
+    first = analysis._present_tests(origin, start, manifest)
+    assert MISSING_BOOK in first and analysis._present_tests(origin, start, manifest) == first
+    assert read == [start]
+    later = analysis._present_tests(origin, without, manifest)
+    assert MISSING_BOOK not in later and later == first - {MISSING_BOOK}
+    assert read == [start, without]
