@@ -490,7 +490,7 @@ def _tests_defined(path, head: str, files: tuple[str, ...]) -> frozenset[str]:
     return frozenset(present)
 
 
-_PRESENT = Memo(1024)
+_PRESENT = Memo(1024, budget=8 * 1024 * 1024)  # a few hundred test ids per head
 
 
 def _disagreement_finding(case: Disagreement) -> Finding:

@@ -81,6 +81,7 @@ MAX_EVIDENCE = 100  # commits or paths kept as evidence in one finding
 SCAN_LIMIT = 1024 * 1024  # blobs above this are "large" and never read
 BINARY_LIMIT = 100 * 1024  # binary blobs above this are reported
 BINARY_SNIFF = 8 * 1024
+MIB = 1024 * 1024
 
 SUBJECT_RE = re.compile(r"^\s*Fix:\s*Resolve\s+issue\s+#(\d+)\s*-\s*\S.*$")
 ISSUE_BRANCH_RE = re.compile(r"^issue-([1-9][0-9]*)$")
@@ -157,11 +158,11 @@ class _Shas:
 
 # By the repository, the starting point, the head and the cap: a commit id names the same history
 # for ever. Up to MAX_COMMITS_PER_BRANCH ids each.
-_HISTORIES = Memo(256)
+_HISTORIES = Memo(256, budget=16 * MIB)
 # A branch's own findings (history, visible tests, junk), by everything they are computed from: the
 # repository, the branch's name, the starting point, its head, the commits no branch before it has,
 # and the rules' bounds.
-_BRANCH_FINDINGS = Memo(2048)
+_BRANCH_FINDINGS = Memo(2048, budget=16 * MIB)
 
 
 def branch_ticket(branch: str) -> int | None:
@@ -747,7 +748,7 @@ def compare_test_file(path: str, old: bytes | None, new: bytes | None) -> TestFi
 
 
 # compare_test_file's latest results, by file name and the hashes of both sides.
-_COMPARED = Memo(1024)
+_COMPARED = Memo(1024, budget=16 * MIB)
 
 
 def _digest(data: bytes | None) -> str | None:

@@ -118,7 +118,7 @@ def test_the_tests_a_head_defines_are_read_once_and_a_new_head_anew(tmp_path, mo
     from portal.core.memo import Memo
     from portal.scoring import analysis
 
-    monkeypatch.setattr(analysis, "_PRESENT", Memo(1024))
+    monkeypatch.setattr(analysis, "_PRESENT", Memo(1024, budget=1024 * 1024))
     read = []
     tests_defined = analysis._tests_defined
     monkeypatch.setattr(analysis, "_tests_defined", lambda *args: read.append(args[1]) or tests_defined(*args))

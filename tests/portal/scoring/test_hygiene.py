@@ -181,8 +181,8 @@ def test_an_analysis_again_works_only_on_the_branches_that_moved_and_finds_the_s
     whose own commits changed because a branch before it gained or lost the commits they share."""
     from portal.scoring import hygiene
 
-    monkeypatch.setattr(hygiene, "_BRANCH_FINDINGS", hygiene.Memo(2048))
-    monkeypatch.setattr(hygiene, "_HISTORIES", hygiene.Memo(256))
+    monkeypatch.setattr(hygiene, "_BRANCH_FINDINGS", hygiene.Memo(2048, budget=hygiene.MIB))
+    monkeypatch.setattr(hygiene, "_HISTORIES", hygiene.Memo(256, budget=hygiene.MIB))
     analysed = []
     branch_findings = hygiene._branch_findings
     monkeypatch.setattr(
@@ -230,8 +230,8 @@ def test_an_analysis_again_works_only_on_the_branches_that_moved_and_finds_the_s
 def test_the_branches_analysed_are_kept_within_bounds(bench, monkeypatch):
     from portal.scoring import hygiene
 
-    monkeypatch.setattr(hygiene, "_BRANCH_FINDINGS", hygiene.Memo(2))
-    monkeypatch.setattr(hygiene, "_HISTORIES", hygiene.Memo(2))
+    monkeypatch.setattr(hygiene, "_BRANCH_FINDINGS", hygiene.Memo(2, budget=hygiene.MIB))
+    monkeypatch.setattr(hygiene, "_HISTORIES", hygiene.Memo(2, budget=hygiene.MIB))
     for ticket in (1, 2, 3):
         bench.fix(ticket)
     findings(bench)  # main, then issue-1, issue-2 and issue-3

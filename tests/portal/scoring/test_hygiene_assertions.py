@@ -195,7 +195,7 @@ def test_a_comparison_made_again_is_reused_and_answers_the_same(monkeypatch):
     calls = []
     compare = hygiene._compare_test_file
     monkeypatch.setattr(hygiene, "_compare_test_file", lambda *args: calls.append(args) or compare(*args))
-    monkeypatch.setattr(hygiene, "_COMPARED", hygiene.Memo(1024))
+    monkeypatch.setattr(hygiene, "_COMPARED", hygiene.Memo(1024, budget=hygiene.MIB))
     relaxed = SHIPPED.replace("in (403, 404)", "< 500").encode()
 
     first = hygiene.compare_test_file("tests/test_loans.py", SHIPPED.encode(), relaxed)
@@ -213,7 +213,7 @@ def test_a_comparison_made_again_is_reused_and_answers_the_same(monkeypatch):
 def test_the_comparisons_kept_are_bounded(monkeypatch):
     from portal.scoring import hygiene
 
-    monkeypatch.setattr(hygiene, "_COMPARED", hygiene.Memo(3))
+    monkeypatch.setattr(hygiene, "_COMPARED", hygiene.Memo(3, budget=hygiene.MIB))
     for n in range(5):
         hygiene.compare_test_file(f"tests/test_{n}.py", None, SHIPPED.encode())
     assert [key[0] for key in hygiene._COMPARED.entries()] == ["tests/test_2.py", "tests/test_3.py", "tests/test_4.py"]
