@@ -26,6 +26,14 @@ class Repo:
         self.git("commit", "-q", "--allow-empty", "-m", message)
         return self.git("rev-parse", "HEAD")
 
+    def diverged(self) -> tuple[str, str, str]:
+        """A base commit, then one commit on a branch "side" and one on main: (base, side, main)."""
+        base = self.commit("base")
+        self.git("checkout", "-q", "-b", "side")
+        side = self.commit("side")
+        self.git("checkout", "-q", "main")
+        return base, side, self.commit("main")
+
 
 @pytest.fixture
 def repo(tmp_path):
@@ -51,11 +59,7 @@ def test_a_fast_forward_of_loose_commits_is_found_without_starting_git(repo, git
 
 
 def test_an_ancestor_through_a_merge_is_found_too(repo, git_calls):
-    base = repo.commit("base")
-    repo.git("checkout", "-q", "-b", "side")
-    side = repo.commit("side")
-    repo.git("checkout", "-q", "main")
-    repo.commit("main")
+    base, side, _main = repo.diverged()
     repo.git("merge", "-q", "--no-ff", "-m", "merge side", "side")
     merge = repo.git("rev-parse", "HEAD")
 
@@ -64,11 +68,7 @@ def test_an_ancestor_through_a_merge_is_found_too(repo, git_calls):
 
 
 def test_what_the_walk_does_not_find_is_asked_of_git_with_the_same_answers(repo, git_calls):
-    base = repo.commit("base")
-    repo.git("checkout", "-q", "-b", "side")
-    side = repo.commit("side")
-    repo.git("checkout", "-q", "main")
-    main = repo.commit("main")
+    base, side, main = repo.diverged()
 
     # Diverged: not an ancestor, which only git can say.
     assert not is_ancestor(repo.git_dir, side, main)
