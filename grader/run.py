@@ -262,6 +262,8 @@ def run_hidden_tests(
             stop_file=stop_file,
         )
         log = Path(tmp) / "pytest.log"
+        # Made here, not by the pytest: a warm fork killed before it opened its output leaves one too.
+        log.touch(mode=0o600)
         with _CpuAnswers(cpu_socket, app_usage) as answers:
             watch.answers = answers
             returncode, grader, app = watch.run(command, cwd=hidden, env=env, log=log, warm=warm)

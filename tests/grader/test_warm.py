@@ -232,3 +232,21 @@ def test_a_server_killed_during_a_run_is_a_grader_error_not_the_apps(tmp_path, f
     (error,) = outcome
     assert isinstance(error, GraderError) and not isinstance(error, OutOfTime)
     assert "pytest exited with code -9" in str(error)
+
+
+def test_a_server_killed_the_moment_it_forks_is_a_grader_error(tmp_path, fresh_servers, monkeypatch):
+    """Killed before its fork could open its output: the run still ends as the grader's error."""
+    manifest, app = _served(tiny_package(tmp_path / "pkg", hidden_test=HIDDEN_TEST), tmp_path)
+    started = warm.warm_start
+
+    def start_then_kill(*args, **kwargs):
+        run = started(*args, **kwargs)
+        os.kill(run.pid, signal.SIGKILL)
+        os.kill(run.server._process.pid, signal.SIGKILL)
+        return run
+
+    monkeypatch.setattr("grader.run.warm_start", start_then_kill)
+    with app as socket_path, pytest.raises(GraderError) as failed:
+        run_hidden_tests(socket_path, manifest=manifest, timeout=20, warm=True)
+    assert not isinstance(failed.value, OutOfTime)
+    assert "pytest exited with code -9" in str(failed.value)
