@@ -4,7 +4,9 @@ identity provider (mozilla-django-oidc does the protocol; this module decides wh
 The flow is the authorization code flow with PKCE; state and nonce are checked by the library, the
 ID token's RS256 signature against the provider's JWKS, and here its issuer, audience and expiry
 too (the library checks neither). Claims are the ID token's, completed by userinfo when an
-endpoint is configured (its ``sub`` must be the same).
+endpoint is configured (its ``sub`` must be the same). The provider's published keys are kept by
+each process for JWKS_MAX_AGE and read again at once for a key id they do not have (a rotation),
+at most every JWKS_REFRESH_AFTER (``signing_key``): a sign-in does not wait for the provider's JWKS.
 
 Who the person is (``sso_user_resolve``):
 1. the provider's ``sub`` for this issuer, once linked (``SsoIdentity``): an address can change
@@ -28,8 +30,12 @@ provider enforces multi-factor sign-in (PORTAL_OIDC_TRUST_MFA) or the ID token's
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
+import threading
+import time
 from collections.abc import Collection
+from dataclasses import dataclass
 
 import jwt
 import requests
@@ -61,6 +67,90 @@ class SignInRefused(Exception):
     def __init__(self, message: str, *, status: int = 403):
         super().__init__(message)
         self.status = status
+
+
+# Seconds the provider's published signing keys are used before they are read again: a key it
+# withdraws stops being trusted here within this time.
+JWKS_MAX_AGE = 600
+# A token signed with a key id the kept keys lack has the keys read again, but not more often than
+# this (seconds): a provider that has just rotated its key is asked at once, never at every sign-in.
+JWKS_REFRESH_AFTER = 30
+# A JWKS document is a few kilobytes; what is past this is not a key set the portal reads.
+JWKS_MAX_BYTES = 256 * 1024
+
+
+@dataclass(frozen=True)
+class _KeySet:
+    keys: tuple[dict, ...]
+    read_at: float  # time.monotonic()
+
+
+# This process's copy of each JWKS endpoint's keys.
+_KEY_SETS: dict[str, _KeySet] = {}
+_KEY_SETS_LOCK = threading.Lock()
+
+
+def signing_key(token: str, *, url: str, timeout: float | None, verify: bool = True) -> jwt.PyJWK:
+    """The key of the provider's JWKS at ``url`` that signed ``token`` (its header's ``kid`` and ``alg``).
+
+    SuspiciousOperation if the token's header cannot be read, the provider publishes no such key, or
+    its JWKS is not one; requests.RequestException if the JWKS cannot be read.
+    """
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.PyJWTError as error:
+        raise SuspiciousOperation(f"The ID token's header cannot be read: {error}.") from None
+    kid, alg = header.get("kid"), header.get("alg")
+    with _KEY_SETS_LOCK:
+        kept = _KEY_SETS.get(url)
+    if kept is None or time.monotonic() - kept.read_at > JWKS_MAX_AGE:
+        kept = _key_set_read(url, timeout=timeout, verify=verify)
+    key = _matching_key(kept.keys, kid=kid, alg=alg)
+    if key is None and time.monotonic() - kept.read_at >= JWKS_REFRESH_AFTER:
+        kept = _key_set_read(url, timeout=timeout, verify=verify)
+        key = _matching_key(kept.keys, kid=kid, alg=alg)
+    if key is None:
+        raise SuspiciousOperation(f"The provider publishes no {alg} key with the ID token's key id {kid!r}.")
+    try:
+        return jwt.PyJWK(key)
+    except jwt.PyJWTError as error:
+        raise SuspiciousOperation(f"The provider's key {kid!r} cannot be used: {error}.") from None
+
+
+def signing_keys_forget() -> None:
+    """Drop this process's kept keys: the next sign-in reads each provider's JWKS again."""
+    with _KEY_SETS_LOCK:
+        _KEY_SETS.clear()
+
+
+def _key_set_read(url: str, *, timeout: float | None, verify: bool) -> _KeySet:
+    response = requests.get(url, timeout=timeout, verify=verify, stream=True)
+    with response:
+        if response.status_code != 200:
+            raise requests.RequestException(f"the provider's JWKS endpoint answered {response.status_code}")
+        body = response.raw.read(JWKS_MAX_BYTES + 1, decode_content=True)
+    if len(body) > JWKS_MAX_BYTES:
+        raise SuspiciousOperation(f"The provider's JWKS is larger than {JWKS_MAX_BYTES} bytes.")
+    try:
+        keys = json.loads(body)["keys"]
+    except (ValueError, TypeError, KeyError):
+        raise SuspiciousOperation("The provider's JWKS endpoint did not answer a JSON key set.") from None
+    if not isinstance(keys, list):
+        raise SuspiciousOperation("The provider's JWKS endpoint did not answer a JSON key set.")
+    kept = _KeySet(keys=tuple(key for key in keys if isinstance(key, dict)), read_at=time.monotonic())
+    with _KEY_SETS_LOCK:
+        _KEY_SETS[url] = kept
+    return kept
+
+
+def _matching_key(keys: tuple[dict, ...], *, kid: object, alg: object) -> dict | None:
+    """The one signing key with this key id (any, if the token names none) and algorithm, or None."""
+    found = [
+        key
+        for key in keys
+        if (kid is None or key.get("kid") == kid) and key.get("alg", alg) == alg and key.get("use", "sig") == "sig"
+    ]
+    return found[0] if len(found) == 1 else None
 
 
 def sso_enabled() -> bool:
@@ -246,6 +336,15 @@ class SsoBackend(OIDCAuthenticationBackend):
     def get_user(self, user_id):
         user = super().get_user(user_id)
         return user if user is not None and user.is_active else None
+
+    def retrieve_matching_jwk(self, token):
+        # The library reads the JWKS at every sign-in; the portal keeps it (signing_key).
+        return signing_key(
+            token,
+            url=self.OIDC_OP_JWKS_ENDPOINT,
+            timeout=self.get_settings("OIDC_TIMEOUT", None),
+            verify=self.get_settings("OIDC_VERIFY_SSL", True),
+        )
 
     def _verify_jws(self, payload, key):
         alg = jwt.get_unverified_header(payload).get("alg")

@@ -297,6 +297,101 @@ def test_an_id_token_whose_signature_does_not_match_the_published_key_is_refused
     assert "Signature verification failed" in caplog.text
 
 
+class Jwks:
+    """A JWKS endpoint on loopback in front of the provider's: what it publishes (the provider's own
+    keys unless ``body`` is set), and how many times it was read."""
+
+    def __init__(self, provider):
+        self.provider_url = provider.endpoints["OIDC_OP_JWKS_ENDPOINT"]
+        self.body: bytes | None = None
+        self.reads = 0
+        jwks = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                jwks.reads += 1
+                body = jwks.body if jwks.body is not None else requests.get(jwks.provider_url, timeout=10).content
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/jwks.json"
+
+    def publish_another_key(self, kid: str) -> None:
+        other = jwt.algorithms.RSAAlgorithm.to_jwk(
+            rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key(), as_dict=True
+        )
+        self.body = json.dumps({"keys": [{**other, "kid": kid, "alg": "RS256", "use": "sig"}]}).encode()
+
+
+@pytest.fixture
+def jwks(settings, sso):
+    served = Jwks(sso)
+    thread = threading.Thread(target=served.server.serve_forever, daemon=True)
+    thread.start()
+    settings.OIDC_OP_JWKS_ENDPOINT = served.url
+    yield served
+    served.server.shutdown()
+    served.server.server_close()
+
+
+def test_the_providers_keys_are_read_once_for_many_sign_ins(sso, jwks):
+    sso.user("rua", sub="idp-rua", email="rua@corp.example", email_verified=True, groups=["hiring"])
+    for _ in range(3):
+        client = Client()
+        assert sso_sign_in(client, sso, "rua").status_code == 302
+        assert _signed_in_as(client) == "rua"
+    assert jwks.reads == 1
+
+
+def test_keys_past_their_age_are_read_again(sso, jwks, monkeypatch):
+    monkeypatch.setattr("portal.accounts.sso.JWKS_MAX_AGE", 0)
+    sso.user("ros", sub="idp-ros", email="ros@corp.example", email_verified=True, groups=["hiring"])
+    for _ in range(2):
+        assert sso_sign_in(Client(), sso, "ros").status_code == 302
+    assert jwks.reads == 2
+
+
+def test_a_rotated_key_is_read_at_once_but_an_unknown_one_not_at_every_sign_in(sso, jwks, monkeypatch):
+    sso.user("ria", sub="idp-ria", email="ria@corp.example", email_verified=True, groups=["hiring"])
+    # The kept keys lack the token's key id, and were just read: not read again, the sign-in refused.
+    jwks.publish_another_key("retired-key")
+    response = sso_sign_in(Client(), sso, "ria")
+    assert response.status_code == 400
+    assert b"could not be verified" in response.content
+    assert jwks.reads == 1
+    # The provider now publishes the key it signs with: once the kept keys are old enough to be
+    # read again for an unknown key id (JWKS_REFRESH_AFTER), the next sign-in reads them and passes.
+    jwks.body = None
+    monkeypatch.setattr("portal.accounts.sso.JWKS_REFRESH_AFTER", 0)
+    assert sso_sign_in(Client(), sso, "ria").status_code == 302
+    assert jwks.reads == 2
+    assert sso_sign_in(Client(), sso, "ria").status_code == 302
+    assert jwks.reads == 2
+    assert User.objects.filter(username="ria").exists()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"<html>maintenance</html>", b'{"keys": "none"}', b"[1, 2]", b'{"keys": [' + b'{"kid": "x"},' * 30000 + b"{}]}"],
+    ids=["html", "keys-not-a-list", "not-an-object", "too-large"],
+)
+def test_a_jwks_that_is_not_a_key_set_refuses_the_sign_in_with_a_page(client, sso, jwks, body, caplog):
+    sso.user("rex", sub="idp-rex", email="rex@corp.example", email_verified=True, groups=["hiring"])
+    jwks.body = body
+    response = sso_sign_in(client, sso, "rex")
+    assert response.status_code == 400
+    assert b"could not be verified" in response.content
+    assert "JWKS" in caplog.text
+    assert not User.objects.filter(username="rex").exists()
+
+
 def test_an_id_token_from_another_issuer_is_refused(client, settings, sso):
     settings.OIDC_OP_ISSUER = "https://idp.other.example"
     sso.user("oli", sub="idp-oli", email="oli@corp.example", email_verified=True, groups=["hiring"])

@@ -52,6 +52,10 @@ class Provider:
         """Point the portal's settings (pytest-django's ``settings``) at this provider, SSO on."""
         from django.conf import settings as current
 
+        from portal.accounts.sso import signing_keys_forget
+
+        signing_keys_forget()  # another provider may have had this address, with another key
+
         backends = [b for b in current.AUTHENTICATION_BACKENDS if b != "portal.accounts.sso.SsoBackend"]
         values = {
             "PORTAL_SSO": True,
