@@ -82,6 +82,20 @@ def run_phases(db: Path, sha: str, pushed_wall: float) -> dict[str, float]:
     return phases
 
 
+def parts_cpu(db: Path, shas: list[str]) -> dict[str, float]:
+    """The mean CPU seconds per run of its parts, as the runs recorded them: the app's sandbox (start
+    and serving), the trusted grader's pytest, and the sandbox of the visible tests."""
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10) as conn:
+        query = 'SELECT sandbox, visible FROM scoring_run WHERE "commit" = ?'
+        rows = [conn.execute(query, (sha,)).fetchone() for sha in shas]
+    sandboxes, visibles = [json.loads(s or "{}") for s, _v in rows], [json.loads(v or "{}") for _s, v in rows]
+    return {
+        "app": statistics.mean(s.get("cpu_time") or 0.0 for s in sandboxes),
+        "grader": statistics.mean(s.get("grader_cpu_time") or 0.0 for s in sandboxes),
+        "visible tests": statistics.mean(v.get("cpu_time") or 0.0 for v in visibles),
+    }
+
+
 def settled(db: Path, sha: str, timeout: float = 300) -> float:
     """Wait until the run of ``sha`` has its visible results and its invite's analysis is up to date;
     the analysis' duration (seconds), as it recorded it."""
@@ -206,6 +220,7 @@ def main() -> int:
             settled(portal.db, batch_sha)
         settled_in = time.monotonic() - started
         busy_after = busy_seconds()
+        parts = parts_cpu(portal.db, shas)
         cpu_per_run = (busy_after[0] - busy[0]) / BATCH
         steal_per_run = (busy_after[1] - busy[1]) / BATCH
         bare = bare_hidden_suite(bare_before, bare_plays(portal.env, sha, repository, BARE_RUNS - BARE_RUNS // 2))
@@ -238,6 +253,11 @@ def main() -> int:
         f"{bare['mean']:.2f} s, {bare['cpu']:.2f} CPU s (grader and app); "
         f"CPU per run / its time {cpu_per_run / bare['mean']:.2f} (goal <= 2), "
         f"/ its CPU {cpu_per_run / bare['cpu']:.2f}"
+    )
+    recorded = ", ".join(f"{name} {seconds:.2f}" for name, seconds in parts.items())
+    print(
+        f"  of which, as the runs recorded it: {recorded}; "
+        f"the rest (the worker, git, the analysis, the web process) {cpu_per_run - sum(parts.values()):.2f}"
     )
     print(f"  actual/ideal {actual / ideal:.2f}")
     return 0

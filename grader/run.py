@@ -99,6 +99,7 @@ class VisibleRun:
     outcomes: list[TestOutcome]
     duration: float
     output: str
+    cpu: float | None = None  # CPU seconds of the sandbox's processes, where the runner measures them
 
     @property
     def passed(self) -> bool:

@@ -335,18 +335,20 @@ class SandboxRunner:
             duration = time.monotonic() - started
             returncode = result.exit_code if result.exit_code is not None else 128 + (result.signal or 0)
             if self.runtime.kind == "go":
-                return VisibleRun.from_go_test(
+                visible = VisibleRun.from_go_test(
                     self.manifest,
                     result.stdout,
                     returncode=returncode,
                     duration=duration,
                     errors=result.stderr.decode(errors="replace"),
                 )
+                return replace(visible, cpu=result.cpu_time)
             junit = Path(scratch) / "junit.xml"
             # No readable report (none written, or a symlink planted instead): no outcomes recorded.
             with contextlib.suppress(OSError):
                 junit.write_bytes(read_file(tree, JUNIT_NAME, max_bytes=MAX_JUNIT_BYTES))
             output = (result.stdout + result.stderr).decode(errors="replace")
-            return VisibleRun.from_junit(
+            visible = VisibleRun.from_junit(
                 self.manifest, junit, returncode=returncode, duration=duration, output=output[-20000:]
             )
+            return replace(visible, cpu=result.cpu_time)

@@ -564,6 +564,10 @@ def _verdict_record(run: Run, *, manifest: Manifest, graded: _Graded, note: str,
     """Record the run's end from what its play gave: the verdicts, or why there are none."""
     hidden, reason = graded.hidden, graded.reason
     sandbox = _sandbox_summary(graded.app_result)
+    grader = hidden.grader if hidden is not None else graded.grader
+    if grader is not None and grader.cpu is not None:
+        # What the trusted pytest used beside the app's sandbox: with it, what the run cost.
+        sandbox["grader_cpu_time"] = grader.cpu
     log = "\n".join(filter(None, [reason, hidden.output if hidden else "", sandbox.get("output", "")]))[-LOG_CAP:]
     if hidden is None:
         return _finish(
@@ -771,6 +775,7 @@ def _visible_summary(visible: VisibleRun, *, version: int, tree: str) -> dict:
         "total": len(visible.outcomes),
         "failed": [o.test_id for o in visible.outcomes if o.outcome != "passed"],
         "output": visible.output[-4000:],
+        "cpu_time": visible.cpu,
         "version": version,
         "tree": tree,
     }
@@ -824,7 +829,9 @@ def _reusable(summary: dict, *, source: int) -> dict | None:
     returncode = summary.get("returncode")
     if not isinstance(returncode, int) or not 0 <= returncode < 128:
         return None
-    return {**summary, "reused_from": summary.get("reused_from") or source}
+    # Reused, they cost this run nothing: their CPU stays on the run that played them.
+    kept = {key: value for key, value in summary.items() if key != "cpu_time"}
+    return {**kept, "reused_from": summary.get("reused_from") or source}
 
 
 def _tree_of(run: Run, repo: Path) -> str:

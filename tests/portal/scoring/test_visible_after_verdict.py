@@ -198,12 +198,15 @@ def test_every_phase_is_timed_and_a_rescore_reuses_the_visible_results(invite, t
     verdict = sum(run.timings[name] for name in ("export", "runtime", "build", "app_start", "hidden", "teardown"))
     assert verdict <= run.timings["total"]
     assert run.visible["tree"] and run.visible["version"] == invite.assessment_version_id
+    # What the run's parts used: the app's sandbox, the trusted grader's pytest, the visible tests' sandbox.
+    assert run.sandbox["cpu_time"] > 0 and run.sandbox["grader_cpu_time"] > 0 and run.visible["cpu_time"] > 0
 
     # Played again (rescore --force): the hidden tests run again, the visible results are reused.
     assert run_requeue(run=run)
     run = score_commit(invite, sha)
     assert run.verdicts.get(ticket=1).passed
     assert run.visible["reused_from"] == run.pk
+    assert "cpu_time" not in run.visible  # reused, they cost this play nothing
     assert "visible" not in run.timings and "record" in run.timings
 
     # The same tree pushed again as another commit (the same fix on another branch): reused from the first.
