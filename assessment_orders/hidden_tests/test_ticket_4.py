@@ -2,7 +2,9 @@
 
 Bursts of orders for the same product reach the app at the same moment (the grader's at_once:
 held back by their last byte, then let go together), however busy the machine: no more units are
-sold than were in stock, every other order is refused with 409, and the stock ends at zero.
+sold than were in stock, every other order is refused with 409, and the stock ends at zero. The
+shipped app writes the stock only after the payment's authorization (a wait, not CPU work), so
+every burst races as shipped, on a quiet host or a busy one.
 """
 
 import pytest

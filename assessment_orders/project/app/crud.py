@@ -4,7 +4,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app import cache
+from app import cache, payments
 from app.models import Customer, Order, OrderLine, Product
 from app.schemas import CustomerCreate, OrderCreate, ProductCreate, ProductRead, ProductUpdate
 
@@ -145,6 +145,7 @@ def place_order(db: Session, data: OrderCreate, *, idempotency_key: str | None =
             raise NotFound(f"Product {item.product_id} not found")
         take_stock(db, product, item.quantity)
         lines.append(OrderLine(product=product, quantity=item.quantity, unit_price_cents=product.price_cents))
+    payments.authorize(customer.id, sum(line.quantity * line.unit_price_cents for line in lines))
     order = Order(customer=customer, idempotency_key=idempotency_key, lines=lines)
     db.add(order)
     db.commit()

@@ -146,3 +146,25 @@ def test_the_built_in_packages_budgets_hold_while_busy_loops_hold_both_cores(db,
     assert loaded.usage.cpu / quiet.usage.cpu < 1.6
     assert loaded_start <= manifest.app.startup_timeout
     assert loaded_start / quiet_start < 1.6
+
+
+def test_the_orders_race_is_caught_as_shipped_and_passes_when_fixed_while_busy_loops_hold_both_cores(db, tmp_path):
+    """The second package's race (ticket #4) opens on a wait, the payment's authorization, not on the
+    app's CPU work: with six busy loops holding the cores, the shipped project oversells in every run
+    of the race test and the fixed one in none (assessment_orders/README.md has the figures)."""
+    package = ROOT / "assessment_orders"
+    manifest = load_manifest(package)
+    runner = SandboxRunner(manifest=manifest, runtime=assessment_runtime(manifest=manifest))
+    shipped = shutil.copytree(manifest.shipped_dir, tmp_path / "shipped", ignore=shutil.ignore_patterns("*.db"))
+    fixed = shutil.copytree(manifest.shipped_dir, tmp_path / "fixed", ignore=shutil.ignore_patterns("*.db"))
+    subprocess.run(["git", "apply", str(package / "reference" / "ticket-4.patch")], cwd=fixed, check=True)
+
+    def race_runs(tree: Path) -> list[str]:
+        with runner.start_app(tree) as socket_path:
+            hidden = run_hidden_tests(socket_path, [4], manifest=manifest, repeat_concurrency=4)
+        return [o.outcome for o in hidden.outcomes]
+
+    with busy_cores():
+        as_shipped, with_fix = race_runs(shipped), race_runs(fixed)
+    assert as_shipped == ["failed"] * 4
+    assert with_fix == ["passed"] * 4
