@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from grader.junit import TestOutcome
 from grader.manifest import load_manifest
 from grader.run import HiddenRun, run_hidden_tests
 from portal.assessments.runner import SandboxRunner
@@ -159,12 +160,15 @@ def test_the_orders_race_is_caught_as_shipped_and_passes_when_fixed_while_busy_l
     fixed = shutil.copytree(manifest.shipped_dir, tmp_path / "fixed", ignore=shutil.ignore_patterns("*.db"))
     subprocess.run(["git", "apply", str(package / "reference" / "ticket-4.patch")], cwd=fixed, check=True)
 
-    def race_runs(tree: Path) -> list[str]:
+    def race_runs(tree: Path) -> list[TestOutcome]:
         with runner.start_app(tree) as socket_path:
-            hidden = run_hidden_tests(socket_path, [4], manifest=manifest, repeat_concurrency=4)
-        return [o.outcome for o in hidden.outcomes]
+            return run_hidden_tests(socket_path, [4], manifest=manifest, repeat_concurrency=4).outcomes
 
     with busy_cores():
         as_shipped, with_fix = race_runs(shipped), race_runs(fixed)
-    assert as_shipped == ["failed"] * 4
-    assert with_fix == ["passed"] * 4
+    assert [o.outcome for o in as_shipped] == ["failed"] * 4
+    assert [o.outcome for o in with_fix] == ["passed"] * 4
+    # Not one lucky burst per run: nearly every burst oversells as shipped (80 of 80 in 10 runs under this
+    # load; with the window made of CPU work, 28 of 80).
+    oversold = [int(re.search(r"(\d+) of 8 bursts sold wrong", o.message).group(1)) for o in as_shipped]
+    assert sum(oversold) >= 24, oversold
