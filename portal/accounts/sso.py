@@ -134,7 +134,7 @@ def _key_set_read(url: str, *, timeout: float | None, verify: bool) -> _KeySet:
     try:
         keys = json.loads(body)["keys"]
     except (ValueError, TypeError, KeyError):
-        raise SuspiciousOperation("The provider's JWKS endpoint did not answer a JSON key set.") from None
+        keys = None
     if not isinstance(keys, list):
         raise SuspiciousOperation("The provider's JWKS endpoint did not answer a JSON key set.")
     kept = _KeySet(keys=tuple(key for key in keys if isinstance(key, dict)), read_at=time.monotonic())
